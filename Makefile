@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: run test check lint format services bench venv clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+## make run: migrate, load demo data, serve the API with a Celery worker and beat (SQLite + filesystem broker).
+run: venv
+	@scripts/run.sh
+
+## make check: ruff (lint + format), mypy, and makemigrations --check.
+check: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy .
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+## make test: the checks above, then the whole suite against real PostgreSQL and Redis.
+test: venv services check
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+services:
+	@scripts/services.sh
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make bench: the benchmarks under bench/ (not part of make test).
+bench: venv services
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache

@@ -1,0 +1,97 @@
+"""Audit trail: every write to a clinical or scheduling record goes through `record`.
+
+Services take an explicit `actor`, so writes from the API, the admin and Celery tasks are all
+attributed: a person by their user, a process by a label such as "task:<task name>".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.db import models
+
+from core.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User | None
+    label: str
+
+    @classmethod
+    def of(cls, user: AbstractBaseUser | AnonymousUser) -> Actor:
+        if not user.is_authenticated:
+            raise ValueError("An anonymous request cannot write clinical records.")
+        if not isinstance(user, User):
+            raise TypeError("Actor.of needs a user model instance.")
+        return cls(user=user, label=f"user:{user.get_username()}")
+
+    @classmethod
+    def system(cls, label: str) -> Actor:
+        """A process, e.g. Actor.system("task:scheduling.send_due_reminders")."""
+        return cls(user=None, label=label)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The concrete field values of `obj` as JSON-ready data (foreign keys as ids)."""
+    names = set(fields) if fields is not None else None
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if names is not None and field.name not in names:
+            continue
+        key = field.attname if field.is_relation else field.name
+        data[field.name] = _jsonable(getattr(obj, key))
+    return data
+
+
+def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the keys whose values differ, as {"field": [old, new]}: handy in history views."""
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    obj: models.Model,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEntry:
+    """Append one audit entry; call it inside the same transaction as the write it describes."""
+    return AuditEntry.objects.create(
+        actor=actor.user,
+        actor_label=actor.label,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        before=_jsonable(before) if before is not None else None,
+        after=_jsonable(after) if after is not None else None,
+        reason=reason,
+    )
+
+
+def history(obj: models.Model) -> models.QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).select_related("actor")

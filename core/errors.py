@@ -1,0 +1,56 @@
+"""Domain errors. Services raise these; one API exception handler turns them into responses.
+
+The codes are the public contract of DESIGN §3: clients switch on them, so never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    NOT_ELIGIBLE = "not_eligible"
+    OUTSIDE_SESSION = "outside_session"
+    SLOT_TAKEN = "slot_taken"
+    SESSION_FULL = "session_full"
+    SURGEON_BUSY = "surgeon_busy"
+    ANAESTHETIST_BUSY = "anaesthetist_busy"
+    PATIENT_BUSY = "patient_busy"
+    EQUIPMENT_UNAVAILABLE = "equipment_unavailable"
+    CAPABILITY_MISSING = "capability_missing"
+    SESSION_LOCKED = "session_locked"
+    INVALID_TRANSITION = "invalid_transition"
+    CHECKLIST_ORDER = "checklist_order"
+    # Not a booking rule, but a 409 all the same: an Idempotency-Key reused with another body,
+    # or a lock that could not be had in time.
+    IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
+    BUSY = "busy"
+
+
+class DomainError(Exception):
+    """A broken business rule: answered with HTTP `status` and `{code, detail, ...extra}`."""
+
+    status = 409
+
+    def __init__(self, code: ErrorCode | str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.code = str(code)
+        self.detail = detail
+        self.extra = extra
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, **self.extra}
+
+
+class InvalidInput(DomainError):
+    """Input a service found invalid (a rule about values, not about the schedule): HTTP 400.
+
+    `field` names the offending request field so the client can show the message beside it.
+    """
+
+    status = 400
+
+    def __init__(self, field: str, detail: str, code: str = "invalid") -> None:
+        super().__init__(code, detail, errors={field: [detail]})
+        self.field = field

@@ -1,0 +1,21 @@
+"""`manage.py seed_demo`: the demo data `make run` loads. Safe to run again: it never duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from core.demo import DEMO_USERS, demo_password, seed_users
+
+
+class Command(BaseCommand):
+    help = "Load idempotent demo data: logins per role, the spinal unit's estate, lists and cases."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            seed_users()
+        self.stdout.write(self.style.SUCCESS("Demo logins (username / password):"))
+        for username, (role, display) in DEMO_USERS.items():
+            self.stdout.write(f"  {username:<13} / {demo_password(username):<18} {role or 'admin'} ({display})")

@@ -1,0 +1,201 @@
+"""The booking: patients, cases (waiting list → booked list), claimed equipment, reminders and
+the WHO checklist.
+
+On PostgreSQL, exclusion constraints (migration 0002) hold the booking invariants for every
+case that occupies time (OCCUPYING_STATUSES): no overlap per session, surgeon, anaesthetist,
+patient, or equipment unit. The services check first only to give a precise error code.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from procedures.models import Anaesthesia, ProcedureTemplate, ProcedureVersion
+from theatre.models import EquipmentUnit, StaffMember, TheatreSession
+
+
+class CaseStatus(models.TextChoices):
+    WAITING = "waiting"
+    BOOKED = "booked"
+    CONFIRMED = "confirmed"
+    IN_THEATRE = "in_theatre"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+# Statuses whose time is spent in a theatre: they hold their slot, staff and units.
+OCCUPYING_STATUSES = (CaseStatus.BOOKED, CaseStatus.CONFIRMED, CaseStatus.IN_THEATRE, CaseStatus.COMPLETED)
+
+
+class Approach(models.TextChoices):
+    UNIPEDICULAR = "unipedicular"
+    BIPEDICULAR = "bipedicular"
+
+
+class Priority(models.TextChoices):
+    # NHS surgical prioritisation (FSSA): P1 < 72 h, P2 < 1 month, P3 < 3 months, P4 > 3 months.
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class Patient(models.Model):
+    nhs_number = models.CharField(max_length=10, unique=True)
+    mrn = models.CharField("MRN", max_length=20, unique=True)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="Mobile, E.164 (+447…)")
+    address = models.TextField(blank=True)
+    reminder_channels = models.JSONField(default=list, blank=True)  # Channel codes, in preference order
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+
+    def __str__(self) -> str:
+        # Deliberately not the name: __str__ ends up in logs and admin messages.
+        return f"Patient #{self.pk}"
+
+
+class Case(models.Model):
+    reference = models.CharField(max_length=20, unique=True, help_text="Case reference shown on lists")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
+    procedure = models.ForeignKey(ProcedureTemplate, on_delete=models.PROTECT, related_name="+")
+    procedure_version = models.ForeignKey(ProcedureVersion, on_delete=models.PROTECT, related_name="+")
+    levels = models.JSONField(default=list)  # ["T12", "L1"]
+    approach = models.CharField(max_length=20, choices=Approach.choices, default=Approach.BIPEDICULAR)
+    anaesthesia = models.CharField(max_length=20, choices=Anaesthesia.choices)
+    surgeon = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="cases")
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P3)
+    referral_date = models.DateField()
+    screening_answers = models.JSONField(default=dict, blank=True)
+    screening_result = models.JSONField(default=dict, blank=True)
+    estimated_minutes = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=CaseStatus.choices, default=CaseStatus.WAITING, db_index=True)
+    notes = models.TextField(blank=True)
+
+    # Set while booked. `anaesthetist` is copied from the session so the database can keep
+    # one anaesthetist out of two overlapping cases.
+    session = models.ForeignKey(TheatreSession, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    anaesthetist = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.PROTECT, related_name="anaesthetised_cases"
+    )
+
+    cancel_reason = models.CharField(max_length=40, blank=True)
+    cancel_note = models.TextField(blank=True)
+
+    # Case-plan approval by the case's surgeon. `plan_fingerprint` is the hash of the plan that
+    # was approved; any change to the case clears all three (scheduling/plans.py).
+    plan_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    plan_approved_at = models.DateTimeField(null=True, blank=True)
+    plan_fingerprint = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__isnull=True) | Q(end__gt=F("start")), name="case_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[s.value for s in OCCUPYING_STATUSES])
+                | (Q(session__isnull=False) & Q(start__isnull=False) & Q(end__isnull=False)),
+                name="case_booked_has_slot",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "start"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CaseEquipment(models.Model):
+    """A unit claimed by a case for its interval. Deleted when the case is cancelled or moved."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="equipment_claims")
+    unit = models.ForeignKey(EquipmentUnit, on_delete=models.PROTECT, related_name="claims")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case_id", "unit_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "unit"], name="caseequipment_unique"),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="caseequipment_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} for case {self.case_id}"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Reminder(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=64)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    context = models.JSONField(default=dict, blank=True)  # e.g. {"drug": "warfarin", "stop_on": "…"}
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind", "channel"], name="reminder_unique_case_kind_channel"),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_pending_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.channel} for case {self.case_id}"
+
+
+class ChecklistPhase(models.TextChoices):
+    SIGN_IN = "sign_in"
+    TIME_OUT = "time_out"
+    SIGN_OUT = "sign_out"
+
+
+class ChecklistEntry(models.Model):
+    """One phase of the WHO Surgical Safety Checklist (2009), signed once."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="checklist")
+    phase = models.CharField(max_length=10, choices=ChecklistPhase.choices)
+    items = models.JSONField(default=dict)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case_id", "signed_at"]
+        constraints = [models.UniqueConstraint(fields=["case", "phase"], name="checklist_unique_phase")]
+
+    def __str__(self) -> str:
+        return f"{self.phase} for case {self.case_id}"

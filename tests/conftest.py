@@ -1,0 +1,175 @@
+"""Shared fixtures: a logged-in API client per role, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from rest_framework.test import APIClient
+
+from core.roles import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_user(username: str, role: Role | None, *, superuser: bool = False) -> User:
+    user = User.objects.create_user(username=username, password="pw")  # noqa: S106
+    if superuser:
+        user.is_superuser = user.is_staff = True
+        user.save()
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role.value))
+    return user
+
+
+@pytest.fixture
+def coordinator_user(db: None) -> User:
+    return make_user("coord", Role.COORDINATOR)
+
+
+@pytest.fixture
+def surgeon_user(db: None) -> User:
+    return make_user("surg", Role.SURGEON)
+
+
+@pytest.fixture
+def anaesthetist_user(db: None) -> User:
+    return make_user("anaes", Role.ANAESTHETIST)
+
+
+@pytest.fixture
+def viewer_user(db: None) -> User:
+    return make_user("view", Role.VIEWER)
+
+
+@pytest.fixture
+def admin_user_(db: None) -> User:
+    return make_user("root", None, superuser=True)
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def coordinator(coordinator_user: User) -> APIClient:
+    return client_for(coordinator_user)
+
+
+@pytest.fixture
+def surgeon(surgeon_user: User) -> APIClient:
+    return client_for(surgeon_user)
+
+
+@pytest.fixture
+def anaesthetist(anaesthetist_user: User) -> APIClient:
+    return client_for(anaesthetist_user)
+
+
+@pytest.fixture
+def viewer(viewer_user: User) -> APIClient:
+    return client_for(viewer_user)
+
+
+@pytest.fixture
+def admin(admin_user_: User) -> APIClient:
+    return client_for(admin_user_)
+
+
+# --- A real Celery worker --------------------------------------------------------------------
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _purge_broker() -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        app.control.purge(connection=conn)
+
+
+def _wait_until_ready(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Celery worker exited early with code {proc.returncode}")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("Celery worker did not answer a ping within the timeout")
+
+
+WorkerFactory = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None) -> Iterator[WorkerFactory]:
+    """Start real `celery worker` processes on Redis, using the test database.
+
+    Call the fixture to start one (extra env vars as keyword arguments); every worker started is
+    stopped at the end. The test must use `transactional_db` data, since the worker reads it
+    over its own connection.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    _purge_broker()
+
+    def start(*, concurrency: int = 2, **extra_env: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "DATABASE_URL": _test_database_url(),
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **extra_env,
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname=test-{os.getpid()}-{len(procs)}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        _wait_until_ready(proc)
+        return proc
+
+    yield start
+
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    _purge_broker()

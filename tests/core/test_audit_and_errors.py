@@ -1,0 +1,64 @@
+"""The audit trail and the one error shape that every view relies on."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.exceptions import ValidationError
+
+from core.api.exceptions import exception_handler
+from core.audit import Actor, changed, history, record, snapshot
+from core.errors import DomainError, ErrorCode, InvalidInput
+from tests.factories import SiteFactory
+
+
+@pytest.mark.django_db
+def test_audit_records_who_what_before_after_and_why(coordinator_user: User) -> None:
+    site = SiteFactory()
+    before = snapshot(site)
+    site.address = "New address"
+    site.save()
+    record(
+        actor=Actor.of(coordinator_user),
+        action="site.updated",
+        obj=site,
+        before=before,
+        after=snapshot(site),
+        reason="moved",
+    )
+    (entry,) = history(site)
+    assert entry.actor == coordinator_user
+    assert entry.actor_label == "user:coord"
+    assert entry.reason == "moved"
+    assert changed(entry.before, entry.after) == {"address": [before["address"], "New address"]}
+
+
+@pytest.mark.django_db
+def test_audit_attributes_process_writes_to_the_process() -> None:
+    site = SiteFactory()
+    entry = record(actor=Actor.system("task:theatre.tasks.lock_upcoming_sessions"), action="x", obj=site)
+    assert entry.actor is None
+    assert entry.actor_label == "task:theatre.tasks.lock_upcoming_sessions"
+
+
+def test_domain_error_becomes_409_with_code_and_detail() -> None:
+    response = exception_handler(DomainError(ErrorCode.SLOT_TAKEN, "That time is taken."), {})
+    assert response is not None
+    assert response.status_code == 409
+    assert response.data == {"code": "slot_taken", "detail": "That time is taken."}
+
+
+def test_invalid_input_becomes_400_naming_the_field() -> None:
+    response = exception_handler(InvalidInput("levels", "L9 is not a vertebra."), {})
+    assert response is not None
+    assert response.status_code == 400
+    assert response.data["errors"] == {"levels": ["L9 is not a vertebra."]}
+    assert response.data["code"] == "invalid"
+
+
+def test_validation_error_keeps_field_errors_and_adds_a_code() -> None:
+    response = exception_handler(ValidationError({"start": ["Must carry an offset."]}), {})
+    assert response is not None
+    assert response.status_code == 400
+    assert response.data["code"] == "invalid"
+    assert response.data["errors"] == {"start": ["Must carry an offset."]}
