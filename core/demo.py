@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
 
 from core.roles import Role
 
@@ -33,5 +34,10 @@ def seed_users() -> dict[str, User]:
         user.save()
         if role is not None:
             user.groups.set([Group.objects.get(name=role.value)])
+        Token.objects.get_or_create(user=user)
         users[username] = user
     return users
+
+
+def demo_token(username: str) -> str:
+    return Token.objects.get(user__username=username).key

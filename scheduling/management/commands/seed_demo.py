@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from core.demo import DEMO_USERS, demo_password, seed_users
+from core.demo import DEMO_USERS, demo_password, demo_token, seed_users
 
 
 class Command(BaseCommand):
@@ -16,6 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             seed_users()
-        self.stdout.write(self.style.SUCCESS("Demo logins (username / password):"))
+        self.stdout.write(self.style.SUCCESS("Demo logins (username / password / API token):"))
         for username, (role, display) in DEMO_USERS.items():
-            self.stdout.write(f"  {username:<13} / {demo_password(username):<18} {role or 'admin'} ({display})")
+            who = f"{role or 'admin'} ({display})"
+            self.stdout.write(f"  {username:<13} / {demo_password(username):<18} / {demo_token(username)}  {who}")
