@@ -263,3 +263,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Reminders (scheduling/reminders.py, scheduling/delivery.py) ----------------------------
+# Policy, not clinical numbers (those live on the procedure version): when patients are asked to
+# arrive, and how hard delivery tries before a row is marked failed.
+REMINDER_ARRIVAL_MINUTES = env_int("REMINDER_ARRIVAL_MINUTES", default=60)  # arrive this long before the case
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", default=5)
+REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", default=30)
+REMINDER_RETRY_MAX_SECONDS = env_int("REMINDER_RETRY_MAX_SECONDS", default=240)  # never more than a few minutes
+REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", default=50)  # one sweep's time budget (beat: 60 s)
+REMINDER_SWEEP_PARALLEL = env_int("REMINDER_SWEEP_PARALLEL", default=4)  # sweeps run side by side on a backlog

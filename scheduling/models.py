@@ -162,6 +162,8 @@ class Reminder(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     context = models.JSONField(default=dict, blank=True)  # e.g. {"drug": "warfarin", "stop_on": "…"}
+    # After a transient failure the sweep leaves the row alone until then (backoff with jitter).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -199,3 +201,55 @@ class ChecklistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phase} for case {self.case_id}"
+
+
+class ReminderPlan(models.Model):
+    """What the patient's reminders were last planned for (scheduling/reminders.py), one per case.
+
+    Remembers the list and start the patient was told about, so a move or a cancellation can
+    tell the old list's staff and the patient, and carries the planning warnings the case shows
+    (e.g. no email and no phone: no reminders at all).
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="reminder_plan")
+    session = models.ForeignKey(TheatreSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    start = models.DateTimeField(null=True, blank=True)
+    warnings = models.JSONField(default=list, blank=True)  # [{"code": …, "detail": …}]
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"reminder plan for case {self.case_id}"
+
+
+class StaffNotice(models.Model):
+    """An email telling a list's surgeon or anaesthetist that the list changed.
+
+    Changes coalesce: while a notice is pending, further changes to the same list are appended
+    to it, so five bookings in a minute make one email, not five.
+    """
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="notices")
+    session = models.ForeignKey(TheatreSession, on_delete=models.CASCADE, related_name="staff_notices")
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    changes = models.JSONField(default=list, blank=True)  # [{"at", "change", "case"?, "by"}]
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["staff", "session"], condition=Q(status="pending"), name="staffnotice_one_pending_per_list"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="staffnotice_pending_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"notice to staff {self.staff_id} about session {self.session_id}"
