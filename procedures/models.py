@@ -73,6 +73,9 @@ class ProcedureVersion(models.Model):
     required_equipment = models.JSONField(default=list)  # theatre.EquipmentKind codes
     allowed_levels = models.JSONField(default=list)  # contiguous vertebra codes, e.g. T5…L5
     max_levels = models.PositiveSmallIntegerField(default=3)
+    # True: the levels of one case must be adjacent (T11–L1, not T8 + L2). Off for the seeded
+    # templates: treating two separate painful fractures in one sitting is ordinary practice.
+    levels_contiguous = models.BooleanField(default=False)
     turnover_minutes = models.PositiveSmallIntegerField(default=15)
 
     cement_product = models.CharField(max_length=200, blank=True)
@@ -81,6 +84,9 @@ class ProcedureVersion(models.Model):
     cement_setting_minutes = models.DecimalField(max_digits=5, decimal_places=1)
     cement_ml_per_level = models.DecimalField(max_digits=4, decimal_places=1)
     cement_max_ml_per_level = models.DecimalField(max_digits=4, decimal_places=1)
+    # mL per level by approach, e.g. {"unipedicular": 4.1, "bipedicular": 4.9}; empty means
+    # cement_ml_per_level for every approach.
+    cement_ml_by_approach = models.JSONField(default=dict, blank=True)
 
     # Screening: rules + limits. See procedures/screening.py for the shape of each rule.
     contraindications = models.JSONField(default=list)

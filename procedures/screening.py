@@ -1,0 +1,392 @@
+"""Pre-operative screening: (version, answers) → eligible | ineligible | incomplete. Pure: no DB.
+
+The answers
+-----------
+A flat object, answer code → value (DESIGN §3). The vocabulary is fixed here (`QUESTIONS`);
+which answers matter, and what they block, is the version's `contraindications` rules.
+
+=============================  ==========  =====================================================
+code                           type        meaning
+=============================  ==========  =====================================================
+fracture_painful               bool        severe ongoing pain from the fracture, confirmed at the
+                                           level by examination (NICE TA279)
+fracture_unhealed_on_imaging   bool        recent, unhealed fracture: marrow oedema on MRI STIR or
+                                           a positive bone scan
+conservative_care_tried        bool        optimal pain management / conservative care tried
+fragment_or_tumour_in_canal    bool        retropulsed fragment or tumour extending into the canal
+active_infection               bool        active local or systemic infection (osteomyelitis,
+                                           discitis, sepsis)
+bleeding_disorder              bool        a known, uncorrectable bleeding disorder
+inr                            number      latest INR
+platelets                      number      latest platelet count, ×10⁹/L
+cement_allergy                 bool        allergy to PMMA bone cement or to contrast
+anticoagulants                 drug list   anticoagulant/antiplatelet drug codes taken ([] if none),
+                                           e.g. ["warfarin"]; matched against anticoagulant_hold_days
+can_lie_prone                  bool        can lie prone for the procedure
+radicular_pain_dominant        bool        radicular (nerve-root) pain dominates the back pain
+vertebra_plana                 bool        vertebra plana (near-complete collapse)
+mdt_discussed                  bool        discussed at the spinal MDT (NICE IPG12)
+=============================  ==========  =====================================================
+
+`null` means "not answered yet" (as does leaving the key out). Any other wrong type, an unknown
+code or INR as text raises InvalidInput("answers.<code>", …): a 400 naming the field.
+
+The rules (`ProcedureVersion.contraindications`)
+------------------------------------------------
+A list of rules, each::
+
+    {"code": "bleeding_disorder",          # the Finding code; unique within the version
+     "severity": "blocker" | "warning",    # a blocker makes the case ineligible
+     "message": "…",                       # shown to the clinician
+     "required": true,                     # optional: its answers are mandatory (default: true
+                                           # for blockers, false for warnings)
+     "any": [condition, …]}                # the rule fires if ANY condition holds
+
+A condition names one answer and one test:
+
+    {"answer": "<bool code>", "is": true | false}
+    {"answer": "<number code>", "above": "inr_max" | "platelets_min"}   # value > version.<field>
+    {"answer": "<number code>", "below": "inr_max" | "platelets_min"}   # value < version.<field>
+    {"answer": "anticoagulants", "without_hold": true}   # a drug with no anticoagulant_hold_days entry
+
+Limits are named, never written into the rule, so the INR and platelet limits stay in
+`inr_max` / `platelets_min` and the hold days in `anticoagulant_hold_days`: every clinical
+number is a field of the version.
+
+The outcome
+-----------
+Any blocker → ``ineligible`` (a known blocker settles it, even with answers missing); otherwise
+any mandatory answer missing → ``incomplete`` (listed in ``missing``); otherwise ``eligible``.
+Warnings never change the result. Each drug in ``anticoagulants`` with a hold rule gets an
+AnticoagulantHold. A drug WITHOUT one is what the seeded ``anticoagulant_plan_needed`` rule
+blocks: without a stop date no reminder can be sent, and operating on an unplanned
+anticoagulant risks bleeding, so the clinician must set a plan (a new version adding the drug's
+hold days) before the case can be booked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from core.errors import InvalidInput
+from procedures.models import ProcedureVersion
+
+BOOL = "bool"
+NUMBER = "number"
+DRUG_LIST = "drug_list"
+
+BLOCKER = "blocker"
+WARNING = "warning"
+
+ELIGIBLE = "eligible"
+INELIGIBLE = "ineligible"
+INCOMPLETE = "incomplete"
+
+# The version fields a rule may name as a limit.
+LIMIT_FIELDS: tuple[str, ...] = ("inr_max", "platelets_min")
+
+_DRUG_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_RULE_CODE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+
+
+@dataclass(frozen=True)
+class Question:
+    code: str
+    type: str  # BOOL | NUMBER | DRUG_LIST
+    label: str
+    unit: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "type": self.type, "label": self.label, "unit": self.unit}
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        "fracture_painful",
+        BOOL,
+        "Is the fracture causing severe ongoing pain, confirmed at the level by examination?",
+    ),
+    Question(
+        "fracture_unhealed_on_imaging",
+        BOOL,
+        "Is the fracture recent and unhealed on imaging (marrow oedema on MRI STIR, or a positive bone scan)?",
+    ),
+    Question("conservative_care_tried", BOOL, "Has optimal pain management (conservative care) been tried?"),
+    Question(
+        "fragment_or_tumour_in_canal",
+        BOOL,
+        "Does a bone fragment or tumour extend into the spinal canal?",
+    ),
+    Question(
+        "active_infection",
+        BOOL,
+        "Is there an active local or systemic infection (osteomyelitis, discitis, sepsis)?",
+    ),
+    Question("bleeding_disorder", BOOL, "Does the patient have a known, uncorrectable bleeding disorder?"),
+    Question("inr", NUMBER, "Latest INR"),
+    Question("platelets", NUMBER, "Latest platelet count", unit="×10⁹/L"),
+    Question("cement_allergy", BOOL, "Is the patient allergic to PMMA bone cement or to contrast?"),
+    Question(
+        "anticoagulants",
+        DRUG_LIST,
+        "Anticoagulant or antiplatelet drugs taken (codes such as warfarin, apixaban, clopidogrel; [] if none)",
+    ),
+    Question("can_lie_prone", BOOL, "Can the patient lie prone for the procedure?"),
+    Question("radicular_pain_dominant", BOOL, "Is radicular (nerve-root) pain the dominant pain?"),
+    Question("vertebra_plana", BOOL, "Is the vertebra nearly completely collapsed (vertebra plana)?"),
+    Question("mdt_discussed", BOOL, "Has the case been discussed at the spinal MDT?"),
+)
+QUESTION_BY_CODE: dict[str, Question] = {q.code: q for q in QUESTIONS}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AnticoagulantHold:
+    drug: str
+    stop_days_before: int
+
+
+@dataclass(frozen=True)
+class ScreeningOutcome:
+    result: str  # ELIGIBLE | INELIGIBLE | INCOMPLETE
+    blockers: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+    missing: tuple[str, ...]
+    holds: tuple[AnticoagulantHold, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "blockers": [{"code": f.code, "message": f.message} for f in self.blockers],
+            "warnings": [{"code": f.code, "message": f.message} for f in self.warnings],
+            "missing": list(self.missing),
+            "anticoagulant_holds": [{"drug": h.drug, "stop_days_before": h.stop_days_before} for h in self.holds],
+        }
+
+
+# --- Answers -------------------------------------------------------------------------------
+
+
+def _parse_answer(code: str, value: object) -> object:
+    question = QUESTION_BY_CODE.get(code)
+    field = f"answers.{code}"
+    if question is None:
+        raise InvalidInput(field, f"Unknown answer code {code!r}. Known codes: {', '.join(QUESTION_BY_CODE)}.")
+    if question.type == BOOL:
+        if not isinstance(value, bool):
+            raise InvalidInput(field, "Must be true or false.")
+        return value
+    if question.type == NUMBER:
+        # bool is an int subclass: true is not an INR.
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise InvalidInput(field, "Must be a number (not text).")
+        number = Decimal(str(value))
+        if not number.is_finite() or number < 0:
+            raise InvalidInput(field, "Must be a finite number of at least 0.")
+        return number
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidInput(field, 'Must be a list of drug codes, e.g. ["warfarin"], or [] for none.')
+    drugs: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not _DRUG_CODE.match(item.strip().lower()):
+            raise InvalidInput(field, f"{item!r} is not a drug code (letters, digits and underscores).")
+        drug = item.strip().lower()
+        if drug not in drugs:
+            drugs.append(drug)
+    return tuple(drugs)
+
+
+def parse_answers(answers: object) -> dict[str, object]:
+    """The answers that were given, typed; InvalidInput("answers.<code>", …) for malformed ones."""
+    if not isinstance(answers, Mapping):
+        raise InvalidInput("answers", "Answers must be an object of answer code → value.")
+    parsed: dict[str, object] = {}
+    for code, value in answers.items():
+        if value is None and str(code) in QUESTION_BY_CODE:
+            continue  # not answered yet
+        parsed[str(code)] = _parse_answer(str(code), value)
+    return parsed
+
+
+# --- Rules ---------------------------------------------------------------------------------
+
+
+def _limit(version: ProcedureVersion, name: str) -> Decimal:
+    return Decimal(str(getattr(version, name)))
+
+
+def _fmt(number: Decimal) -> str:
+    return format(number.normalize(), "f")
+
+
+def _condition_detail(
+    condition: Mapping[str, Any], parsed: Mapping[str, object], version: ProcedureVersion
+) -> str | None:
+    """None if the condition does not hold (or its answer is missing); else a short reason ("" if none)."""
+    code = condition["answer"]
+    if code not in parsed:
+        return None
+    value = parsed[code]
+    label = "INR" if code == "inr" else code.replace("_", " ").capitalize()
+    if "is" in condition:
+        return "" if value is condition["is"] else None
+    if "above" in condition:
+        limit = _limit(version, condition["above"])
+        if isinstance(value, Decimal) and value > limit:
+            return f"{label} {_fmt(value)} is above the limit of {_fmt(limit)}"
+        return None
+    if "below" in condition:
+        limit = _limit(version, condition["below"])
+        if isinstance(value, Decimal) and value < limit:
+            return f"{label} {_fmt(value)} is below the limit of {_fmt(limit)}"
+        return None
+    if condition.get("without_hold"):
+        unplanned = [drug for drug in value if drug not in version.anticoagulant_hold_days]  # type: ignore[attr-defined]
+        return f"no hold rule for {', '.join(unplanned)}" if unplanned else None
+    return None
+
+
+def _is_required(rule: Mapping[str, Any]) -> bool:
+    return bool(rule.get("required", rule["severity"] == BLOCKER))
+
+
+def mandatory_answers(version: ProcedureVersion) -> list[str]:
+    """Answer codes the version's required rules read, in rule order (no duplicates)."""
+    codes: list[str] = []
+    for rule in version.contraindications:
+        if _is_required(rule):
+            for condition in rule["any"]:
+                if condition["answer"] not in codes:
+                    codes.append(condition["answer"])
+    return codes
+
+
+def questionnaire(version: ProcedureVersion) -> list[dict[str, Any]]:
+    """What a UI renders: every question, with `required` as this version's rules say."""
+    required = set(mandatory_answers(version))
+    return [{**q.as_dict(), "required": q.code in required} for q in QUESTIONS]
+
+
+def screen(*, version: ProcedureVersion, answers: Mapping[str, object]) -> ScreeningOutcome:
+    """The outcome of the version's rules on `answers`: never eligible with a blocker or a missing answer."""
+    parsed = parse_answers(answers)
+    blockers: list[Finding] = []
+    warnings: list[Finding] = []
+    for rule in version.contraindications:
+        details = [d for c in rule["any"] if (d := _condition_detail(c, parsed, version)) is not None]
+        if not details:
+            continue
+        reasons = "; ".join(d for d in details if d)
+        message = f"{rule['message']} ({reasons})" if reasons else str(rule["message"])
+        (blockers if rule["severity"] == BLOCKER else warnings).append(Finding(rule["code"], message))
+    missing = tuple(code for code in mandatory_answers(version) if code not in parsed)
+    drugs = parsed.get("anticoagulants", ())
+    holds = tuple(
+        AnticoagulantHold(drug, int(version.anticoagulant_hold_days[drug]))
+        for drug in drugs  # type: ignore[attr-defined]
+        if drug in version.anticoagulant_hold_days
+    )
+    if blockers:
+        result = INELIGIBLE
+    elif missing:
+        result = INCOMPLETE
+    else:
+        result = ELIGIBLE
+    return ScreeningOutcome(result, tuple(blockers), tuple(warnings), missing, holds)
+
+
+def hold_dates(*, outcome: ScreeningOutcome, procedure_date: dt.date) -> list[dict[str, Any]]:
+    """Per drug: the last day a dose may be taken and the first day without it.
+
+    "Stop N days before" means no dose on the N days before the procedure, so the last dose is
+    taken on day −(N+1) (e.g. warfarin 5 days: last dose on day −6).
+    """
+    return [
+        {
+            "drug": hold.drug,
+            "stop_days_before": hold.stop_days_before,
+            "last_dose_on": procedure_date - dt.timedelta(days=hold.stop_days_before + 1),
+            "stop_from": procedure_date - dt.timedelta(days=hold.stop_days_before),
+        }
+        for hold in outcome.holds
+    ]
+
+
+# --- Validating a version's rules (used when a new version is created) ---------------------
+
+
+def _check_condition(condition: object, where: str) -> None:
+    if not isinstance(condition, Mapping):
+        raise InvalidInput("contraindications", f"{where}: a condition must be an object.")
+    code = condition.get("answer")
+    question = QUESTION_BY_CODE.get(code) if isinstance(code, str) else None
+    if question is None:
+        raise InvalidInput("contraindications", f"{where}: unknown answer code {code!r}.")
+    tests = [key for key in ("is", "above", "below", "without_hold") if key in condition]
+    extra = set(condition) - {"answer", "is", "above", "below", "without_hold"}
+    if len(tests) != 1 or extra:
+        raise InvalidInput(
+            "contraindications", f"{where}: exactly one of is / above / below / without_hold, and nothing else."
+        )
+    test = tests[0]
+    if test == "is" and (question.type != BOOL or not isinstance(condition["is"], bool)):
+        raise InvalidInput("contraindications", f"{where}: 'is' needs a yes/no answer and true or false.")
+    if test in ("above", "below") and (question.type != NUMBER or condition[test] not in LIMIT_FIELDS):
+        raise InvalidInput(
+            "contraindications",
+            f"{where}: '{test}' needs a number answer and a limit field ({', '.join(LIMIT_FIELDS)}).",
+        )
+    if test == "without_hold" and (question.type != DRUG_LIST or condition["without_hold"] is not True):
+        raise InvalidInput("contraindications", f"{where}: 'without_hold' applies to anticoagulants and is true.")
+
+
+def validate_rules(rules: object) -> None:
+    """InvalidInput("contraindications", …) unless `rules` has the documented shape."""
+    if not isinstance(rules, list):
+        raise InvalidInput("contraindications", "Must be a list of rules.")
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        where = f"rule {index + 1}"
+        if not isinstance(rule, Mapping):
+            raise InvalidInput("contraindications", f"{where}: a rule must be an object.")
+        code = rule.get("code")
+        if not isinstance(code, str) or not _RULE_CODE.match(code):
+            raise InvalidInput("contraindications", f"{where}: 'code' must be a snake_case code.")
+        if code in seen:
+            raise InvalidInput("contraindications", f"{where}: code {code!r} is used twice.")
+        seen.add(code)
+        if rule.get("severity") not in (BLOCKER, WARNING):
+            raise InvalidInput("contraindications", f"{where} ({code}): 'severity' must be blocker or warning.")
+        if not isinstance(rule.get("message"), str) or not rule["message"].strip():
+            raise InvalidInput("contraindications", f"{where} ({code}): 'message' is required.")
+        if "required" in rule and not isinstance(rule["required"], bool):
+            raise InvalidInput("contraindications", f"{where} ({code}): 'required' must be true or false.")
+        extra = set(rule) - {"code", "severity", "message", "required", "any"}
+        if extra:
+            raise InvalidInput("contraindications", f"{where} ({code}): unknown keys {sorted(extra)}.")
+        conditions = rule.get("any")
+        if not isinstance(conditions, list) or not conditions:
+            raise InvalidInput("contraindications", f"{where} ({code}): 'any' must be a non-empty list.")
+        for condition in conditions:
+            _check_condition(condition, f"{where} ({code})")
+
+
+def validate_hold_days(hold_days: object) -> None:
+    """InvalidInput("anticoagulant_hold_days", …) unless it maps drug codes to whole days ≥ 0."""
+    if not isinstance(hold_days, Mapping):
+        raise InvalidInput("anticoagulant_hold_days", "Must be an object of drug code → days.")
+    for drug, days in hold_days.items():
+        if not isinstance(drug, str) or not _DRUG_CODE.match(drug):
+            raise InvalidInput("anticoagulant_hold_days", f"{drug!r} is not a lowercase drug code.")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise InvalidInput("anticoagulant_hold_days", f"{drug}: days must be a whole number of at least 0.")
