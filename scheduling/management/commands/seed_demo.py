@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from core.demo import DEMO_USERS, demo_password, demo_token, seed_users
+from theatre.demo import seed_estate
 
 
 class Command(BaseCommand):
@@ -16,6 +17,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             seed_users()
+            estate = seed_estate()
+        self.stdout.write(
+            f"Estate: {estate['site'].name}, {len(estate['theatres'])} theatres; "
+            f"{len(estate['created'])} lists created, {len(estate['locked'])} locked (6-4-2)."
+        )
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password / API token):"))
         for username, (role, display) in DEMO_USERS.items():
             who = f"{role or 'admin'} ({display})"
