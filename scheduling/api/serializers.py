@@ -1,0 +1,241 @@
+"""Input and output shapes for patients, cases, booking and availability.
+
+Viewers never see patient identifiers: the output serializers take `identified=False` and
+then leave out name, NHS number, MRN, date of birth and contact details entirely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rest_framework import serializers
+
+from procedures.models import Anaesthesia
+from scheduling.booking import CancelReason
+from scheduling.models import Approach, Case, Channel, Patient, Priority
+
+PATIENT_IDENTIFIERS = ("nhs_number", "mrn", "given_name", "family_name", "date_of_birth", "email", "phone", "address")
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A datetime that must carry its offset: a naive one is ambiguous across DST, so 400."""
+
+    default_error_messages = {"naive": "Give the time with its UTC offset, e.g. 2027-01-04T09:00:00+00:00."}
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class IdentifierAware(serializers.ModelSerializer[Any]):
+    """Drops patient identifiers unless the context says `identified=True`."""
+
+    identifier_fields: tuple[str, ...] = ()
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        if not self.context.get("identified", False):
+            for name in self.identifier_fields:
+                fields.pop(name, None)
+        return fields
+
+
+# --- Patients -------------------------------------------------------------------------------
+
+
+class PatientInput(serializers.Serializer[Any]):
+    nhs_number = serializers.CharField(max_length=14)
+    mrn = serializers.CharField(max_length=20)
+    given_name = serializers.CharField(max_length=100)
+    family_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField()
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.RegexField(r"^\+?[0-9 ]{7,20}$", required=False, allow_blank=True)
+    address = serializers.CharField(required=False, allow_blank=True)
+    reminder_channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), required=False, max_length=2
+    )
+
+    def validate_date_of_birth(self, value: dt.date) -> dt.date:
+        if value > dt.datetime.now(dt.UTC).date():
+            raise serializers.ValidationError("The date of birth is in the future.")
+        return value
+
+    def validate_reminder_channels(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("List each channel once.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        channels = attrs.get("reminder_channels")
+        if channels is None and self.instance is not None:
+            channels = self.instance.reminder_channels
+        email = attrs.get("email", getattr(self.instance, "email", ""))
+        phone = attrs.get("phone", getattr(self.instance, "phone", ""))
+        if channels and "email" in channels and not email:
+            raise serializers.ValidationError({"reminder_channels": ["Email reminders need an email address."]})
+        if channels and "sms" in channels and not phone:
+            raise serializers.ValidationError({"reminder_channels": ["SMS reminders need a phone number."]})
+        return attrs
+
+
+class PatientOutput(IdentifierAware):
+    identifier_fields = PATIENT_IDENTIFIERS
+
+    class Meta:
+        model = Patient
+        fields = ["id", *PATIENT_IDENTIFIERS, "reminder_channels", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+# --- Cases ----------------------------------------------------------------------------------
+
+
+class CaseInput(serializers.Serializer[Any]):
+    patient = serializers.IntegerField()
+    procedure = serializers.SlugField()
+    levels = serializers.ListField(child=serializers.CharField(max_length=4), allow_empty=False, max_length=25)
+    anaesthesia = serializers.ChoiceField(choices=Anaesthesia.choices, required=False)
+    approach = serializers.ChoiceField(choices=Approach.choices, required=False)
+    surgeon = serializers.IntegerField()
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    referral_date = serializers.DateField()
+    screening_answers = serializers.DictField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class CaseUpdateInput(serializers.Serializer[Any]):
+    levels = serializers.ListField(child=serializers.CharField(max_length=4), allow_empty=False, max_length=25)
+    anaesthesia = serializers.ChoiceField(choices=Anaesthesia.choices)
+    approach = serializers.ChoiceField(choices=Approach.choices)
+    surgeon = serializers.IntegerField()
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    referral_date = serializers.DateField()
+    screening_answers = serializers.DictField()
+    notes = serializers.CharField(allow_blank=True)
+
+
+class PatientSummary(IdentifierAware):
+    identifier_fields = ("nhs_number", "mrn", "given_name", "family_name", "date_of_birth")
+
+    class Meta:
+        model = Patient
+        fields = ["id", "nhs_number", "mrn", "given_name", "family_name", "date_of_birth"]
+        read_only_fields = fields
+
+
+class ClaimedUnit(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="unit.id")
+    kind = serializers.CharField(source="unit.kind")
+    name = serializers.CharField(source="unit.name")
+    serial = serializers.CharField(source="unit.serial")
+
+
+class CaseOutput(serializers.ModelSerializer[Case]):
+    """A case as every role reads it; `patient_detail` only with identifiers allowed."""
+
+    procedure: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    procedure_version = serializers.IntegerField(source="procedure_version.number", read_only=True)
+    patient_detail = serializers.SerializerMethodField()
+    equipment = ClaimedUnit(source="equipment_claims", many=True, read_only=True)
+    plan_approved = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "reference",
+            "patient",
+            "patient_detail",
+            "procedure",
+            "procedure_version",
+            "levels",
+            "approach",
+            "anaesthesia",
+            "surgeon",
+            "priority",
+            "referral_date",
+            "screening_answers",
+            "screening_result",
+            "estimated_minutes",
+            "status",
+            "session",
+            "start",
+            "end",
+            "anaesthetist",
+            "equipment",
+            "cancel_reason",
+            "cancel_note",
+            "plan_approved",
+            "plan_approved_at",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        if not self.context.get("identified", False):
+            fields.pop("patient_detail")
+        return fields
+
+    def get_patient_detail(self, case: Case) -> dict[str, Any]:
+        return dict(PatientSummary(case.patient, context=self.context).data)
+
+    def get_plan_approved(self, case: Case) -> bool:
+        return case.plan_approved_at is not None
+
+
+# --- Booking --------------------------------------------------------------------------------
+
+
+class PlacementInput(serializers.Serializer[Any]):
+    session = serializers.IntegerField()
+    start = AwareDateTimeField(required=False, allow_null=True)
+    override = serializers.BooleanField(required=False, default=False)
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class CancelInput(serializers.Serializer[Any]):
+    reason = serializers.ChoiceField(choices=CancelReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+# --- Availability ---------------------------------------------------------------------------
+
+
+class AvailabilityInput(serializers.Serializer[Any]):
+    case = serializers.IntegerField(required=False)
+    procedure = serializers.SlugField(required=False)
+    levels = serializers.CharField(required=False, help_text="Comma-separated, e.g. T12,L1")
+    anaesthesia = serializers.ChoiceField(choices=Anaesthesia.choices, required=False)
+    surgeon = serializers.IntegerField(required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "case" not in attrs:
+            missing = [f for f in ("procedure", "levels", "surgeon") if not attrs.get(f)]
+            if missing:
+                raise serializers.ValidationError(
+                    {f: ["Required unless `case` is given."] for f in missing},
+                )
+        today = dt.datetime.now(dt.UTC).date()
+        date_from = attrs.setdefault("date_from", today)
+        date_to = attrs.setdefault("date_to", date_from + dt.timedelta(days=28))
+        if date_to < date_from:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        if (date_to - date_from).days > 92:
+            raise serializers.ValidationError({"date_to": ["Search at most 92 days at a time."]})
+        return attrs
+
+
+class SlotOutput(serializers.Serializer[Any]):
+    session = serializers.IntegerField(source="session_id")
+    theatre = serializers.IntegerField(source="theatre_id")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()

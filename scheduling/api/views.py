@@ -1,0 +1,193 @@
+"""Thin views: input serializer → one service → output serializer. Errors are raised, never built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.audit import Actor
+from core.errors import ErrorCode
+from core.idempotency import idempotent
+from core.permissions import CoordinatorWritesOthersRead
+from core.roles import can_see_patient_identifiers
+from scheduling import booking, cases
+from scheduling.api import serializers as s
+from scheduling.availability import (
+    AvailabilityQuery,
+    demand_for_procedure,
+    demand_of,
+    find_slots,
+    local_day_range,
+)
+from scheduling.models import Case, Patient
+from theatre.models import TheatreSession
+
+
+class IdentifiedContextMixin(viewsets.GenericViewSet[Any]):
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["identified"] = can_see_patient_identifiers(self.request.user)
+        return context
+
+
+class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
+    """Patients: coordinators write; clinicians read; viewers see ids and nothing identifying."""
+
+    permission_classes = [CoordinatorWritesOthersRead]
+    serializer_class = s.PatientOutput
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        queryset = Patient.objects.all()
+        # Sorting by name would let a viewer infer names from the order: viewers get id order.
+        return queryset if can_see_patient_identifiers(self.request.user) else queryset.order_by("id")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = s.PatientInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = cases.create_patient(actor=Actor.of(request.user), data=data.validated_data)
+        return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        patient = self.get_object()
+        data = s.PatientInput(patient, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        patient = cases.update_patient(actor=Actor.of(request.user), patient_id=patient.pk, changes=data.validated_data)
+        return Response(self.get_serializer(patient).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        cases.delete_patient(actor=Actor.of(request.user), patient_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CaseViewSet(
+    IdentifiedContextMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Case],
+):
+    """The waiting list and bookings. Coordinators write; every role reads."""
+
+    permission_classes = [CoordinatorWritesOthersRead]
+    serializer_class = s.CaseOutput
+    filterset_fields = ["status", "surgeon", "priority"]
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return (
+            Case.objects.select_related("patient", "procedure", "procedure_version")
+            .prefetch_related("equipment_claims__unit")
+            .order_by("id")
+        )
+
+    def _respond(self, case: Case, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=case.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    def create(self, request: Request) -> Response:
+        data = s.CaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        case = cases.create_case(
+            actor=Actor.of(request.user),
+            patient_id=fields.pop("patient"),
+            surgeon_id=fields.pop("surgeon"),
+            **fields,
+        )
+        return self._respond(case, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        case = self.get_object()
+        data = s.CaseUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        case = cases.update_case(actor=Actor.of(request.user), case_id=case.pk, changes=data.validated_data)
+        return self._respond(case)
+
+    def _placement(self, request: Request) -> tuple[Case, TheatreSession, dict[str, Any]]:
+        case = self.get_object()
+        data = s.PlacementInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = get_object_or_404(TheatreSession, pk=data.validated_data["session"])
+        return case, session, data.validated_data
+
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def book(self, request: Request, pk: str | None = None) -> Response:
+        case, session, data = self._placement(request)
+        booked = booking.book_case(
+            case_id=case.pk,
+            session_id=session.pk,
+            start=data.get("start"),
+            override=data["override"],
+            override_reason=data["override_reason"],
+            actor=Actor.of(request.user),
+        )
+        return self._respond(booked)
+
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def move(self, request: Request, pk: str | None = None) -> Response:
+        case, session, data = self._placement(request)
+        moved = booking.move_case(
+            case_id=case.pk,
+            session_id=session.pk,
+            start=data.get("start"),
+            override=data["override"],
+            override_reason=data["override_reason"],
+            actor=Actor.of(request.user),
+        )
+        return self._respond(moved)
+
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        case = self.get_object()
+        data = s.CancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cancelled = booking.cancel_case(
+            case_id=case.pk,
+            reason=data.validated_data["reason"],
+            note=data.validated_data["note"],
+            actor=Actor.of(request.user),
+        )
+        return self._respond(cancelled)
+
+
+class AvailabilityView(APIView):
+    """GET /availability/: the earliest slot in each of the surgeon's open lists, earliest first."""
+
+    def get(self, request: Request) -> Response:
+        params = s.AvailabilityInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        p = params.validated_data
+        exclude_case_id = None
+        if "case" in p:
+            case = get_object_or_404(Case.objects.select_related("procedure_version"), pk=p["case"])
+            demand = demand_of(case)
+            if not demand.eligible:
+                raise booking.rule_broken(ErrorCode.NOT_ELIGIBLE)
+            exclude_case_id = case.pk
+        else:
+            demand = demand_for_procedure(
+                version=cases.latest_version(slug=p["procedure"]),
+                levels=[level.strip() for level in p["levels"].split(",") if level.strip()],
+                anaesthesia=p.get("anaesthesia"),
+                surgeon_id=p["surgeon"],
+            )
+        date_from, date_to = local_day_range(date_from=p["date_from"], date_to=p["date_to"])
+        slots = find_slots(
+            query=AvailabilityQuery(
+                demand=demand,
+                date_from=date_from,
+                date_to=date_to,
+                exclude_case_id=exclude_case_id,
+                limit=p["limit"],
+            )
+        )
+        return Response({"count": len(slots), "results": s.SlotOutput(slots, many=True).data})

@@ -1,0 +1,170 @@
+"""Availability: load what holds time around some sessions, then ask the pure slot search.
+
+`load_occupancy` reads everything in four queries whatever the number of sessions or cases
+(cases, the surgeon's other lists, units, unit claims); `find_slots` adds the sessions query.
+Booking uses the same loader and search for the one session it has locked, so "the earliest
+fitting time" has a single definition (scheduling/slots.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+
+from procedures.estimates import estimate, validate_levels
+from procedures.models import ProcedureVersion
+from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment
+from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, SessionWindow, Slot, earliest_slots
+from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
+
+# An availability answer lists at most this many slots (one per session, earliest first).
+MAX_SLOTS = 100
+
+
+def window_of(session: TheatreSession) -> SessionWindow:
+    """The search's view of a session; `session.theatre` should be select_related."""
+    return SessionWindow(
+        id=session.pk,
+        theatre_id=session.theatre_id,
+        site_id=session.theatre.site_id,
+        start=session.start,
+        end=session.end,
+        status=session.status,
+        surgeon_id=session.surgeon_id,
+        anaesthetist_id=session.anaesthetist_id,
+        capabilities=frozenset(session.theatre.capabilities or ()),
+    )
+
+
+def demand_of(case: Case) -> Demand:
+    """The search's view of a case; `case.procedure_version` should be select_related."""
+    version = case.procedure_version
+    return Demand(
+        minutes=case.estimated_minutes,
+        surgeon_id=case.surgeon_id,
+        patient_id=case.patient_id,
+        capabilities=frozenset(version.required_capabilities or ()),
+        equipment=tuple(dict.fromkeys(version.required_equipment or ())),
+        eligible=(case.screening_result or {}).get("result") == "eligible",
+    )
+
+
+def load_occupancy(
+    *, windows: Sequence[SessionWindow], demand: Demand, exclude_case_id: int | None = None
+) -> Occupancy:
+    """Everything that holds time over the windows' span, bucketed for the slot search (4 queries)."""
+    occupancy = Occupancy()
+    if not windows:
+        return occupancy
+    span_start = min(w.start for w in windows)
+    span_end = max(w.end for w in windows)
+    session_ids = {w.id for w in windows}
+    anaesthetist_ids = {w.anaesthetist_id for w in windows if w.anaesthetist_id is not None}
+    site_ids = {w.site_id for w in windows}
+
+    # 1. Every live case that shares a session, the surgeon, an anaesthetist or the patient.
+    people = Q(session_id__in=session_ids) | Q(surgeon_id=demand.surgeon_id)
+    if anaesthetist_ids:
+        people |= Q(anaesthetist_id__in=anaesthetist_ids)
+    if demand.patient_id is not None:
+        people |= Q(patient_id=demand.patient_id)
+    cases = Case.objects.filter(people, status__in=OCCUPYING_STATUSES, start__lt=span_end, end__gt=span_start)
+    if exclude_case_id is not None:
+        cases = cases.exclude(pk=exclude_case_id)
+    session_cases: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    anaesthetist_cases: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for session_id, surgeon_id, anaesthetist_id, patient_id, start, end in cases.values_list(
+        "session_id", "surgeon_id", "anaesthetist_id", "patient_id", "start", "end"
+    ):
+        assert start is not None and end is not None  # noqa: S101 - occupying cases always have a slot (DB check)
+        interval = (start, end)
+        if session_id in session_ids:
+            session_cases[session_id].append(interval)
+        if surgeon_id == demand.surgeon_id:
+            occupancy.surgeon_cases.append(interval)
+        if anaesthetist_id in anaesthetist_ids:
+            anaesthetist_cases[anaesthetist_id].append(interval)
+        if demand.patient_id is not None and patient_id == demand.patient_id:
+            occupancy.patient_cases.append(interval)
+    occupancy.session_cases = dict(session_cases)
+    occupancy.anaesthetist_cases = dict(anaesthetist_cases)
+
+    # 2. The live lists the surgeon leads: leading one list keeps them out of every other theatre.
+    led = TheatreSession.objects.filter(surgeon_id=demand.surgeon_id, start__lt=span_end, end__gt=span_start).exclude(
+        status=SessionStatus.CANCELLED
+    )
+    occupancy.surgeon_sessions = [(pk, (start, end)) for pk, start, end in led.values_list("pk", "start", "end")]
+
+    # 3-4. Active units of the required kinds at the sites, and their claims over the span.
+    if demand.equipment:
+        units: dict[tuple[int, str], dict[int, list[tuple[dt.datetime, dt.datetime]]]] = defaultdict(dict)
+        unit_key: dict[int, tuple[int, str]] = {}
+        for unit_id, site_id, kind in EquipmentUnit.objects.filter(
+            site_id__in=site_ids, kind__in=demand.equipment, active=True
+        ).values_list("pk", "site_id", "kind"):
+            units[(site_id, kind)][unit_id] = []
+            unit_key[unit_id] = (site_id, kind)
+        if unit_key:
+            claims = CaseEquipment.objects.filter(unit_id__in=unit_key, start__lt=span_end, end__gt=span_start)
+            if exclude_case_id is not None:
+                claims = claims.exclude(case_id=exclude_case_id)
+            for unit_id, start, end in claims.values_list("unit_id", "start", "end"):
+                units[unit_key[unit_id]][unit_id].append((start, end))
+        occupancy.units = dict(units)
+    return occupancy
+
+
+@dataclass(frozen=True)
+class AvailabilityQuery:
+    demand: Demand
+    date_from: dt.datetime  # aware, inclusive
+    date_to: dt.datetime  # aware, exclusive
+    exclude_case_id: int | None = None
+    limit: int = 20
+
+
+def find_slots(*, query: AvailabilityQuery) -> list[Slot]:
+    """The earliest slot in each of the surgeon's open sessions in the range, earliest first (5 queries)."""
+    sessions = (
+        TheatreSession.objects.filter(
+            surgeon_id=query.demand.surgeon_id,
+            status__in=OPEN_SESSION_STATUSES,
+            start__gte=query.date_from,
+            start__lt=query.date_to,
+            theatre__active=True,
+        )
+        .select_related("theatre")
+        .order_by("start", "theatre_id")
+    )
+    windows = [window_of(s) for s in sessions]
+    occupancy = load_occupancy(windows=windows, demand=query.demand, exclude_case_id=query.exclude_case_id)
+    return earliest_slots(windows=windows, demand=query.demand, occupancy=occupancy, limit=min(query.limit, MAX_SLOTS))
+
+
+def demand_for_procedure(
+    *, version: ProcedureVersion, levels: Sequence[str], anaesthesia: str | None, surgeon_id: int
+) -> Demand:
+    """A hypothetical case of this version (steps prefetched): its minutes, capabilities and kit."""
+    ordered = validate_levels(version=version, levels=levels)
+    minutes = estimate(version=version, levels=ordered, anaesthesia=anaesthesia or version.default_anaesthesia)
+    return Demand(
+        minutes=minutes.total_minutes,
+        surgeon_id=surgeon_id,
+        patient_id=None,
+        capabilities=frozenset(version.required_capabilities or ()),
+        equipment=tuple(dict.fromkeys(version.required_equipment or ())),
+    )
+
+
+def local_day_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[date_from 00:00, date_to + 1 day 00:00) in the planning zone, as aware datetimes (DST-safe)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    start = dt.datetime.combine(date_from, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return start, end

@@ -1,0 +1,372 @@
+"""Booking, moving and cancelling cases: every invariant of DESIGN §2, all or nothing.
+
+How a booking stays correct under concurrency:
+1. One transaction. Locks are taken in one fixed order so two bookings can never wait on each
+   other in a cycle: the case row, the target session row (FOR UPDATE), then pretix-style
+   transaction advisory locks per (resource, UTC day), sorted: the case's surgeon, the session's
+   anaesthetist, the patient, and each required equipment kind at the site. Day granularity lets
+   bookings on different days run in parallel, while two bookings that could collide queue.
+2. With the locks held, the service loads the current occupancy and asks the pure slot search
+   (scheduling/slots.py) whether the start fits, or for the earliest start that does, so the
+   409 names the exact rule.
+3. On PostgreSQL, exclusion constraints hold the line whatever the application does; should one
+   fire anyway it becomes the same 409, and a lock timeout or deadlock becomes 409 `busy`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import TextChoices
+
+from core.audit import Actor, record, snapshot
+from core.errors import DomainError, ErrorCode, InvalidInput
+from scheduling import plans, reminders
+from scheduling.availability import demand_of, load_occupancy, window_of
+from scheduling.models import Case, CaseEquipment, CaseStatus
+from scheduling.slots import check_start, earliest_start
+from theatre.models import SessionStatus, TheatreSession
+
+T = TypeVar("T")
+
+
+class CancelReason(TextChoices):
+    PATIENT_REQUEST = "patient_request", "Patient request"
+    CLINICAL = "clinical", "Clinical reason (e.g. unfit, screening changed)"
+    LIST_OVERRUN = "list_overrun", "List overran"
+    EQUIPMENT = "equipment", "Equipment unavailable"
+    STAFF_UNAVAILABLE = "staff_unavailable", "Staff unavailable"
+    ADMINISTRATIVE = "administrative", "Administrative (duplicate, entered in error)"
+    OTHER = "other", "Other"
+
+
+CANCELLABLE = (CaseStatus.WAITING, CaseStatus.BOOKED, CaseStatus.CONFIRMED)
+MOVABLE = (CaseStatus.BOOKED, CaseStatus.CONFIRMED)
+
+DETAILS: dict[ErrorCode, str] = {
+    ErrorCode.NOT_ELIGIBLE: "The case's screening is not eligible; it cannot be booked.",
+    ErrorCode.OUTSIDE_SESSION: "The case does not fit inside the session at that start.",
+    ErrorCode.SLOT_TAKEN: "Another case already holds that time in the session.",
+    ErrorCode.SESSION_FULL: "No gap in the session is long enough for the case.",
+    ErrorCode.SURGEON_BUSY: "The case's surgeon is busy elsewhere at that time.",
+    ErrorCode.ANAESTHETIST_BUSY: "The session's anaesthetist is busy elsewhere at that time.",
+    ErrorCode.PATIENT_BUSY: "The patient has another case at that time.",
+    ErrorCode.EQUIPMENT_UNAVAILABLE: "No unit of a required equipment kind is free at the site for that time.",
+    ErrorCode.CAPABILITY_MISSING: "The theatre lacks a capability the procedure requires.",
+    ErrorCode.SESSION_LOCKED: "The session is locked or cancelled.",
+    ErrorCode.BUSY: "The schedule is busy with another change; try again.",
+}
+
+# Exclusion constraints (scheduling migration 0002) → the rule each one holds.
+CONSTRAINT_CODES: dict[str, ErrorCode] = {
+    "case_no_session_overlap": ErrorCode.SLOT_TAKEN,
+    "case_no_surgeon_overlap": ErrorCode.SURGEON_BUSY,
+    "case_no_anaesthetist_overlap": ErrorCode.ANAESTHETIST_BUSY,
+    "case_no_patient_overlap": ErrorCode.PATIENT_BUSY,
+    "caseequipment_no_unit_overlap": ErrorCode.EQUIPMENT_UNAVAILABLE,
+}
+
+# SQLSTATEs of a lock we could not have: lock_not_available (lock_timeout), deadlock_detected.
+_BUSY_SQLSTATES = frozenset({"55P03", "40P01"})
+
+
+def rule_broken(code: ErrorCode) -> DomainError:
+    return DomainError(code, DETAILS[code])
+
+
+def _sqlstate(exc: BaseException) -> tuple[str | None, str | None]:
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    return getattr(cause, "sqlstate", None), getattr(diag, "constraint_name", None)
+
+
+def run_in_transaction(work: Callable[[], T]) -> T:
+    """Run `work` in one transaction; constraint hits and lock failures become clean 409s."""
+    try:
+        with transaction.atomic():
+            return work()
+    except IntegrityError as exc:
+        _, constraint = _sqlstate(exc)
+        if constraint in CONSTRAINT_CODES:
+            raise rule_broken(CONSTRAINT_CODES[constraint]) from exc
+        raise
+    except OperationalError as exc:
+        sqlstate, _ = _sqlstate(exc)
+        if sqlstate in _BUSY_SQLSTATES:
+            raise rule_broken(ErrorCode.BUSY) from exc
+        raise
+
+
+def _lock_case(case_id: int) -> Case:
+    return Case.objects.select_for_update(of=("self",)).select_related("procedure_version").get(pk=case_id)
+
+
+def _lock_session(session_id: int) -> TheatreSession:
+    return TheatreSession.objects.select_for_update(of=("self",)).select_related("theatre").get(pk=session_id)
+
+
+def _utc_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+    first, last = start.astimezone(dt.UTC).date(), (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _lock_resources(*, case: Case, session: TheatreSession) -> None:
+    """Advisory locks per (resource, UTC day) of the session, in sorted order (deadlock-free)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite (make run) holds its write lock from BEGIN IMMEDIATE: already serial.
+    resources = [f"surgeon:{case.surgeon_id}", f"patient:{case.patient_id}"]
+    if session.anaesthetist_id is not None:
+        resources.append(f"anaesthetist:{session.anaesthetist_id}")
+    site_id = session.theatre.site_id
+    resources += [f"equipment:{site_id}:{kind}" for kind in case.procedure_version.required_equipment or ()]
+    keys = sorted(
+        {f"booking:{r}:{day.isoformat()}" for r in resources for day in _utc_days(session.start, session.end)}
+    )
+    with connection.cursor() as cursor:
+        # The ORDER BY in the subquery fixes the order the locks are taken in.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+            "FROM (SELECT k FROM unnest(%s::text[]) AS k ORDER BY k) AS ordered",
+            [keys],
+        )
+
+
+def _require_aware(start: dt.datetime | None) -> None:
+    if start is not None and (start.tzinfo is None or start.utcoffset() is None):
+        raise InvalidInput("start", "The start must carry a UTC offset, e.g. 2027-01-04T09:00:00+00:00.")
+
+
+def _check_override(*, session: TheatreSession, override: bool, override_reason: str) -> bool:
+    """True if this change goes into (or out of) a locked list by a coordinator's override."""
+    if session.status != SessionStatus.LOCKED:
+        return False
+    if not override:
+        raise rule_broken(ErrorCode.SESSION_LOCKED)
+    if not override_reason.strip():
+        raise InvalidInput("override_reason", "Changing a locked list needs a reason for the override.")
+    return True
+
+
+def _booking_snapshot(case: Case) -> dict[str, Any]:
+    data = snapshot(
+        case,
+        ["status", "session", "start", "end", "anaesthetist", "estimated_minutes", "cancel_reason", "cancel_note"],
+    )
+    data["equipment_units"] = sorted(case.equipment_claims.values_list("unit_id", flat=True))
+    return data
+
+
+def _place(
+    *,
+    case: Case,
+    session: TheatreSession,
+    start: dt.datetime | None,
+    allow_locked: bool,
+    check_eligible: bool = True,
+) -> None:
+    """Put the locked case at `start` (or the earliest fitting time) in the locked session, with units."""
+    demand = demand_of(case)
+    if not check_eligible:
+        demand = dataclasses.replace(demand, eligible=True)
+    window = window_of(session)
+    occupancy = load_occupancy(windows=[window], demand=demand, exclude_case_id=case.pk)
+    if start is None:
+        fit = earliest_start(window=window, demand=demand, occupancy=occupancy, allow_locked=allow_locked)
+    else:
+        fit = check_start(window=window, demand=demand, occupancy=occupancy, start=start, allow_locked=allow_locked)
+    if fit.start is None:
+        raise rule_broken(fit.code or ErrorCode.SESSION_FULL)
+    case.session = session
+    case.start = fit.start
+    case.end = fit.start + dt.timedelta(minutes=case.estimated_minutes)
+    case.anaesthetist_id = session.anaesthetist_id
+    case.save(update_fields=["session", "start", "end", "anaesthetist", "status", "updated_at"])
+    # Old claims go before new ones are inserted: a move within the same day may reuse a unit.
+    CaseEquipment.objects.filter(case=case).delete()
+    CaseEquipment.objects.bulk_create(
+        CaseEquipment(case=case, unit_id=unit_id, start=case.start, end=case.end) for unit_id in fit.units.values()
+    )
+
+
+def book_case(
+    *,
+    case_id: int,
+    session_id: int,
+    actor: Actor,
+    start: dt.datetime | None = None,
+    override: bool = False,
+    override_reason: str = "",
+) -> Case:
+    """Book a waiting case into a session at `start` (or its earliest fitting time) with one unit of
+    each required kind; every invariant holds or nothing changes."""
+    _require_aware(start)
+
+    def work() -> Case:
+        case = _lock_case(case_id)
+        if case.status != CaseStatus.WAITING:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, f"Only a waiting case can be booked; this one is {case.status}."
+            )
+        session = _lock_session(session_id)
+        overridden = _check_override(session=session, override=override, override_reason=override_reason)
+        _lock_resources(case=case, session=session)
+        before = _booking_snapshot(case)
+        case.status = CaseStatus.BOOKED
+        _place(case=case, session=session, start=start, allow_locked=overridden)
+        _after_placement(
+            case=case,
+            session=session,
+            actor=actor,
+            action="case.booked",
+            before=before,
+            overridden=overridden,
+            override_reason=override_reason,
+        )
+        return case
+
+    return run_in_transaction(work)
+
+
+def move_case(
+    *,
+    case_id: int,
+    session_id: int,
+    actor: Actor,
+    start: dt.datetime | None = None,
+    override: bool = False,
+    override_reason: str = "",
+) -> Case:
+    """Move a booked or confirmed case to a new session/start: fully at the new place or still fully
+    at the old one. A confirmed case goes back to booked and its plan approval is withdrawn."""
+    _require_aware(start)
+
+    def work() -> Case:
+        case = _lock_case(case_id)
+        if case.status not in MOVABLE:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, f"Only a booked or confirmed case can move; this one is {case.status}."
+            )
+        session = _lock_session(session_id)
+        # Taking a case out of a locked list changes that list too (6-4-2).
+        source_status = case.session.status if case.session is not None else None
+        overridden_source = source_status == SessionStatus.LOCKED and case.session_id != session.pk
+        if overridden_source and not override:
+            raise DomainError(
+                ErrorCode.SESSION_LOCKED, "The case's current list is locked; moving it out needs an override."
+            )
+        if overridden_source and not override_reason.strip():
+            raise InvalidInput("override_reason", "Changing a locked list needs a reason for the override.")
+        overridden = _check_override(session=session, override=override, override_reason=override_reason)
+        _lock_resources(case=case, session=session)
+        before = _booking_snapshot(case)
+        case.status = CaseStatus.BOOKED
+        _place(case=case, session=session, start=start, allow_locked=overridden)
+        _after_placement(
+            case=case,
+            session=session,
+            actor=actor,
+            action="case.moved",
+            before=before,
+            overridden=overridden or overridden_source,
+            override_reason=override_reason,
+        )
+        return case
+
+    return run_in_transaction(work)
+
+
+def refit_case(*, case: Case, actor: Actor) -> None:
+    """Re-place a booked case at its own start after its estimate changed; call inside the update's
+    transaction with the case row locked. Its time and units must still fit, or nothing changes."""
+    if case.status not in MOVABLE or case.session_id is None:
+        return
+    session = _lock_session(case.session_id)
+    _lock_resources(case=case, session=session)
+    before = _booking_snapshot(case)
+    # The list is already this case's: a locked list may absorb a re-estimate, and a changed
+    # screening result is the plan review's business, not a reason to refuse the update.
+    _place(case=case, session=session, start=case.start, allow_locked=True, check_eligible=False)
+    record(
+        actor=actor,
+        action="case.refitted",
+        obj=case,
+        before=before,
+        after=_booking_snapshot(case),
+        reason="estimate changed",
+    )
+    reminders.replan_for_case(case=case, actor=actor)
+
+
+def _after_placement(
+    *,
+    case: Case,
+    session: TheatreSession,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any],
+    overridden: bool,
+    override_reason: str,
+) -> None:
+    reason = f"locked list override: {override_reason.strip()}" if overridden else ""
+    if overridden:
+        record(
+            actor=actor,
+            action="session.override",
+            obj=session,
+            after={"case": case.pk, "action": action},
+            reason=override_reason.strip(),
+        )
+    plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
+    record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
+    reminders.replan_for_case(case=case, actor=actor)
+
+
+def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "") -> Case:
+    """Cancel a waiting, booked or confirmed case: its time and units are free the moment this commits."""
+    if reason not in CancelReason.values:
+        raise InvalidInput("reason", f"Choose one of: {', '.join(CancelReason.values)}.")
+    if reason == CancelReason.OTHER and not note.strip():
+        raise InvalidInput("note", "Say why when the reason is 'other'.")
+
+    def work() -> Case:
+        case = _lock_case(case_id)
+        if case.status not in CANCELLABLE:
+            raise DomainError(ErrorCode.INVALID_TRANSITION, f"A {case.status} case cannot be cancelled.")
+        before = _booking_snapshot(case)
+        CaseEquipment.objects.filter(case=case).delete()
+        case.status = CaseStatus.CANCELLED
+        case.cancel_reason = reason
+        case.cancel_note = note.strip()
+        # Where it was booked stays in the audit entry; the row lets go of the list at once.
+        case.session = None
+        case.start = None
+        case.end = None
+        case.anaesthetist = None
+        case.save(
+            update_fields=[
+                "status",
+                "cancel_reason",
+                "cancel_note",
+                "session",
+                "start",
+                "end",
+                "anaesthetist",
+                "updated_at",
+            ]
+        )
+        record(
+            actor=actor,
+            action="case.cancelled",
+            obj=case,
+            before=before,
+            after=_booking_snapshot(case),
+            reason=f"{reason}: {case.cancel_note}" if case.cancel_note else reason,
+        )
+        reminders.cancel_for_case(case=case, actor=actor, reason=reason)
+        return case
+
+    return run_in_transaction(work)

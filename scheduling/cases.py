@@ -1,0 +1,221 @@
+"""Patients and the waiting list: creating and updating patients and cases, audited.
+
+A case pins the template version that was current when it joined the list; screening and the
+duration estimate are re-run from that version whenever the answers, levels or anaesthesia change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import nhs_number
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from core.audit import Actor, record, snapshot
+from core.errors import DomainError, ErrorCode, InvalidInput
+from procedures.estimates import estimate, validate_levels
+from procedures.models import ProcedureVersion
+from procedures.screening import screen
+from scheduling import booking, plans
+from scheduling.models import Case, CaseStatus, Patient
+from theatre.models import StaffMember, StaffRole
+
+PATIENT_FIELDS = (
+    "nhs_number",
+    "mrn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "email",
+    "phone",
+    "address",
+    "reminder_channels",
+)
+CASE_UPDATABLE = (
+    "levels",
+    "anaesthesia",
+    "approach",
+    "surgeon",
+    "priority",
+    "referral_date",
+    "screening_answers",
+    "notes",
+)
+# A change to any of these changes the plan the surgeon approved (DESIGN §2 "Case plan").
+PLAN_FIELDS = ("levels", "anaesthesia", "approach", "surgeon", "screening_result", "estimated_minutes")
+CLOSED_STATUSES = (CaseStatus.IN_THEATRE, CaseStatus.COMPLETED, CaseStatus.CANCELLED)
+
+# Case references avoid letters that read as digits (O/0, I/1) when said over the phone.
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_REFERENCE_PREFIX = {"kyphoplasty": "KP", "vertebroplasty": "VP"}
+
+
+def clean_nhs_number(raw: object) -> str:
+    """Ten digits with a valid modulus-11 check digit (spaces and hyphens allowed on input)."""
+    digits = "".join(ch for ch in str(raw) if ch not in " -")
+    if len(digits) != 10 or not digits.isdigit() or not nhs_number.is_valid(digits):
+        raise InvalidInput("nhs_number", "Not a valid NHS number: it needs 10 digits with a valid check digit.")
+    return digits
+
+
+def _save_patient(patient: Patient) -> None:
+    """Save, answering a duplicate NHS number or MRN with a 400 that names the field."""
+    for field, label in (("nhs_number", "NHS number"), ("mrn", "MRN")):
+        value = getattr(patient, field)
+        if Patient.objects.filter(**{field: value}).exclude(pk=patient.pk).exists():
+            raise InvalidInput(field, f"A patient with this {label} already exists.", code=f"duplicate_{field}")
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as exc:  # a concurrent insert won the unique index
+        raise InvalidInput(
+            "nhs_number", "A patient with this NHS number or MRN already exists.", code="duplicate"
+        ) from exc
+
+
+def create_patient(*, actor: Actor, data: Mapping[str, Any]) -> Patient:
+    """Create a patient with a validated, unique NHS number; audited."""
+    fields = {k: v for k, v in data.items() if k in PATIENT_FIELDS}
+    fields["nhs_number"] = clean_nhs_number(fields.get("nhs_number", ""))
+    with transaction.atomic():
+        patient = Patient(**fields)
+        _save_patient(patient)
+        record(actor=actor, action="patient.created", obj=patient, after=snapshot(patient))
+    return patient
+
+
+def update_patient(*, actor: Actor, patient_id: int, changes: Mapping[str, Any]) -> Patient:
+    """Change a patient's details; the NHS number stays valid and unique; audited."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient_id)
+        before = snapshot(patient)
+        for key, value in changes.items():
+            if key in PATIENT_FIELDS:
+                setattr(patient, key, clean_nhs_number(value) if key == "nhs_number" else value)
+        _save_patient(patient)
+        record(actor=actor, action="patient.updated", obj=patient, before=before, after=snapshot(patient))
+    return patient
+
+
+def delete_patient(*, actor: Actor, patient_id: int) -> None:
+    """Delete a patient who has no cases (a case's history keeps its patient); audited."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient_id)
+        record(actor=actor, action="patient.deleted", obj=patient, before=snapshot(patient))
+        try:
+            with transaction.atomic():
+                patient.delete()
+        except ProtectedError as exc:
+            raise DomainError("patient_has_cases", "The patient has cases; cancel them instead of deleting.") from exc
+
+
+def latest_version(*, slug: str) -> ProcedureVersion:
+    version = (
+        ProcedureVersion.objects.filter(template__slug=slug)
+        .select_related("template")
+        .prefetch_related("steps")
+        .order_by("-number")
+        .first()
+    )
+    if version is None:
+        raise InvalidInput("procedure", f"Unknown procedure {slug!r}.")
+    return version
+
+
+def _surgeon(surgeon_id: int) -> StaffMember:
+    surgeon = StaffMember.objects.filter(pk=surgeon_id, role=StaffRole.SURGEON, active=True).first()
+    if surgeon is None:
+        raise InvalidInput("surgeon", "Choose an active staff member whose role is surgeon.")
+    return surgeon
+
+
+def _new_reference(slug: str) -> str:
+    prefix = _REFERENCE_PREFIX.get(slug, slug[:2].upper())
+    return f"{prefix}-{''.join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))}"
+
+
+def _assess(case: Case, version: ProcedureVersion) -> None:
+    """Validate levels and anaesthesia, then store the estimate and the screening outcome (pure rules)."""
+    case.levels = validate_levels(version=version, levels=case.levels)
+    case.estimated_minutes = estimate(version=version, levels=case.levels, anaesthesia=case.anaesthesia).total_minutes
+    case.screening_result = screen(version=version, answers=case.screening_answers or {}).as_dict()
+
+
+def create_case(
+    *,
+    actor: Actor,
+    patient_id: int,
+    procedure: str,
+    levels: Sequence[str],
+    surgeon_id: int,
+    referral_date: dt.date,
+    anaesthesia: str | None = None,
+    approach: str = "bipedicular",
+    priority: str = "P3",
+    screening_answers: Mapping[str, object] | None = None,
+    notes: str = "",
+) -> Case:
+    """Put a case on the waiting list, pinned to the procedure's latest version, screened and estimated."""
+    version = latest_version(slug=procedure)
+    if not Patient.objects.filter(pk=patient_id).exists():
+        raise InvalidInput("patient", "Unknown patient.")
+    case = Case(
+        patient_id=patient_id,
+        procedure=version.template,
+        procedure_version=version,
+        levels=list(levels),
+        anaesthesia=anaesthesia or version.default_anaesthesia,
+        approach=approach,
+        surgeon=_surgeon(surgeon_id),
+        priority=priority,
+        referral_date=referral_date,
+        screening_answers=dict(screening_answers or {}),
+        notes=notes,
+        status=CaseStatus.WAITING,
+    )
+    _assess(case, version)
+    with transaction.atomic():
+        for attempt in range(5):
+            case.reference = _new_reference(procedure)
+            try:
+                with transaction.atomic():
+                    case.save()
+                break
+            except IntegrityError:  # 32^6 references: a clash is rare, a second one rarer still
+                if attempt == 4:
+                    raise
+        record(actor=actor, action="case.created", obj=case, after=snapshot(case))
+    return case
+
+
+def update_case(*, actor: Actor, case_id: int, changes: Mapping[str, Any]) -> Case:
+    """Change a case on the list or booked; screening and estimate re-run, a booked case re-fits its
+    slot (or nothing changes), and a changed plan loses its approval. All audited."""
+
+    def work() -> Case:
+        case = Case.objects.select_for_update(of=("self",)).get(pk=case_id)
+        if case.status in CLOSED_STATUSES:
+            raise DomainError(ErrorCode.INVALID_TRANSITION, f"A {case.status} case can no longer be changed.")
+        before = snapshot(case)
+        for key, value in changes.items():
+            if key == "surgeon":
+                case.surgeon = _surgeon(value)
+            elif key in CASE_UPDATABLE:
+                setattr(case, key, value)
+        version = ProcedureVersion.objects.prefetch_related("steps").get(pk=case.procedure_version_id)
+        _assess(case, version)
+        case.save()
+        after = snapshot(case)
+        moved_fields = {"estimated_minutes", "surgeon"}
+        if any(before[f] != after[f] for f in moved_fields):
+            booking.refit_case(case=case, actor=actor)
+        if any(before[f] != after[f] for f in PLAN_FIELDS):
+            plans.withdraw_approval(case=case, actor=actor, reason="case details changed")
+        record(actor=actor, action="case.updated", obj=case, before=before, after=snapshot(case))
+        return case
+
+    return booking.run_in_transaction(work)

@@ -1,0 +1,211 @@
+"""The slot search: where and when a case fits. Pure functions over loaded data (no database,
+no clock), so `book` without a start and `/availability/` share one answer to "earliest
+fitting time", and the rules can be tested in microseconds.
+
+All intervals are half-open [start, end) in UTC, like the exclusion constraints: a case may
+start the minute the previous one ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from core.errors import ErrorCode
+
+Interval = tuple[dt.datetime, dt.datetime]
+
+# Session statuses a case may be placed in without an override (6-4-2: a locked list changes
+# only by a coordinator's audited override; a cancelled list never takes cases).
+OPEN_SESSION_STATUSES = frozenset({"planned", "published"})
+
+
+@dataclass(frozen=True)
+class SessionWindow:
+    """One list as the search sees it."""
+
+    id: int
+    theatre_id: int
+    site_id: int
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+    surgeon_id: int
+    anaesthetist_id: int | None
+    capabilities: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the case needs: its minutes, people and kit."""
+
+    minutes: int
+    surgeon_id: int
+    patient_id: int | None
+    capabilities: frozenset[str]
+    equipment: tuple[str, ...]
+    eligible: bool = True
+
+
+@dataclass
+class Occupancy:
+    """Everything already holding time near the sessions searched (the case itself excluded)."""
+
+    # session id -> intervals of the live cases in that session
+    session_cases: dict[int, list[Interval]] = field(default_factory=dict)
+    # the demand's surgeon: their own cases anywhere ...
+    surgeon_cases: list[Interval] = field(default_factory=list)
+    # ... and the live lists they lead, as (session id, interval): leading a list elsewhere is busy
+    surgeon_sessions: list[tuple[int, Interval]] = field(default_factory=list)
+    # anaesthetist id -> intervals of their cases
+    anaesthetist_cases: dict[int, list[Interval]] = field(default_factory=dict)
+    patient_cases: list[Interval] = field(default_factory=list)
+    # (site id, equipment kind) -> unit id -> claimed intervals; a unit with no claims maps to []
+    units: dict[tuple[int, str], dict[int, list[Interval]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The outcome of a search in one session: a start and the units to claim, or the binding rule."""
+
+    start: dt.datetime | None = None
+    units: Mapping[str, int] = field(default_factory=dict)
+    code: ErrorCode | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.start is not None
+
+
+@dataclass(frozen=True)
+class Slot:
+    session_id: int
+    theatre_id: int
+    start: dt.datetime
+    end: dt.datetime
+
+
+def _overlaps(intervals: Iterable[Interval], start: dt.datetime, end: dt.datetime) -> bool:
+    return any(a < end and start < b for a, b in intervals)
+
+
+def session_violation(*, window: SessionWindow, demand: Demand, allow_locked: bool = False) -> ErrorCode | None:
+    """The rule, if any, that rules out the whole session whatever the time."""
+    if not demand.eligible:
+        return ErrorCode.NOT_ELIGIBLE
+    if window.status not in OPEN_SESSION_STATUSES and not (allow_locked and window.status == "locked"):
+        return ErrorCode.SESSION_LOCKED
+    if not demand.capabilities <= window.capabilities:
+        return ErrorCode.CAPABILITY_MISSING
+    return None
+
+
+def pick_units(
+    *, window: SessionWindow, demand: Demand, occupancy: Occupancy, start: dt.datetime, end: dt.datetime
+) -> dict[str, int] | None:
+    """One free active unit of each required kind at the session's site (lowest id), or None."""
+    chosen: dict[str, int] = {}
+    for kind in demand.equipment:
+        units = occupancy.units.get((window.site_id, kind), {})
+        free = [unit_id for unit_id, claims in sorted(units.items()) if not _overlaps(claims, start, end)]
+        if not free:
+            return None
+        chosen[kind] = free[0]
+    return chosen
+
+
+def time_violation(
+    *, window: SessionWindow, demand: Demand, occupancy: Occupancy, start: dt.datetime
+) -> ErrorCode | None:
+    """The first rule that `start` breaks in this session, in DESIGN §2 order, or None."""
+    end = start + dt.timedelta(minutes=demand.minutes)
+    if start < window.start or end > window.end:
+        return ErrorCode.OUTSIDE_SESSION
+    if _overlaps(occupancy.session_cases.get(window.id, ()), start, end):
+        return ErrorCode.SLOT_TAKEN
+    led_elsewhere = (iv for session_id, iv in occupancy.surgeon_sessions if session_id != window.id)
+    if _overlaps(occupancy.surgeon_cases, start, end) or _overlaps(led_elsewhere, start, end):
+        return ErrorCode.SURGEON_BUSY
+    if window.anaesthetist_id is not None and _overlaps(
+        occupancy.anaesthetist_cases.get(window.anaesthetist_id, ()), start, end
+    ):
+        return ErrorCode.ANAESTHETIST_BUSY
+    if demand.patient_id is not None and _overlaps(occupancy.patient_cases, start, end):
+        return ErrorCode.PATIENT_BUSY
+    if pick_units(window=window, demand=demand, occupancy=occupancy, start=start, end=end) is None:
+        return ErrorCode.EQUIPMENT_UNAVAILABLE
+    return None
+
+
+def check_start(
+    *, window: SessionWindow, demand: Demand, occupancy: Occupancy, start: dt.datetime, allow_locked: bool = False
+) -> Fit:
+    """Whether the case can start exactly at `start`: the units to claim, or the rule it breaks."""
+    code = session_violation(window=window, demand=demand, allow_locked=allow_locked) or time_violation(
+        window=window, demand=demand, occupancy=occupancy, start=start
+    )
+    if code is not None:
+        return Fit(code=code)
+    end = start + dt.timedelta(minutes=demand.minutes)
+    units = pick_units(window=window, demand=demand, occupancy=occupancy, start=start, end=end)
+    return Fit(start=start, units=units or {})
+
+
+def _candidate_starts(*, window: SessionWindow, occupancy: Occupancy, latest: dt.datetime) -> list[dt.datetime]:
+    """The session start and every busy interval's end inside the window.
+
+    A start is blocked by a busy [a, b) exactly when it lies in (a - minutes, b), so the
+    earliest free start is always the session start or the end of something busy.
+    """
+    ends: set[dt.datetime] = {window.start}
+    streams: list[Iterable[Interval]] = [
+        occupancy.session_cases.get(window.id, ()),
+        occupancy.surgeon_cases,
+        (iv for _, iv in occupancy.surgeon_sessions),
+        occupancy.patient_cases,
+    ]
+    if window.anaesthetist_id is not None:
+        streams.append(occupancy.anaesthetist_cases.get(window.anaesthetist_id, ()))
+    for kind_units in occupancy.units.values():
+        streams.extend(kind_units.values())
+    for stream in streams:
+        ends.update(b for _, b in stream if window.start < b <= latest)
+    return sorted(ends)
+
+
+# Codes that only say "the session itself has no room here"; if every candidate fails on
+# one of these the answer is session_full, otherwise the first other rule that bound.
+_ROOM_CODES = frozenset({ErrorCode.OUTSIDE_SESSION, ErrorCode.SLOT_TAKEN})
+
+
+def earliest_start(*, window: SessionWindow, demand: Demand, occupancy: Occupancy, allow_locked: bool = False) -> Fit:
+    """The earliest start in this session that satisfies every invariant, or the binding rule's code."""
+    code = session_violation(window=window, demand=demand, allow_locked=allow_locked)
+    if code is not None:
+        return Fit(code=code)
+    latest = window.end - dt.timedelta(minutes=demand.minutes)
+    if latest < window.start:
+        return Fit(code=ErrorCode.SESSION_FULL)
+    binding: ErrorCode | None = None
+    for start in _candidate_starts(window=window, occupancy=occupancy, latest=latest):
+        code = time_violation(window=window, demand=demand, occupancy=occupancy, start=start)
+        if code is None:
+            return check_start(
+                window=window, demand=demand, occupancy=occupancy, start=start, allow_locked=allow_locked
+            )
+        if binding is None and code not in _ROOM_CODES:
+            binding = code
+    return Fit(code=binding or ErrorCode.SESSION_FULL)
+
+
+def earliest_slots(*, windows: Sequence[SessionWindow], demand: Demand, occupancy: Occupancy, limit: int) -> list[Slot]:
+    """The earliest fitting time in each open session, earliest first, at most `limit` of them."""
+    slots: list[Slot] = []
+    for window in windows:
+        fit = earliest_start(window=window, demand=demand, occupancy=occupancy)
+        if fit.start is not None:
+            end = fit.start + dt.timedelta(minutes=demand.minutes)
+            slots.append(Slot(session_id=window.id, theatre_id=window.theatre_id, start=fit.start, end=end))
+    slots.sort(key=lambda s: (s.start, s.theatre_id, s.session_id))
+    return slots[:limit]
