@@ -125,6 +125,8 @@ class ProcedureVersionFactory(DjangoModelFactory[ProcedureVersion]):
 
     class Meta:
         model = ProcedureVersion
+        # A saved version is immutable (VersionImmutable): never save again after the steps hook.
+        skip_postgeneration_save = True
 
     template = factory.SubFactory(ProcedureTemplateFactory)
     number = factory.Sequence(lambda n: n + 1)
