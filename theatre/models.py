@@ -167,8 +167,13 @@ class TheatreSession(models.Model):
         ordering = ["start", "theatre_id"]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="session_end_after_start"),
-            # Generating twice never duplicates a list, even from two workers at once.
-            models.UniqueConstraint(fields=["theatre", "start"], name="session_unique_theatre_start"),
+            # Generating twice never duplicates a list, even from two workers at once. Cancelled
+            # lists are left out so that a replacement can start at the same time.
+            models.UniqueConstraint(
+                fields=["theatre", "start"],
+                condition=~Q(status="cancelled"),
+                name="session_unique_theatre_start",
+            ),
         ]
 
     def __str__(self) -> str:

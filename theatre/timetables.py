@@ -90,7 +90,7 @@ def generate_sessions(
     """Create the timetable's lists on every matching date in range, skipping England bank holidays.
 
     Never duplicates: a date that already has this timetable's list (in any status, even moved
-    or cancelled by hand) or a list in the theatre at the same start is skipped, so generating
+    or cancelled by hand) or a live list in the theatre at the same start is skipped, so generating
     twice creates nothing the second time. All or nothing: a DST trap (400) or a staff or
     theatre clash (409, naming the list it clashes with) creates no list at all. An inactive
     timetable or theatre generates nothing.
@@ -168,8 +168,9 @@ def _new_sessions(timetable: Timetable, *, date_from: dt.date, date_to: dt.date,
     ).filter(timetable=timetable) | TheatreSession.objects.filter(theatre=timetable.theatre, start__in=starts)
     taken_days: set[dt.date] = set()
     taken_starts: set[dt.datetime] = set()
-    for session in existing.only("start", "theatre_id", "timetable_id"):
-        taken_starts.add(session.start)
+    for session in existing.only("start", "status", "theatre_id", "timetable_id"):
+        if session.status != SessionStatus.CANCELLED:
+            taken_starts.add(session.start)
         if session.timetable_id == timetable.pk:
             taken_days.add(session.start.astimezone(zone).date())
     return [
