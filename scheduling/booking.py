@@ -30,6 +30,7 @@ from scheduling.availability import demand_of, load_occupancy, window_of
 from scheduling.models import Case, CaseEquipment, CaseStatus
 from scheduling.slots import check_start, earliest_start
 from theatre.models import SessionStatus, TheatreSession
+from theatre.sessions import check_open_for_changes
 
 T = TypeVar("T")
 
@@ -140,15 +141,12 @@ def _require_aware(start: dt.datetime | None) -> None:
         raise InvalidInput("start", "The start must carry a UTC offset, e.g. 2027-01-04T09:00:00+00:00.")
 
 
-def _check_override(*, session: TheatreSession, override: bool, override_reason: str) -> bool:
-    """True if this change goes into (or out of) a locked list by a coordinator's override."""
-    if session.status != SessionStatus.LOCKED:
-        return False
-    if not override:
-        raise rule_broken(ErrorCode.SESSION_LOCKED)
-    if not override_reason.strip():
+def _check_override(*, session: TheatreSession, actor: Actor, override: bool, override_reason: str) -> bool:
+    """True if the change goes into a locked list by a coordinator's audited override (6-4-2)."""
+    if override and session.status == SessionStatus.LOCKED and not override_reason.strip():
         raise InvalidInput("override_reason", "Changing a locked list needs a reason for the override.")
-    return True
+    check_open_for_changes(session=session, actor=actor, override=override, reason=override_reason)
+    return session.status == SessionStatus.LOCKED
 
 
 def _booking_snapshot(case: Case) -> dict[str, Any]:
@@ -212,7 +210,7 @@ def book_case(
                 ErrorCode.INVALID_TRANSITION, f"Only a waiting case can be booked; this one is {case.status}."
             )
         session = _lock_session(session_id)
-        overridden = _check_override(session=session, override=override, override_reason=override_reason)
+        overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
         _lock_resources(case=case, session=session)
         before = _booking_snapshot(case)
         case.status = CaseStatus.BOOKED
@@ -252,15 +250,11 @@ def move_case(
             )
         session = _lock_session(session_id)
         # Taking a case out of a locked list changes that list too (6-4-2).
-        source_status = case.session.status if case.session is not None else None
-        overridden_source = source_status == SessionStatus.LOCKED and case.session_id != session.pk
-        if overridden_source and not override:
-            raise DomainError(
-                ErrorCode.SESSION_LOCKED, "The case's current list is locked; moving it out needs an override."
-            )
-        if overridden_source and not override_reason.strip():
-            raise InvalidInput("override_reason", "Changing a locked list needs a reason for the override.")
-        overridden = _check_override(session=session, override=override, override_reason=override_reason)
+        source = case.session
+        overridden_source = source is not None and source.pk != session.pk and source.status == SessionStatus.LOCKED
+        if overridden_source and source is not None:
+            _check_override(session=source, actor=actor, override=override, override_reason=override_reason)
+        overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
         _lock_resources(case=case, session=session)
         before = _booking_snapshot(case)
         case.status = CaseStatus.BOOKED
@@ -312,14 +306,6 @@ def _after_placement(
     override_reason: str,
 ) -> None:
     reason = f"locked list override: {override_reason.strip()}" if overridden else ""
-    if overridden:
-        record(
-            actor=actor,
-            action="session.override",
-            obj=session,
-            after={"case": case.pk, "action": action},
-            reason=override_reason.strip(),
-        )
     plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
     record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
     reminders.replan_for_case(case=case, actor=actor)

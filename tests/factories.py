@@ -24,7 +24,7 @@ def london(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> d
 
 def valid_nhs_number(seed: int) -> str:
     """A 10-digit NHS number whose modulus-11 check digit is valid, derived from `seed`."""
-    n = 400_000_000 + seed
+    n = 400_000_000 + seed * 10  # spaced out: an invalid check digit rolls on to the next number
     while True:
         digits = [int(c) for c in f"{n:09d}"]
         remainder = sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11

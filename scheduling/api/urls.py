@@ -1,5 +1,15 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter()
+from scheduling.api import plans, views
 
-urlpatterns = router.urls
+router = DefaultRouter()
+router.register("patients", views.PatientViewSet, basename="patient")
+# Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet (issue 7).
+router.register("cases", plans.CasePlanViewSet, basename="case-plan")
+router.register("cases", views.CaseViewSet, basename="case")
+
+urlpatterns = [
+    path("availability/", views.AvailabilityView.as_view(), name="availability"),
+    *router.urls,
+]
