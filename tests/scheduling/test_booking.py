@@ -308,7 +308,9 @@ def test_moving_out_of_a_locked_list_needs_an_override(world: World, actor: Acto
     with pytest.raises(DomainError) as excinfo:
         move_case(case_id=case.pk, session_id=later.pk, actor=actor)
     assert code_of(excinfo) == "session_locked"
-    moved = move_case(case_id=case.pk, session_id=later.pk, actor=actor, override=True, override_reason="patient unwell")
+    moved = move_case(
+        case_id=case.pk, session_id=later.pk, actor=actor, override=True, override_reason="patient unwell"
+    )
     assert moved.session_id == later.pk
 
 
