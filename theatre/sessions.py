@@ -169,13 +169,16 @@ def zone_of(theatre: Theatre) -> ZoneInfo:
 # --- Locking and the open-for-changes rule ------------------------------------------------------
 
 
-def check_open_for_changes(*, session: TheatreSession, actor: Actor, override: bool = False, reason: str = "") -> None:
+def check_open_for_changes(
+    *, session: TheatreSession, actor: Actor, override: bool = False, reason: str = "", reason_field: str = "reason"
+) -> None:
     """Refuse a change to (or a booking into) a cancelled list, or a locked one without an override.
 
     A locked list (6-4-2) accepts a change only with `override=True`, from a coordinator or admin,
     with a reason; the override itself is audited here, so call this inside the transaction that
     makes the change, with the session row locked (select_for_update). A cancelled list takes no
     changes and no bookings even with an override: it has no theatre time or staff any more.
+    `reason_field` names the request field in the 400 for a missing reason (booking: override_reason).
     """
     if session.status == SessionStatus.CANCELLED:
         raise DomainError(ErrorCode.SESSION_LOCKED, f"Session {session.pk} is cancelled; it takes no changes.")
@@ -190,7 +193,7 @@ def check_open_for_changes(*, session: TheatreSession, actor: Actor, override: b
     if actor.user is None or not has_role(actor.user, Role.COORDINATOR):
         raise DomainError(ErrorCode.SESSION_LOCKED, "Only a coordinator can override a locked session.")
     if not reason.strip():
-        raise InvalidInput("reason", "Overriding a locked session needs a reason.")
+        raise InvalidInput(reason_field, "Overriding a locked session needs a reason.")
     record(actor=actor, action="session.lock_overridden", obj=session, reason=reason)
 
 
