@@ -1,18 +1,417 @@
-"""Reminder planning and delivery (issue 6). The booking services call the two hooks below
-inside their own transaction, so a booking and its reminder rows commit or roll back together.
+"""Reminder planning (issue 6). The booking services call the two hooks below inside their own
+transaction, so a booking and its reminder rows commit or roll back together.
+
+What a booked case gets, from the case and its PINNED template version (every clinical number
+comes from the version, never from here):
+
+=====================================  =========================================================
+kind                                   due (computed in the site's zone, stored in UTC)
+=====================================  =========================================================
+preop_assessment                       at once (the next sweep, within a minute)
+anticoagulant_hold:<drug>@<date>       10:00 local, HOLD_NOTICE_DAYS before the first day
+                                       without the drug (at once if that is already past)
+fasting@<date>  (general anaesthesia)  10:00 local, FASTING_NOTICE_DAYS before the procedure
+day_before@<date>                      10:00 local on the day before the procedure
+follow_up:<code>@<date>                09:00 local, `after_days` after the procedure day
+rescheduled@<local start>              at once, when a booked case moves
+cancellation                           at once, when a booked case is cancelled
+=====================================  =========================================================
+
+`<date>` is the local date of the appointment the row is about. A move within the same day
+updates the pending rows in place; a move to another day renames the pending rows to the new
+date, and a row already SENT for the old date stays as it was while a new row is planned for the
+new date: a patient who was told to stop warfarin for the 4th is told again for the 11th.
+Unique (case, kind, channel) therefore means: once per appointment date, per kind, per channel.
 """
 
 from __future__ import annotations
 
-from core.audit import Actor
-from scheduling.models import Case
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from core.audit import Actor, record, snapshot
+from procedures.models import Anaesthesia
+from scheduling.models import Case, Channel, Patient, Reminder, ReminderPlan, ReminderStatus
+from scheduling.notices import list_changed
+
+# Local wall-clock send times: policy of the unit, not clinical numbers. Patients get
+# date-bound reminders in the morning, follow-ups just after the clinic opens.
+MORNING_SEND_AT = dt.time(10, 0)
+FOLLOW_UP_SEND_AT = dt.time(9, 0)
+HOLD_NOTICE_DAYS = 2  # the day before the last dose, so there is a day to act on it
+FASTING_NOTICE_DAYS = 2
+
+# Rows that tell the patient about a change; re-planning never cancels them as "not applicable".
+NOTICE_SLOTS = frozenset({"rescheduled", "cancellation"})
+
+NO_CONTACT = "no_contact_details"
+PREFERRED_UNREACHABLE = "preferred_channel_unreachable"
+HOLD_TOO_LATE = "anticoagulant_hold_too_late"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One reminder row as the plan wants it."""
+
+    slot: str  # stable across moves: "day_before", "anticoagulant_hold:warfarin"
+    kind: str  # the slot plus the appointment it is about: "day_before@2027-01-04"
+    channel: str
+    due_at: dt.datetime
+    context: dict[str, Any]
+
+
+# --- Pure rules ------------------------------------------------------------------------------
+
+
+def slot_of(kind: str) -> str:
+    return kind.split("@", 1)[0]
+
+
+def local_at(day: dt.date, at: dt.time, tz: ZoneInfo) -> dt.datetime:
+    """`at` o'clock local time on `day`, as UTC.
+
+    DST: a wall-clock time is built in the zone and converted, never "UTC date + hours", so
+    10:00 stays 10:00 in London on both sides of a clock change. The send times used here
+    (09:00, 10:00) are never in the 01:00-02:00 gap or fold.
+    """
+    return dt.datetime.combine(day, at, tzinfo=tz).astimezone(dt.UTC)
+
+
+def reachable_channels(patient: Patient) -> tuple[list[str], list[dict[str, str]]]:
+    """The channels to use, in the patient's order of preference, and any warnings.
+
+    The patient's preferences are respected when they can be: one row per preferred channel with
+    contact details. No stated preference means every channel we have details for. If none of
+    the preferred channels can be reached, the reachable one is used instead, with a warning.
+    """
+    address = {Channel.EMAIL.value: patient.email.strip(), Channel.SMS.value: patient.phone.strip()}
+    preferred = [c for c in (patient.reminder_channels or []) if c in address] or list(address)
+    preferred = list(dict.fromkeys(preferred))
+    usable = [c for c in preferred if address[c]]
+    if usable:
+        return usable, []
+    fallback = [c for c in address if address[c]]
+    if fallback:
+        detail = (
+            f"The patient prefers {', '.join(preferred)} but has no contact details for it; "
+            f"reminders go by {fallback[0]} instead."
+        )
+        return fallback[:1], [{"code": PREFERRED_UNREACHABLE, "detail": detail}]
+    detail = "No reminders will be sent: the patient has no email address and no mobile number."
+    return [], [{"code": NO_CONTACT, "detail": detail}]
+
+
+def _appointment_context(case: Case, tz: ZoneInfo) -> dict[str, Any]:
+    assert case.session is not None and case.start is not None  # noqa: S101 - booked cases only
+    site = case.session.theatre.site
+    version = case.procedure_version
+    return {
+        "reference": case.reference,
+        "procedure": version.template.name,
+        "levels": list(case.levels),
+        "anaesthesia": Anaesthesia(case.anaesthesia).label,
+        "start": case.start.astimezone(dt.UTC).isoformat(),
+        "timezone": str(tz.key),
+        "session": case.session.pk,
+        "theatre": case.session.theatre.name,
+        "site_name": site.name,
+        "site_address": site.address,
+        "site_phone": site.phone,
+    }
+
+
+def _holds(case: Case, procedure_day: dt.date) -> list[dict[str, Any]]:
+    """The anticoagulant holds the screening found, with their dates (procedures.screening)."""
+    from procedures.screening import AnticoagulantHold, ScreeningOutcome, hold_dates
+
+    raw = (case.screening_result or {}).get("anticoagulant_holds") or []
+    outcome = ScreeningOutcome(
+        result=str((case.screening_result or {}).get("result", "")),
+        blockers=(),
+        warnings=(),
+        missing=(),
+        holds=tuple(AnticoagulantHold(drug=str(h["drug"]), stop_days_before=int(h["stop_days_before"])) for h in raw),
+    )
+    return hold_dates(outcome=outcome, procedure_date=procedure_day)
+
+
+def plan_reminders(
+    *, case: Case, channels: Sequence[str], now: dt.datetime, moved_from: dt.datetime | None
+) -> tuple[list[Planned], list[dict[str, str]]]:
+    """The rows a booked case should have, and planning warnings. No database access beyond the
+    case's already-loaded session, site and version."""
+    assert case.session is not None and case.start is not None  # noqa: S101 - booked cases only
+    tz = ZoneInfo(case.session.theatre.site.timezone or settings.TIME_ZONE)
+    version = case.procedure_version
+    base = _appointment_context(case, tz)
+    start_local = case.start.astimezone(tz)
+    day = start_local.date()
+    stamp = day.isoformat()
+    wanted: list[tuple[str, str, dt.datetime, dict[str, Any]]] = []
+    warnings: list[dict[str, str]] = []
+
+    wanted.append(("preop_assessment", "preop_assessment", now, {}))
+
+    for hold in _holds(case, day):
+        stop_from: dt.date = hold["stop_from"]
+        due = local_at(stop_from - dt.timedelta(days=HOLD_NOTICE_DAYS), MORNING_SEND_AT, tz)
+        if stop_from <= now.astimezone(tz).date():
+            warnings.append(
+                {
+                    "code": HOLD_TOO_LATE,
+                    "detail": f"{hold['drug']} should have been stopped from {stop_from:%d %B %Y}; "
+                    "the patient is told at once, but the clinical team must review the date.",
+                }
+            )
+        slot = f"anticoagulant_hold:{hold['drug']}"
+        context = {
+            "drug": hold["drug"],
+            "stop_days_before": hold["stop_days_before"],
+            "last_dose_on": hold["last_dose_on"].isoformat(),
+            "stop_from": stop_from.isoformat(),
+        }
+        wanted.append((slot, f"{slot}@{stamp}", max(due, now), context))
+
+    if case.anaesthesia == Anaesthesia.GENERAL:
+        # Fasting applies to general anaesthesia only; the hours are the version's (template
+        # defaults 6 h food, 2 h clear fluids), counted back from the case start.
+        food_hours = int(version.fasting.get("food_hours", 0))
+        fluid_hours = int(version.fasting.get("clear_fluids_hours", 0))
+        due = local_at(day - dt.timedelta(days=FASTING_NOTICE_DAYS), MORNING_SEND_AT, tz)
+        context = {
+            "food_hours": food_hours,
+            "clear_fluids_hours": fluid_hours,
+            "food_until": (case.start - dt.timedelta(hours=food_hours)).isoformat(),
+            "fluids_until": (case.start - dt.timedelta(hours=fluid_hours)).isoformat(),
+        }
+        wanted.append(("fasting", f"fasting@{stamp}", max(due, now), context))
+
+    arrival = case.start - dt.timedelta(minutes=settings.REMINDER_ARRIVAL_MINUTES)
+    due = local_at(day - dt.timedelta(days=1), MORNING_SEND_AT, tz)
+    wanted.append(("day_before", f"day_before@{stamp}", max(due, now), {"arrival": arrival.isoformat()}))
+
+    recovery = version.recovery or {}
+    for follow_up in version.follow_up or []:
+        slot = f"follow_up:{follow_up['code']}"
+        due = local_at(day + dt.timedelta(days=int(follow_up["after_days"])), FOLLOW_UP_SEND_AT, tz)
+        context = {
+            "code": follow_up["code"],
+            "title": follow_up.get("title", ""),
+            "after_days": int(follow_up["after_days"]),
+            "advice": list(follow_up.get("advice", [])),
+            "rehabilitation": recovery.get("rehabilitation", ""),
+            "recovery_advice": list(recovery.get("advice", [])),
+        }
+        wanted.append((slot, f"{slot}@{stamp}", max(due, now), context))
+
+    if moved_from is not None and moved_from != case.start:
+        context = {"previous_start": moved_from.astimezone(dt.UTC).isoformat()}
+        wanted.append(("rescheduled", f"rescheduled@{start_local:%Y-%m-%dT%H%M}", now, context))
+
+    planned = [
+        Planned(slot=slot, kind=kind, channel=channel, due_at=due_at, context={**base, **extra})
+        for slot, kind, due_at, extra in wanted
+        for channel in channels
+    ]
+    return planned, warnings
+
+
+# --- Writing the plan ------------------------------------------------------------------------
+
+_PLAN_FIELDS = ("kind", "due_at", "status", "context", "attempts", "last_error", "next_attempt_at")
+
+
+def _set_status(row: Reminder, status: str, *, actor: Actor, action: str, reason: str) -> None:
+    before = snapshot(row, _PLAN_FIELDS)
+    row.status = status
+    row.save(update_fields=["status", "updated_at"])
+    record(actor=actor, action=action, obj=row, before=before, after=snapshot(row, _PLAN_FIELDS), reason=reason)
+
+
+def _replan_row(row: Reminder, want: Planned, *, actor: Actor, reopen: bool, now: dt.datetime) -> None:
+    # A row already due stays due from its original time ("at once" is not a new time), and
+    # keeps any backoff it is in: re-planning must not turn into a retry storm.
+    due_at = row.due_at if (row.due_at <= now and want.due_at <= now) else want.due_at
+    if not reopen and (row.kind, row.due_at, row.context) == (want.kind, due_at, want.context):
+        return
+    before = snapshot(row, _PLAN_FIELDS)
+    if reopen or due_at != row.due_at:
+        row.next_attempt_at = None
+    row.kind, row.due_at, row.context = want.kind, due_at, want.context
+    row.status = ReminderStatus.PENDING
+    row.save(update_fields=["kind", "due_at", "context", "status", "next_attempt_at", "updated_at"])
+    record(
+        actor=actor,
+        action="reminder.replanned",
+        obj=row,
+        before=before,
+        after=snapshot(row, _PLAN_FIELDS),
+        reason="case booked or moved",
+    )
+
+
+def _apply_plan(
+    case: Case, planned: Iterable[Planned], existing: list[Reminder], *, actor: Actor, now: dt.datetime
+) -> None:
+    """Make the rows match the plan, touching PENDING rows only (and re-opening cancelled ones)."""
+    by_kind = {(r.kind, r.channel): r for r in existing}
+    pending_by_slot = {(slot_of(r.kind), r.channel): r for r in existing if r.status == ReminderStatus.PENDING}
+    for want in planned:
+        exact = by_kind.get((want.kind, want.channel))
+        row = pending_by_slot.pop((want.slot, want.channel), None)
+        if row is not None and (exact is None or exact is row):
+            _replan_row(row, want, actor=actor, reopen=False, now=now)
+            continue
+        if row is not None:
+            # A row for this very appointment was already sent (or failed, visibly): the
+            # pending one for an older date is superseded, not sent a second time.
+            _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason="superseded")
+        if exact is None:
+            created = Reminder.objects.create(
+                case=case, kind=want.kind, channel=want.channel, due_at=want.due_at, context=want.context
+            )
+            record(actor=actor, action="reminder.planned", obj=created, after=snapshot(created, _PLAN_FIELDS))
+        elif exact.status == ReminderStatus.CANCELLED:
+            _replan_row(exact, want, actor=actor, reopen=True, now=now)
+        # SENT or FAILED for this appointment: never touched again.
+    for (slot, _channel), row in pending_by_slot.items():
+        if slot not in NOTICE_SLOTS:
+            _set_status(
+                row,
+                ReminderStatus.CANCELLED,
+                actor=actor,
+                action="reminder.cancelled",
+                reason="no longer applies to the case",
+            )
+
+
+def _load_for_planning(case: Case) -> Case:
+    return Case.objects.select_related(
+        "patient", "procedure_version__template", "session__theatre__site", "session__surgeon", "session__anaesthetist"
+    ).get(pk=case.pk)
 
 
 def replan_for_case(*, case: Case, actor: Actor) -> None:
-    """(Re)plan the case's reminder rows after it was booked or moved. Idempotent."""
-    # Implemented in issue 6 (reminders); booking calls it from day one.
+    """(Re)plan the case's reminder rows after it was booked or moved. Idempotent.
+
+    Call inside the booking transaction with the case row saved (and locked). Pending rows are
+    updated in place; sent rows are never touched; rows that no longer apply are cancelled.
+    A patient without email or phone gets no rows and a warning on the case, and the booking
+    still goes ahead. Staff of the old and new lists get a notice if those lists are published
+    or locked.
+    """
+    case = _load_for_planning(case)
+    if case.session is None or case.start is None:
+        return
+    now = timezone.now()
+    plan, _ = ReminderPlan.objects.select_for_update().get_or_create(case=case)
+    moved = plan.start is not None and (plan.start != case.start or plan.session_id != case.session_id)
+    channels, warnings = reachable_channels(case.patient)
+    planned, plan_warnings = plan_reminders(
+        case=case, channels=channels, now=now, moved_from=plan.start if moved else None
+    )
+    existing = list(Reminder.objects.select_for_update().filter(case=case).order_by("id"))
+    _apply_plan(case, planned, existing, actor=actor, now=now)
+
+    old_session = plan.session if moved and plan.session_id != case.session_id else None
+    before = {"session": plan.session_id, "start": plan.start, "warnings": plan.warnings}
+    plan.session, plan.start, plan.warnings = case.session, case.start, warnings + plan_warnings
+    plan.save()
+    record(
+        actor=actor,
+        action="case.reminders_planned",
+        obj=case,
+        before=before,
+        after={"session": plan.session_id, "start": plan.start, "warnings": plan.warnings},
+        reason="; ".join(w["code"] for w in plan.warnings),
+    )
+    if old_session is not None:
+        list_changed(session=old_session, change="case_moved_out", case=case, actor=actor)
+    if moved:
+        change = "case_moved_in" if old_session is not None else "case_moved"
+    else:
+        change = "case_booked" if before["start"] is None else "case_updated"
+    list_changed(session=case.session, change=change, case=case, actor=actor)
 
 
 def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
-    """Cancel the case's pending reminders and queue the patient's cancellation notice."""
-    # Implemented in issue 6 (reminders); booking calls it from day one.
+    """Cancel the case's pending reminders and queue the patient's cancellation notice.
+
+    Call inside the cancel transaction. Only a case that was booked (its reminders planned) gets
+    a notice: a waiting-list entry had no appointment to cancel.
+    """
+    case = _load_for_planning(case)
+    plan = (
+        ReminderPlan.objects.select_for_update(of=("self",))
+        .select_related("session__theatre__site")
+        .filter(case=case)
+        .first()
+    )
+    rows = list(Reminder.objects.select_for_update().filter(case=case, status=ReminderStatus.PENDING).order_by("id"))
+    for row in rows:
+        _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason)
+    if plan is None or plan.session is None or plan.start is None:
+        return
+    channels, _ = reachable_channels(case.patient)
+    session = plan.session
+    tz = ZoneInfo(session.theatre.site.timezone or settings.TIME_ZONE)
+    context = {
+        "reference": case.reference,
+        "procedure": case.procedure_version.template.name,
+        "levels": list(case.levels),
+        "start": plan.start.astimezone(dt.UTC).isoformat(),
+        "timezone": str(tz.key),
+        "session": session.pk,
+        "site_name": session.theatre.site.name,
+        "site_phone": session.theatre.site.phone,
+    }
+    now = timezone.now()
+    for channel in channels:
+        notice, created = Reminder.objects.get_or_create(
+            case=case, kind="cancellation", channel=channel, defaults={"due_at": now, "context": context}
+        )
+        if created:
+            record(
+                actor=actor, action="reminder.planned", obj=notice, after=snapshot(notice, _PLAN_FIELDS), reason=reason
+            )
+    before = {"session": plan.session_id, "start": plan.start}
+    plan.session, plan.start = None, None
+    plan.save()
+    record(actor=actor, action="case.reminders_cancelled", obj=case, before=before, after=None, reason=reason)
+    list_changed(session=session, change="case_cancelled", case=case, actor=actor)
+
+
+# --- Reads -----------------------------------------------------------------------------------
+
+
+def reminder_warnings(case: Case) -> list[dict[str, str]]:
+    """The planning warnings to show on the case, e.g. no contact details (no query if the case
+    was loaded with select_related("reminder_plan"))."""
+    try:
+        plan = case.reminder_plan
+    except ReminderPlan.DoesNotExist:
+        return []
+    return list(plan.warnings or [])
+
+
+def patient_address(patient: Patient, channel: str) -> str:
+    """Where a reminder on `channel` goes: the email address or the mobile number."""
+    return patient.email if channel == Channel.EMAIL else patient.phone
+
+
+def render_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's stored context with its ISO dates turned back into dates for the templates."""
+    out = dict(context)
+    for key in ("start", "arrival", "food_until", "fluids_until", "previous_start"):
+        if isinstance(out.get(key), str):
+            out[key] = dt.datetime.fromisoformat(out[key])
+    for key in ("last_dose_on", "stop_from"):
+        if isinstance(out.get(key), str):
+            out[key] = dt.date.fromisoformat(out[key])
+    return out

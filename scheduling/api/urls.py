@@ -2,6 +2,8 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from scheduling.api import plans, views
+from scheduling.api.calendar import StaffCalendarView
+from scheduling.api.reminders import CaseRemindersView
 
 router = DefaultRouter()
 router.register("patients", views.PatientViewSet, basename="patient")
@@ -11,5 +13,7 @@ router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = [
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
+    path("reminders/", CaseRemindersView.as_view(), name="reminders"),
+    path("staff/<int:pk>/calendar.ics", StaffCalendarView.as_view(), name="staff-calendar"),
     *router.urls,
 ]

@@ -1,0 +1,419 @@
+"""Sending reminders and staff notices: each row is handed to the mail server once.
+
+How one row is sent (`_deliver`):
+
+1. BEGIN; claim the row with SELECT … FOR UPDATE SKIP LOCKED (due, pending, not backing off).
+   A row another worker is sending is skipped, never waited for; the status is re-checked
+   under the lock, so a row sent, failed or cancelled meanwhile is left alone.
+2. Render its template. A template error is permanent: the row is marked failed.
+3. SAVEPOINT; mark the row sent (and audit it); hand the message to SMTP/SMS on a connection
+   kept open for the whole sweep; RELEASE. The row lock is held throughout.
+4. COMMIT.
+
+If sending raises, the savepoint rolls the "sent" mark back and the failure is recorded in the
+same transaction (still under the lock): a transient error (connection refused/reset/timed out,
+SMTPServerDisconnected, any 4xx reply) schedules a retry with exponential backoff and jitter,
+capped at a few minutes; after REMINDER_MAX_ATTEMPTS, or at once for a permanent error (5xx
+refusal), the row is `failed` with the reason, visible in GET /reminders/?case=.
+
+If the worker dies (SIGKILL, power) at any point before COMMIT reaches PostgreSQL, the server
+rolls the transaction back and releases the lock, the row is `pending` again, and the next sweep
+sends it. An SMTP server only accepts a message when the client sends the final "." of DATA, so a
+worker killed before that point leaves nothing behind on the server: no duplicate.
+
+The guarantee, stated exactly: no row is ever sent twice by two workers (the lock), and a row
+is retried only when its transaction did not commit. The one window that can still duplicate is
+between the server's "250 accepted" and our COMMIT reaching PostgreSQL: the mark is already
+written, so this is one socket write, microseconds long. A death inside it makes the next sweep
+send again with the SAME Message-ID (`<reminder-<id>@…>`), which mail systems use to drop
+duplicates. We prefer that rare duplicate to a lost reminder: a patient told twice to stop
+warfarin is safer than one never told. No two-party protocol can close the window entirely
+without the receiving side deduplicating.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import random
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import DatabaseError, models, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from core.audit import Actor, record, snapshot
+from scheduling.models import OCCUPYING_STATUSES, Case, Channel, Reminder, ReminderStatus, StaffNotice
+from scheduling.notices import CHANGE_LABELS
+from scheduling.reminders import patient_address, render_context, slot_of
+from scheduling.sms import SMSBackend, TransientSMSError, get_sms_backend
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["sent", "failed", "retrying", "skipped"]
+
+# Named transient errors: worth another try in a minute. ConnectionError covers refused and
+# reset connections, TimeoutError a server that stopped answering (socket.timeout is an alias).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    ConnectionError,
+    TimeoutError,
+    TransientSMSError,
+)
+
+
+class TemplateFailure(Exception):
+    """The message could not be rendered: permanent, a person must fix the template."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    channel: str
+    to: str
+    subject: str
+    body: str
+    message_id: str
+
+
+# --- Pure rules ------------------------------------------------------------------------------
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Transient: the named network errors and SMTP 4xx replies. Everything else is permanent."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    return False
+
+
+def retry_delay(attempts: int, *, base: int, cap: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: base·2^(n-1), capped, then scaled by 50-100 %.
+
+    The jitter spreads retries so a mail server coming back is not hit by every row at once;
+    the cap keeps every countdown within a few minutes (DESIGN: no long ETAs).
+    """
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    return ceiling * (0.5 + rand() / 2)  # noqa: S311 - jitter, not security
+
+
+def describe_failure(exc: BaseException, *, address: str) -> str:
+    """The reason shown on a failed row, without the patient's address in it."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        text = "; ".join(f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values())
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        error = exc.smtp_error
+        text = f"{exc.smtp_code} {error.decode(errors='replace') if isinstance(error, bytes) else error}"
+    else:
+        text = str(exc)
+    if address:
+        text = text.replace(address, "<recipient>")
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _mail_domain() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "theatre.invalid"
+
+
+# --- Rendering -------------------------------------------------------------------------------
+
+
+def _render(template_base: str, context: dict[str, Any], *, channel: str, tz_name: str) -> tuple[str, str]:
+    """(subject, body) from reminders/<base>.subject.txt + <base>.txt, or <base>.sms.txt.
+
+    Rendered with the site's zone active, so every time shows in Europe/London.
+    """
+    try:
+        with timezone.override(ZoneInfo(tz_name)):
+            if channel == Channel.SMS:
+                return "", render_to_string(f"reminders/{template_base}.sms.txt", context).strip()
+            subject = " ".join(render_to_string(f"reminders/{template_base}.subject.txt", context).split())
+            body = render_to_string(f"reminders/{template_base}.txt", context).strip() + "\n"
+            return subject, body
+    except Exception as exc:  # a broken template can raise nearly anything; all of it is permanent
+        raise TemplateFailure(f"template error in reminders/{template_base}: {type(exc).__name__}: {exc}") from exc
+
+
+def render_reminder(row: Reminder) -> Outgoing:
+    patient = row.case.patient
+    context = {**render_context(row.context), "patient_name": patient.given_name, "channel": row.channel}
+    tz_name = str(row.context.get("timezone") or settings.TIME_ZONE)
+    subject, body = _render(slot_of(row.kind).split(":", 1)[0], context, channel=row.channel, tz_name=tz_name)
+    return Outgoing(
+        channel=row.channel,
+        to=patient_address(patient, row.channel),
+        subject=subject,
+        body=body,
+        message_id=f"<reminder-{row.pk}@{_mail_domain()}>",
+    )
+
+
+def render_notice(row: StaffNotice) -> Outgoing:
+    session = row.session
+    cases = (
+        Case.objects.filter(session=session, status__in=OCCUPYING_STATUSES)
+        .select_related("procedure_version__template")
+        .order_by("start")
+    )
+    context = {
+        "staff_name": row.staff.name,
+        "session": session,
+        "theatre": session.theatre.name,
+        "site_name": session.theatre.site.name,
+        "changes": [
+            {
+                **c,
+                "at": dt.datetime.fromisoformat(c["at"]) if c.get("at") else None,
+                "label": CHANGE_LABELS.get(c.get("change", ""), c.get("change", "")),
+            }
+            for c in row.changes
+        ],
+        "cases": [
+            {
+                "reference": c.reference,
+                "procedure": c.procedure_version.template.name,
+                "levels": c.levels,
+                "start": c.start,
+                "end": c.end,
+            }
+            for c in cases
+        ],
+    }
+    subject, body = _render(
+        "staff_notice", context, channel=Channel.EMAIL, tz_name=session.theatre.site.timezone or settings.TIME_ZONE
+    )
+    return Outgoing(
+        channel=Channel.EMAIL,
+        to=row.staff.email,
+        subject=subject,
+        body=body,
+        message_id=f"<staff-notice-{row.pk}@{_mail_domain()}>",
+    )
+
+
+# --- Channels --------------------------------------------------------------------------------
+
+
+class Outbox:
+    """The channel connections for one sweep: one SMTP connection reused for every email.
+
+    Reusing it matters for exactly-once as well as speed: with a fresh connection per message
+    Django would send QUIT after the message and wait for the reply, widening the window
+    between "accepted" and our COMMIT by a round trip.
+    """
+
+    def __init__(self) -> None:
+        self._email: BaseEmailBackend | None = None
+        self._sms: SMSBackend | None = None
+
+    def send(self, message: Outgoing) -> None:
+        if message.channel == Channel.SMS:
+            if self._sms is None:
+                self._sms = get_sms_backend()
+            self._sms.send(message.to, message.body, message_id=message.message_id)
+            return
+        if self._email is None:
+            self._email = get_connection(fail_silently=False)
+        email = EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.to],
+            headers={"Message-ID": message.message_id},
+            connection=self._email,
+        )
+        try:
+            self._email.open()
+            sent = self._email.send_messages([email])
+        except BaseException:
+            self._drop_email()  # a broken connection is not reused for the next row
+            raise
+        if not sent:
+            raise smtplib.SMTPServerDisconnected("the email backend sent nothing")
+
+    def _drop_email(self) -> None:
+        if self._email is not None:
+            with contextlib.suppress(Exception):  # closing an already broken connection
+                self._email.close()
+            self._email = None
+
+    def close(self) -> None:
+        self._drop_email()
+
+
+# --- Delivering one row ----------------------------------------------------------------------
+
+_FIELDS = ("status", "sent_at", "attempts", "last_error", "next_attempt_at")
+
+
+@dataclass(frozen=True)
+class _RowType:
+    model: type[Reminder] | type[StaffNotice]
+    label: str  # audit action prefix
+    related: tuple[str, ...]
+    render: Callable[[Any], Outgoing]
+    retry_task: str  # the Celery task name that retries one row
+
+
+REMINDERS = _RowType(Reminder, "reminder", ("case__patient",), render_reminder, "scheduling.tasks.send_reminder")
+NOTICES = _RowType(
+    StaffNotice,
+    "staff_notice",
+    ("staff", "session__theatre__site"),
+    render_notice,
+    "scheduling.tasks.send_staff_notice",
+)
+
+
+def _due(now: dt.datetime) -> Q:
+    return Q(status=ReminderStatus.PENDING, due_at__lte=now) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def _save(row: models.Model, *, actor: Actor, action: str, before: dict[str, Any], reason: str = "") -> None:
+    row.save(update_fields=[*_FIELDS, "updated_at"])
+    record(actor=actor, action=action, obj=row, before=before, after=snapshot(row, _FIELDS), reason=reason)
+
+
+def _queue_retry(task_name: str, row_id: int, countdown: float) -> None:
+    from config.celery import app
+
+    try:
+        app.send_task(task_name, args=(row_id,), countdown=countdown)
+    except Exception:  # the sweep picks the row up after next_attempt_at anyway
+        logger.warning("could not queue retry %s(%s); the sweep will retry it", task_name, row_id, exc_info=True)
+
+
+def _record_failure(row: Any, spec: _RowType, exc: BaseException, *, address: str, actor: Actor) -> Outcome:
+    before = snapshot(row, _FIELDS)
+    reason = exc.args[0] if isinstance(exc, TemplateFailure) else describe_failure(exc, address=address)
+    row.attempts += 1
+    row.last_error = reason
+    if is_transient(exc) and row.attempts < settings.REMINDER_MAX_ATTEMPTS:
+        delay = retry_delay(
+            row.attempts, base=settings.REMINDER_RETRY_BASE_SECONDS, cap=settings.REMINDER_RETRY_MAX_SECONDS
+        )
+        row.next_attempt_at = timezone.now() + dt.timedelta(seconds=delay)
+        _save(row, actor=actor, action=f"{spec.label}.retry_scheduled", before=before, reason=reason)
+        row_id = row.pk
+        transaction.on_commit(lambda: _queue_retry(spec.retry_task, row_id, delay))
+        return "retrying"
+    row.status = ReminderStatus.FAILED
+    row.next_attempt_at = None
+    _save(row, actor=actor, action=f"{spec.label}.failed", before=before, reason=reason)
+    return "failed"
+
+
+def _deliver(spec: _RowType, *, where: Q, outbox: Outbox, actor: Actor) -> Outcome | None:
+    """Claim one matching row, send it, record the outcome. None when there is nothing to claim."""
+    with transaction.atomic():
+        row: Any = (
+            spec.model.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related(*spec.related)
+            .filter(where)
+            .order_by("due_at", "id")
+            .first()
+        )
+        if row is None:
+            return None
+        if row.status != ReminderStatus.PENDING:  # re-checked under the lock
+            return "skipped"
+        address = ""
+        try:
+            message = spec.render(row)
+            address = message.to
+            if not address:
+                raise TemplateFailure("no address on file for this channel any more")
+            with transaction.atomic():  # savepoint: the mark is undone if the send fails
+                before = snapshot(row, _FIELDS)
+                row.status = ReminderStatus.SENT
+                row.sent_at = timezone.now()
+                row.attempts += 1
+                row.last_error = ""
+                row.next_attempt_at = None
+                _save(row, actor=actor, action=f"{spec.label}.sent", before=before)
+                outbox.send(message)
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            row = spec.model.objects.get(pk=row.pk)  # as the database has it after the rollback
+            return _record_failure(row, spec, exc, address=address, actor=actor)
+    return "sent"
+
+
+def deliver_reminder(*, reminder_id: int, actor: Actor) -> Outcome | None:
+    """Send one due reminder if it is still pending and nobody else is sending it (a retry)."""
+    outbox = Outbox()
+    try:
+        return _deliver(
+            REMINDERS,
+            where=Q(pk=reminder_id) & _due(timezone.now() + dt.timedelta(seconds=1)),
+            outbox=outbox,
+            actor=actor,
+        )
+    finally:
+        outbox.close()
+
+
+def deliver_staff_notice(*, notice_id: int, actor: Actor) -> Outcome | None:
+    """Send one due staff notice if it is still pending and nobody else is sending it (a retry)."""
+    outbox = Outbox()
+    try:
+        return _deliver(
+            NOTICES, where=Q(pk=notice_id) & _due(timezone.now() + dt.timedelta(seconds=1)), outbox=outbox, actor=actor
+        )
+    finally:
+        outbox.close()
+
+
+# --- The sweep -------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    counts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "failed": 0, "retrying": 0, "skipped": 0})
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+def due_count() -> int:
+    """How many reminders and notices are due now (to decide how many sweeps to run at once)."""
+    now = timezone.now()
+    return Reminder.objects.filter(_due(now)).count() + StaffNotice.objects.filter(_due(now)).count()
+
+
+def sweep(*, actor: Actor, budget_seconds: float | None = None, now: dt.datetime | None = None) -> SweepResult:
+    """Send every due reminder and staff notice, one row per transaction, until none is left or
+    the time budget is spent. Any number of sweeps may run at once: SKIP LOCKED shares the rows.
+    `now` pins the clock ("what is due at 09:59?"); by default each claim reads the clock."""
+    budget = settings.REMINDER_SWEEP_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    result = SweepResult()
+    outbox = Outbox()
+    try:
+        for spec in (REMINDERS, NOTICES):
+            while time.monotonic() < deadline:
+                outcome = _deliver(spec, where=_due(now or timezone.now()), outbox=outbox, actor=actor)
+                if outcome is None:
+                    break
+                result.counts[outcome] += 1
+    finally:
+        outbox.close()
+    return result

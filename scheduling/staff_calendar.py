@@ -1,0 +1,147 @@
+"""A staff member's iCalendar feed: their lists and the cases on them.
+
+- Sessions where they are the list's surgeon or anaesthetist, cancelled ones included as
+  STATUS:CANCELLED so that subscribed calendars drop them rather than keep a stale entry.
+- Cases on those lists, plus cases where they are the case's surgeon or anaesthetist on
+  someone else's list (shared lists).
+- Stable UIDs (`session-<id>@<domain>`, `case-<id>@<domain>`): a calendar that refreshes the
+  feed updates the same event instead of adding a copy.
+- Times carry TZID=Europe/London (the site's zone) with its VTIMEZONE, so an event across a
+  clock change shows at the right wall-clock time in any client.
+- No patient identifiers: a calendar lives on phones and in shared mailboxes. Case events show
+  the case reference, procedure, levels and anaesthesia only.
+
+Three queries: the sessions, the cases, and nothing per event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.utils import parseaddr
+from zoneinfo import ZoneInfo
+
+import icalendar
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from procedures.models import Anaesthesia
+from scheduling.models import OCCUPYING_STATUSES, Case
+from theatre.models import SessionStatus, StaffMember, TheatreSession
+
+# The feed covers recent history and the lists ahead; older events are of no use on a phone.
+PAST_DAYS = 60
+FUTURE_DAYS = 400
+
+_SESSION_STATUS = {
+    SessionStatus.PLANNED: "TENTATIVE",
+    SessionStatus.PUBLISHED: "CONFIRMED",
+    SessionStatus.LOCKED: "CONFIRMED",
+    SessionStatus.CANCELLED: "CANCELLED",
+}
+
+
+def uid_domain() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "theatre.invalid"
+
+
+def _local(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    return value.astimezone(tz)
+
+
+def _session_event(
+    session: TheatreSession, role: str, cases: list[Case], domain: str, stamp: dt.datetime
+) -> icalendar.Event:
+    tz = ZoneInfo(session.theatre.site.timezone or settings.TIME_ZONE)
+    event = icalendar.Event()
+    event.add("uid", f"session-{session.pk}@{domain}")
+    event.add("dtstamp", stamp)
+    event.add("last-modified", session.updated_at.astimezone(dt.UTC))
+    event.add("dtstart", _local(session.start, tz))
+    event.add("dtend", _local(session.end, tz))
+    event.add("summary", f"Theatre list: {session.theatre.name} ({role})")
+    event.add("location", f"{session.theatre.name}, {session.theatre.site.name}")
+    event.add("status", _SESSION_STATUS.get(SessionStatus(session.status), "CONFIRMED"))
+    lines = [f"List status: {session.status}", f"Cases: {len(cases)}"]
+    lines += [
+        f"{c.start.astimezone(tz):%H:%M} {c.reference} {c.procedure_version.template.name} {', '.join(c.levels)}"
+        for c in cases
+        if c.start is not None
+    ]
+    event.add("description", "\n".join(lines))
+    return event
+
+
+def _case_event(case: Case, role: str, domain: str, stamp: dt.datetime) -> icalendar.Event:
+    assert case.session is not None and case.start is not None and case.end is not None  # noqa: S101
+    tz = ZoneInfo(case.session.theatre.site.timezone or settings.TIME_ZONE)
+    procedure = case.procedure_version.template.name
+    event = icalendar.Event()
+    event.add("uid", f"case-{case.pk}@{domain}")
+    event.add("dtstamp", stamp)
+    event.add("last-modified", case.updated_at.astimezone(dt.UTC))
+    event.add("dtstart", _local(case.start, tz))
+    event.add("dtend", _local(case.end, tz))
+    event.add("summary", f"{case.reference} {procedure} {', '.join(case.levels)}")
+    event.add("location", f"{case.session.theatre.name}, {case.session.theatre.site.name}")
+    event.add("status", "CONFIRMED")
+    event.add(
+        "description",
+        "\n".join(
+            [
+                f"Case {case.reference}: {procedure}",
+                f"Levels: {', '.join(case.levels)} ({case.approach})",
+                f"Anaesthesia: {Anaesthesia(case.anaesthesia).label}",
+                f"Your role: {role}",
+                f"Case status: {case.status}",
+            ]
+        ),
+    )
+    return event
+
+
+def staff_calendar(*, staff: StaffMember, now: dt.datetime | None = None) -> bytes:
+    """The staff member's sessions and cases as an iCalendar document (no patient identifiers)."""
+    now = now or timezone.now()
+    since, until = now - dt.timedelta(days=PAST_DAYS), now + dt.timedelta(days=FUTURE_DAYS)
+    sessions = list(
+        TheatreSession.objects.filter(Q(surgeon=staff) | Q(anaesthetist=staff), start__lt=until, end__gt=since)
+        .select_related("theatre__site")
+        .order_by("start", "id")
+    )
+    session_ids = [s.pk for s in sessions]
+    cases = list(
+        Case.objects.filter(
+            Q(session_id__in=session_ids) | Q(surgeon=staff) | Q(anaesthetist=staff),
+            status__in=OCCUPYING_STATUSES,
+            start__lt=until,
+            end__gt=since,
+        )
+        .select_related("procedure_version__template", "session__theatre__site")
+        .order_by("start", "id")
+    )
+    by_session: dict[int, list[Case]] = {}
+    for case in cases:
+        if case.session_id is not None:
+            by_session.setdefault(case.session_id, []).append(case)
+
+    domain = uid_domain()
+    stamp = now.astimezone(dt.UTC)
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Spinal theatre scheduling//Staff calendar//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", f"Theatre lists: {staff.name}")
+    for session in sessions:
+        role = "surgeon" if session.surgeon_id == staff.pk else "anaesthetist"
+        calendar.add_component(_session_event(session, role, by_session.get(session.pk, []), domain, stamp))
+    for case in cases:
+        if case.surgeon_id == staff.pk:
+            role = "case surgeon"
+        elif case.anaesthetist_id == staff.pk:
+            role = "anaesthetist"
+        else:
+            role = "list team"
+        calendar.add_component(_case_event(case, role, domain, stamp))
+    calendar.add_missing_timezones()
+    return bytes(calendar.to_ical())
