@@ -28,7 +28,8 @@ vertebra_plana                 bool        vertebra plana (near-complete collaps
 mdt_discussed                  bool        discussed at the spinal MDT (NICE IPG12)
 =============================  ==========  =====================================================
 
-`null` means "not answered yet" (as does leaving the key out). Any other wrong type, an unknown
+`null` means "unknown / not answered yet" (as does leaving the key out): a mandatory answer that is
+unknown gives ``incomplete``, never ``eligible``. Any other wrong type, an unknown
 code or INR as text raises InvalidInput("answers.<code>", …): a 400 naming the field.
 
 The rules (`ProcedureVersion.contraindications`)
