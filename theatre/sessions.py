@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Max, Min, Prefetch, Q
+from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
@@ -235,7 +236,7 @@ def lock_due_sessions(*, now: dt.datetime, actor: Actor) -> list[int]:
             return []
         ids = [pk for pk, _ in due]
         TheatreSession.objects.filter(pk__in=ids, status__in=open_statuses).update(
-            status=SessionStatus.LOCKED, updated_at=now
+            status=SessionStatus.LOCKED, updated_at=timezone.now()
         )
         for pk, status in due:
             stub = TheatreSession(pk=pk)

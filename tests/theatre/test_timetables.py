@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 
 from core.audit import Actor, history
 from core.errors import DomainError, InvalidInput
@@ -241,3 +243,28 @@ def test_generation_refuses_a_reversed_or_huge_range() -> None:
     with pytest.raises(InvalidInput) as huge:
         generate_sessions(timetable=timetable, date_from=dt.date(2026, 1, 1), date_to=dt.date(2062, 1, 1), actor=ACTOR)
     assert reversed_range.value.field == huge.value.field == "date_to"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_generation_of_one_timetable_never_duplicates() -> None:
+    timetable = TimetableFactory(weekday=0)
+    barrier = threading.Barrier(4)
+    created: list[int] = []
+
+    def generate() -> None:
+        try:
+            barrier.wait()
+            sessions = generate_sessions(
+                timetable=timetable, date_from=dt.date(2026, 6, 1), date_to=dt.date(2026, 6, 30), actor=ACTOR
+            )
+            created.append(len(sessions))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=generate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(created) == [0, 0, 0, 5]
+    assert TheatreSession.objects.filter(timetable=timetable).count() == 5
