@@ -7,7 +7,7 @@ How one row is sent (`_deliver`):
    under the lock, so a row sent, failed or cancelled meanwhile is left alone.
 2. Render its template. A template error is permanent: the row is marked failed.
 3. SAVEPOINT; mark the row sent (and audit it); hand the message to SMTP/SMS on a connection
-   kept open for the whole sweep; RELEASE. The row lock is held throughout.
+   kept open for the whole sweep. The row lock is held throughout.
 4. COMMIT.
 
 If sending raises, the savepoint rolls the "sent" mark back and the failure is recorded in the
@@ -45,6 +45,7 @@ from email.utils import parseaddr
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -71,6 +72,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     TransientSMSError,
+    SoftTimeLimitExceeded,  # a send that hung until Celery's soft limit: try again later
 )
 
 
@@ -340,15 +342,22 @@ def _deliver(spec: _RowType, *, where: Q, outbox: Outbox, actor: Actor) -> Outco
             address = message.to
             if not address:
                 raise TemplateFailure("no address on file for this channel any more")
-            with transaction.atomic():  # savepoint: the mark is undone if the send fails
-                before = snapshot(row, _FIELDS)
-                row.status = ReminderStatus.SENT
-                row.sent_at = timezone.now()
-                row.attempts += 1
-                row.last_error = ""
-                row.next_attempt_at = None
-                _save(row, actor=actor, action=f"{spec.label}.sent", before=before)
+            # A savepoint undoes the mark if the send fails. It is deliberately not released
+            # after a successful send: RELEASE would be one more round trip between the
+            # server's "250 accepted" and our COMMIT, the one window that can duplicate.
+            savepoint = transaction.savepoint()
+            before = snapshot(row, _FIELDS)
+            row.status = ReminderStatus.SENT
+            row.sent_at = timezone.now()
+            row.attempts += 1
+            row.last_error = ""
+            row.next_attempt_at = None
+            _save(row, actor=actor, action=f"{spec.label}.sent", before=before)
+            try:
                 outbox.send(message)
+            except BaseException:
+                transaction.savepoint_rollback(savepoint)
+                raise
         except DatabaseError:
             raise
         except Exception as exc:

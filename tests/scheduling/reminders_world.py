@@ -120,3 +120,37 @@ def build_world() -> World:
         fasting={"food_hours": 6, "clear_fluids_hours": 2},
     )
     return World(site, theatre, SurgeonFactory(), AnaesthetistFactory(), version)
+
+
+def make_due_reminders(world: World, count: int, *, due_at: dt.datetime | None = None) -> list[int]:
+    """`count` pending day-before emails, one per waiting case, all due (no booking: no notices)."""
+    from scheduling.models import Reminder
+
+    due = due_at or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    day = next_monday()
+    start = at(day, 9)
+    cases = [world.case() for _ in range(count)]
+    rows = Reminder.objects.bulk_create(
+        Reminder(
+            case=case,
+            kind=f"day_before@{day.isoformat()}",
+            channel="email",
+            due_at=due,
+            context={
+                "reference": case.reference,
+                "procedure": world.version.template.name,
+                "levels": case.levels,
+                "anaesthesia": "General anaesthesia",
+                "start": start.astimezone(dt.UTC).isoformat(),
+                "arrival": (start - dt.timedelta(hours=1)).astimezone(dt.UTC).isoformat(),
+                "timezone": "Europe/London",
+                "session": 0,
+                "theatre": world.theatre.name,
+                "site_name": world.site.name,
+                "site_address": world.site.address,
+                "site_phone": world.site.phone,
+            },
+        )
+        for case in cases
+    )
+    return [r.pk for r in rows]
