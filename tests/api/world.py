@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from core.audit import Actor
@@ -17,7 +17,7 @@ from procedures.models import ProcedureVersion
 from scheduling import checklist, plans
 from scheduling.booking import book_case
 from scheduling.models import Case, Patient
-from tests.conftest import client_for, make_user
+from tests.conftest import client_for
 from tests.factories import (
     AnaesthetistFactory,
     CaseFactory,
@@ -121,6 +121,15 @@ def estimated_minutes(levels: int, *, anaesthesia: str = "general") -> int:
     return 35 + 24 * levels + induction_recovery + 15
 
 
+def login(username: str, role: Role | None, *, superuser: bool = False) -> User:
+    """A user in a role group. No password: hashing one costs ~0.3 s, and the API client
+    authenticates by force_authenticate anyway."""
+    user = User.objects.create(username=username, is_superuser=superuser, is_staff=superuser)
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role.value))
+    return user
+
+
 def book(case: Case, *, session_id: int, start: dt.datetime | None = None, by: User) -> Case:
     booked = book_case(case_id=case.pk, session_id=session_id, start=start, actor=Actor.of(by))
     case.refresh_from_db()
@@ -165,15 +174,16 @@ class World:
 
 def build_world() -> World:
     """Users for every role; a list led by `surgeon` with `anaesthetist`; the seeded patient's cases:
-    `case` booked with an approved plan, `case_waiting`, `case_confirmed`, `case_in_theatre`."""
+    `case` booked with an approved plan, `case_unapproved` (booked), `case_confirmed`,
+    `case_in_theatre` (signed in) and `case_waiting`."""
     users: dict[str, User | None] = {
         "anonymous": None,
-        "viewer": make_user("m-viewer", Role.VIEWER),
-        "coordinator": make_user("m-coordinator", Role.COORDINATOR),
-        "surgeon": make_user("m-surgeon", Role.SURGEON),
-        "other_surgeon": make_user("m-surgeon2", Role.SURGEON),
-        "anaesthetist": make_user("m-anaesthetist", Role.ANAESTHETIST),
-        "admin": make_user("m-admin", None, superuser=True),
+        "viewer": login("m-viewer", Role.VIEWER),
+        "coordinator": login("m-coordinator", Role.COORDINATOR),
+        "surgeon": login("m-surgeon", Role.SURGEON),
+        "other_surgeon": login("m-surgeon2", Role.SURGEON),
+        "anaesthetist": login("m-anaesthetist", Role.ANAESTHETIST),
+        "admin": login("m-admin", None, superuser=True),
     }
     site = SiteFactory()
     theatre = TheatreFactory(site=site, capabilities=["fluoroscopy", "laminar_flow"])
@@ -234,6 +244,7 @@ def build_world() -> World:
     approve(in_theatre, by=users["surgeon"])
     confirm(in_theatre, by=coordinator)
     sign(in_theatre, "sign_in", by=users["anaesthetist"])
+    unapproved = book(new_case(levels=["T10"]), session_id=session.pk, start=london(2027, 3, 1, 15), by=coordinator)
     waiting = new_case(levels=["T11"])
     return World(
         users=users,
@@ -252,6 +263,7 @@ def build_world() -> World:
             "case": case,
             "case_confirmed": confirmed,
             "case_in_theatre": in_theatre,
+            "case_unapproved": unapproved,
             "case_waiting": waiting,
         },
     )

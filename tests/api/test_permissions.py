@@ -1,0 +1,324 @@
+"""The permission matrix (issue 7): every endpoint in the OpenAPI schema × every role.
+
+Each operation the schema lists must have a row below giving the status code each role gets;
+an operation without a row fails, and so does a row whose operation left the schema. Every
+cell runs against the same seeded world (tests/api/world.py) inside its own savepoint, so one
+role's write never changes what the next role sees. No denied response, and no response at
+all to a viewer, may contain the seeded patient's identifiers.
+
+Reading the table: `anonymous` gets 403 (session authentication first: DRF answers 403 rather
+than 401 without a WWW-Authenticate scheme). 400 in an allowed cell means the role passed the
+permission check and the empty body was refused, which is all a permission test needs to know.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import transaction
+from drf_spectacular.generators import SchemaGenerator
+
+from tests.api.world import (
+    PATIENT_DOB,
+    PATIENT_FAMILY,
+    PATIENT_GIVEN,
+    PATIENT_MRN,
+    PATIENT_NHS,
+    PHASE_ITEMS,
+    ROLES,
+    World,
+    build_world,
+)
+
+PREFIX = "/api/v1"
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Row:
+    codes: dict[str, int]
+    body: Callable[[World], Any] | None = None
+    # path parameter → name of the world object to use instead of the default for its resource
+    target: dict[str, str] = field(default_factory=dict)
+    query: str | Callable[[World], str] = ""
+
+
+def row(
+    anonymous: int,
+    viewer: int,
+    coordinator: int,
+    surgeon: int,
+    other_surgeon: int,
+    anaesthetist: int,
+    admin: int,
+    **options: Any,
+) -> Row:
+    codes = dict(zip(ROLES, (anonymous, viewer, coordinator, surgeon, other_surgeon, anaesthetist, admin), strict=True))
+    return Row(codes=codes, **options)
+
+
+def read(ok: int = 200, **options: Any) -> Row:
+    """Every role reads; anonymous users get nothing."""
+    return row(403, ok, ok, ok, ok, ok, ok, **options)
+
+
+def manage(ok: int, **options: Any) -> Row:
+    """Coordinators and admins only."""
+    return row(403, 403, ok, 403, 403, 403, ok, **options)
+
+
+# --- The table ------------------------------------------------------------------------------
+# Keys are "METHOD path" exactly as the schema spells the path (without /api/v1).
+
+TABLE: dict[str, Row] = {
+    # --- theatre: the estate, staff, timetables and sessions (coordinators manage, all read) ---
+    "GET /sites/": read(),
+    "POST /sites/": manage(400),
+    "GET /sites/{id}/": read(),
+    "PUT /sites/{id}/": manage(400),
+    "PATCH /sites/{id}/": manage(200),
+    "DELETE /sites/{id}/": manage(409),  # in use: deactivate instead
+    "GET /theatres/": read(),
+    "POST /theatres/": manage(400),
+    "GET /theatres/{id}/": read(),
+    "PUT /theatres/{id}/": manage(400),
+    "PATCH /theatres/{id}/": manage(200),
+    "DELETE /theatres/{id}/": manage(409),
+    "GET /equipment/": read(),
+    "POST /equipment/": manage(400),
+    "GET /equipment/{id}/": read(),
+    "PUT /equipment/{id}/": manage(400),
+    "PATCH /equipment/{id}/": manage(200),
+    "DELETE /equipment/{id}/": manage(409),
+    "GET /staff/": read(),
+    "POST /staff/": manage(400),
+    "GET /staff/{id}/": read(),
+    "PUT /staff/{id}/": manage(400),
+    "PATCH /staff/{id}/": manage(200),
+    "DELETE /staff/{id}/": manage(409),
+    "GET /timetables/": read(),
+    "POST /timetables/": manage(400),
+    "GET /timetables/{id}/": read(),
+    "PUT /timetables/{id}/": manage(400),
+    "PATCH /timetables/{id}/": manage(200),
+    "DELETE /timetables/{id}/": manage(204),
+    "POST /timetables/{id}/generate/": manage(201, body=lambda w: {"date_from": "2027-04-05", "date_to": "2027-04-11"}),
+    "GET /sessions/": read(),
+    "POST /sessions/": manage(400),
+    "GET /sessions/{id}/": read(),
+    "PUT /sessions/{id}/": manage(400),
+    "PATCH /sessions/{id}/": manage(200),
+    "DELETE /sessions/{id}/": manage(400),  # a reason is required
+    "POST /sessions/{id}/cancel/": manage(400),
+    # --- procedures: everyone reads and screens; publishing a version needs template rights ----
+    "GET /procedures/": read(),
+    "GET /procedures/{slug}/": read(),
+    "GET /procedures/{slug}/versions/": read(),
+    "POST /procedures/{slug}/versions/": row(403, 403, 403, 403, 403, 403, 400),
+    "GET /procedures/{slug}/versions/{number}/": read(),
+    "POST /procedures/{slug}/screen/": read(400),
+    "POST /procedures/{slug}/estimate/": read(400),
+    # --- scheduling: patients and cases (coordinators manage; identifiers hidden from viewers) --
+    "GET /patients/": read(),
+    "POST /patients/": manage(400),
+    "GET /patients/{id}/": read(),
+    "PATCH /patients/{id}/": manage(200),
+    "DELETE /patients/{id}/": manage(409),  # the patient has cases
+    "GET /cases/": read(),
+    "POST /cases/": manage(400),
+    "GET /cases/{id}/": read(),
+    "PATCH /cases/{id}/": manage(200),
+    "POST /cases/{id}/book/": manage(
+        200, target={"id": "case_waiting"}, body=lambda w: {"session": w.other_session.pk}
+    ),
+    "POST /cases/{id}/move/": manage(200, body=lambda w: {"session": w.other_session.pk}),
+    "POST /cases/{id}/cancel/": manage(200, body=lambda w: {"reason": "patient_request"}),
+    "GET /availability/": read(400),  # needs ?case= or a procedure
+    # --- reminders and calendars ----------------------------------------------------------------
+    "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
+    # A staff member's own calendar, or a coordinator's or admin's view of it.
+    "GET /staff/{id}/calendar.ics": row(403, 403, 200, 200, 403, 403, 200),
+    # Case plan, approval, confirmation, WHO checklist, history (issue 7).
+    "GET /cases/{id}/plan/": read(),
+    # Only the case's own surgeon approves; not another surgeon, not a coordinator, not an admin.
+    "POST /cases/{id}/plan/approve/": row(403, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
+    "POST /cases/{id}/confirm/": manage(200),
+    "GET /cases/{id}/checklist/": read(),
+    # The theatre team signs: any surgeon or anaesthetist; not coordinators, viewers or admins.
+    "POST /cases/{id}/checklist/": row(
+        403,
+        403,
+        403,
+        201,
+        201,
+        201,
+        403,
+        target={"id": "case_confirmed"},
+        body=lambda w: {"phase": "sign_in", "items": PHASE_ITEMS["sign_in"]},
+    ),
+    "GET /cases/{id}/history/": row(403, 403, 200, 200, 403, 403, 200),
+}
+
+# Paths outside the schema that still carry patient data or are part of the contract.
+EXTRA: dict[str, Row] = {
+    "GET /cases/{id}/plan/?format=html": read(),
+    "GET /availability/ for a case": read(
+        query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
+    ),
+}
+
+
+# --- Machinery ------------------------------------------------------------------------------
+
+
+def schema_operations() -> list[str]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted(
+        f"{method.upper()} {path.removeprefix(PREFIX)}"
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in METHODS
+    )
+
+
+OPERATIONS = schema_operations()
+
+# The world object whose id fills a resource's {id} unless the row says otherwise.
+DEFAULT_TARGETS: dict[str, str] = {
+    "cases": "case",
+    "patients": "patient",
+    "sessions": "session",
+    "sites": "site",
+    "theatres": "theatre",
+    "equipment": "unit",
+    "staff": "surgeon_staff",
+    "timetables": "timetable",
+    "reminders": "reminder",
+    "procedures": "template",
+    "versions": "version",
+}
+
+
+def _value(world: World, name: str, param: str) -> str:
+    obj = world.patient if name == "patient" else world.version if name == "version" else None
+    if name == "template":
+        return world.version.template.slug
+    if obj is None:
+        obj = getattr(world, name)
+    if param == "number":
+        return str(obj.number)
+    return str(obj.pk)
+
+
+def fill(path: str, world: World, target: dict[str, str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        param = match.group(1)
+        before = path[: match.start()].rstrip("/").rsplit("/", 1)[-1]
+        name = target.get(param) or DEFAULT_TARGETS.get(before)
+        if name is None:
+            pytest.fail(f"No world object for {{{param}}} after /{before}/ in {path}: add one to DEFAULT_TARGETS.")
+        return _value(world, name, param)
+
+    return re.sub(r"\{(\w+)\}", substitute, path)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def call(world: World, role: str, operation: str, spec: Row) -> tuple[int, str]:
+    method, path = operation.split(" ", 1)
+    query = spec.query(world) if callable(spec.query) else spec.query
+    url = PREFIX + fill(path, world, spec.target) + query
+    client = world.client(role)
+    body = spec.body(world) if spec.body is not None else {}
+    result: tuple[int, str] = (0, "")
+    try:
+        with transaction.atomic():
+            send = getattr(client, method.lower())
+            response = send(url) if method == "GET" else send(url, body, format="json")
+            result = (response.status_code, response.content.decode("utf-8", errors="replace"))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return result
+
+
+IDENTIFIERS = (PATIENT_GIVEN, PATIENT_FAMILY, PATIENT_NHS, f"{PATIENT_NHS[:3]} {PATIENT_NHS[3:6]} {PATIENT_NHS[6:]}")
+VIEWER_FORBIDDEN = (*IDENTIFIERS, PATIENT_MRN, PATIENT_DOB.isoformat())
+
+
+def leaks(role: str, status: int, body: str) -> list[str]:
+    forbidden = VIEWER_FORBIDDEN if role == "viewer" else IDENTIFIERS if status >= 400 else ()
+    return [text for text in forbidden if text in body]
+
+
+def check(world: World, operation: str, spec: Row) -> None:
+    problems: list[str] = []
+    for role in ROLES:
+        status, body = call(world, role, operation, spec)
+        expected = spec.codes[role]
+        if status != expected:
+            problems.append(f"{role}: expected {expected}, got {status} {body[:160]}")
+        leaked = leaks(role, status, body)
+        if leaked:
+            problems.append(f"{role}: response ({status}) contains patient identifiers {leaked}")
+    assert not problems, f"{operation}\n  " + "\n  ".join(problems)
+
+
+# --- Tests ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+    """One world for the whole module, in a transaction rolled back at the end; every cell
+    runs in its own savepoint inside it (see `call`), so the cells cannot see each other."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build_world()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def test_every_schema_operation_has_a_row_and_every_row_an_operation() -> None:
+    missing = [op for op in OPERATIONS if op not in TABLE]
+    stale = [op for op in TABLE if op not in OPERATIONS]
+    assert not missing, f"Endpoints without a row in the permission table: {missing}"
+    assert not stale, f"Rows for endpoints no longer in the schema: {stale}"
+
+
+@pytest.mark.django_db
+def test_the_served_schema_is_the_one_walked(world: World) -> None:
+    response = world.client("admin").get(f"{PREFIX}/schema/", {"format": "json"})
+    assert response.status_code == 200
+    served = json.loads(response.content)["paths"]
+    walked = {op.split(" ", 1)[1] for op in OPERATIONS}
+    assert {path.removeprefix(PREFIX) for path in served} == walked
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_permission_matrix(world: World, operation: str) -> None:
+    spec = TABLE.get(operation)
+    if spec is None:
+        pytest.fail(f"{operation} is in the schema but has no row in the permission table.")
+    check(world, operation, spec)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", sorted(EXTRA))
+def test_permission_matrix_beyond_the_schema(world: World, operation: str) -> None:
+    spec = EXTRA[operation]
+    base, _, query = operation.partition("?")
+    if query and not spec.query:
+        spec = dataclasses.replace(spec, query=f"?{query}")
+    check(world, " ".join(base.split(" ")[:2]), spec)
