@@ -50,7 +50,7 @@ def plan_queryset() -> QuerySet[Case]:
     return Case.objects.select_related(
         "patient",
         "procedure",
-        "procedure_version",
+        "procedure_version__template",
         "surgeon",
         "plan_approved_by",
         "session__theatre__site",

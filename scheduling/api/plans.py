@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.utils.html import escape
@@ -162,7 +163,7 @@ def _checklist_state(case: Case, entries: list[ChecklistEntry]) -> dict[str, Any
 
 @extend_schema(tags=["cases"])
 class CasePlanViewSet(viewsets.GenericViewSet[Case]):
-    queryset = Case.objects.select_related("surgeon")
+    queryset = Case.objects.all()
     lookup_value_regex = r"\d+"
 
     def get_permissions(self) -> list[BasePermission]:
@@ -174,12 +175,18 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         }
         return [by_action.get(self.action or "", HasRole)()]
 
-    def _plan_response(self, request: Request, case_id: int, status_code: int = 200) -> Response:
-        case = get_object_or_404(plans.plan_queryset(), pk=case_id)
+    def get_queryset(self) -> QuerySet[Case]:
+        # The plan reads everything it shows with the object itself; the writes re-read under lock.
+        return plans.plan_queryset() if self.action == "plan" else Case.objects.select_related("surgeon")
+
+    def _plan_response(self, request: Request, case_id: int) -> Response:
+        return self._render_plan(request, get_object_or_404(plans.plan_queryset(), pk=case_id))
+
+    def _render_plan(self, request: Request, case: Case) -> Response:
         data = plans.case_plan(case=case)
         # Identifiers are added for the roles that may see them, never for viewers (DESIGN §3).
         data["patient"] = _patient(case.patient) if can_see_patient_identifiers(request.user) else None
-        return Response(data, status=status_code)
+        return Response(data)
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
@@ -190,8 +197,7 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PlanPrintRenderer])
     def plan(self, request: Request, pk: str | None = None) -> Response:
         """The case plan: the pinned template version applied to this patient, with its approval."""
-        case = self.get_object()
-        return self._plan_response(request, case.pk)
+        return self._render_plan(request, self.get_object())
 
     @extend_schema(request=ApproveInput, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], url_path="plan/approve", url_name="plan-approve")

@@ -267,3 +267,66 @@ def build_world() -> World:
             "case_waiting": waiting,
         },
     )
+
+
+@dataclass
+class Clinic:
+    """The lighter setting for behaviour tests: logins, one list, one booked case."""
+
+    users: dict[str, User | None]
+    session: Any
+    later_session: Any
+    version: ProcedureVersion
+    case: Case
+
+    def client(self, role: str) -> APIClient:
+        return client_for(self.users[role])
+
+
+def build_clinic(*, approved: bool = False, confirmed: bool = False, levels: list[str] | None = None) -> Clinic:
+    """A booked two-level GA case at 08:00 on Monday 1 March 2027, led by `surgeon`."""
+    users: dict[str, User | None] = {
+        "anonymous": None,
+        "viewer": login("viewer", Role.VIEWER),
+        "coordinator": login("coordinator", Role.COORDINATOR),
+        "surgeon": login("surgeon", Role.SURGEON),
+        "other_surgeon": login("surgeon2", Role.SURGEON),
+        "anaesthetist": login("anaesthetist", Role.ANAESTHETIST),
+        "admin": login("admin", None, superuser=True),
+    }
+    site = SiteFactory()
+    theatre = TheatreFactory(site=site)
+    EquipmentUnitFactory(site=site, kind="c_arm")
+    surgeon = SurgeonFactory(name="Miss Priya Shah", user=users["surgeon"])
+    SurgeonFactory(name="Mr Tom Okafor", user=users["other_surgeon"])
+    anaesthetist = AnaesthetistFactory(name="Dr Helen Marsh", user=users["anaesthetist"])
+    session = TheatreSessionFactory(
+        theatre=theatre, surgeon=surgeon, anaesthetist=anaesthetist, start=london(2027, 3, 1, 8)
+    )
+    later = TheatreSessionFactory(
+        theatre=theatre, surgeon=surgeon, anaesthetist=anaesthetist, start=london(2027, 3, 8, 8)
+    )
+    version = kp_version()
+    levels = levels or ["T12", "L1"]
+    case = CaseFactory(
+        patient=PatientFactory(given_name=PATIENT_GIVEN, family_name=PATIENT_FAMILY, nhs_number=PATIENT_NHS),
+        procedure_version=version,
+        surgeon=surgeon,
+        levels=levels,
+        estimated_minutes=estimated_minutes(len(levels)),
+        screening_result={
+            "result": "eligible",
+            "blockers": [],
+            "warnings": [{"code": "cannot_lie_prone", "message": "Check the patient can lie prone."}],
+            "missing": [],
+            "anticoagulant_holds": [{"drug": "warfarin", "stop_days_before": 5}],
+        },
+    )
+    coordinator = users["coordinator"]
+    assert coordinator is not None and users["surgeon"] is not None
+    book(case, session_id=session.pk, start=london(2027, 3, 1, 8), by=coordinator)
+    if approved or confirmed:
+        approve(case, by=users["surgeon"])
+    if confirmed:
+        confirm(case, by=coordinator)
+    return Clinic(users=users, session=session, later_session=later, version=version, case=case)
