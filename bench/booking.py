@@ -1,0 +1,239 @@
+"""Booking throughput and availability latency against a scratch PostgreSQL database.
+
+    .venv/bin/python bench/booking.py
+
+Creates `theatre_bench` (BENCH_DATABASE_URL overrides), migrates it, seeds one site with 10
+theatres and four weeks of weekday AM/PM lists, then prints:
+- bookings per second from 1, 4 and 16 parallel clients (book_case without a start, each
+  client its own process and connection, like web workers; each booking its own transaction),
+  with ratios;
+- the availability query's p50 and p99 (find_slots over the 4-week horizon), with the ratio.
+The database is dropped at the end. Not part of `make test`: figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/theatre_bench")
+os.environ["DATABASE_URL"] = BENCH_URL
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("DEBUG", "false")  # DEBUG would keep every query in memory
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import psycopg  # noqa: E402
+
+THEATRES = 10
+WEEKS = 4
+PHASES = ((1, 150), (4, 300), (16, 600))  # (parallel clients, bookings attempted)
+AVAILABILITY_QUERIES = 300
+
+
+def admin_dsn() -> tuple[str, str]:
+    url = urlparse(BENCH_URL)
+    name = url.path.lstrip("/")
+    return url._replace(path="/postgres").geturl(), name
+
+
+def create_database() -> None:
+    dsn, name = admin_dsn()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database() -> None:
+    dsn, name = admin_dsn()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed() -> dict[int, list[int]]:
+    """The estate, lists and waiting cases; returns surgeon id -> their session ids."""
+    from procedures.models import ProcedureVersion
+    from scheduling.models import Case, Patient
+    from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession
+
+    zone = dt.UTC
+    site = Site.objects.create(name="Bench General")
+    version = ProcedureVersion.objects.filter(template__slug="kyphoplasty").order_by("-number").first()
+    assert version is not None, "the kyphoplasty seed migration is missing"
+    for kind in version.required_equipment:
+        EquipmentUnit.objects.bulk_create(
+            EquipmentUnit(site=site, kind=kind, name=f"{kind} {n}", serial=f"B-{kind}-{n}") for n in range(THEATRES)
+        )
+    caps = sorted(set(version.required_capabilities) | {"laminar_flow"})
+    sessions_by_surgeon: dict[int, list[int]] = {}
+    monday = dt.date(2031, 1, 6)
+    for t in range(THEATRES):
+        theatre = Theatre.objects.create(site=site, name=f"Theatre {t + 1}", capabilities=caps)
+        surgeon = StaffMember.objects.create(name=f"Surgeon {t}", role="surgeon")
+        anaesthetist = StaffMember.objects.create(name=f"Anaesthetist {t}", role="anaesthetist")
+        rows = []
+        for day in range(WEEKS * 7):
+            date = monday + dt.timedelta(days=day)
+            if date.weekday() >= 5:
+                continue
+            for start_h, end_h in ((8, 13), (13, 18)):
+                rows.append(
+                    TheatreSession(
+                        theatre=theatre,
+                        start=dt.datetime.combine(date, dt.time(start_h), tzinfo=zone),
+                        end=dt.datetime.combine(date, dt.time(end_h), tzinfo=zone),
+                        surgeon=surgeon,
+                        anaesthetist=anaesthetist,
+                        status="published",
+                    )
+                )
+        sessions_by_surgeon[surgeon.pk] = [s.pk for s in TheatreSession.objects.bulk_create(rows)]
+    patients = Patient.objects.bulk_create(
+        Patient(
+            nhs_number=f"B{n:09d}",
+            mrn=f"BENCH{n:06d}",
+            given_name="Bench",
+            family_name=f"Patient {n}",
+            date_of_birth=dt.date(1945, 1, 1),
+        )
+        for n in range(sum(n for _, n in PHASES) + 50)
+    )
+    surgeons = list(sessions_by_surgeon)
+    Case.objects.bulk_create(
+        Case(
+            reference=f"BN-{n:06d}",
+            patient=patient,
+            procedure=version.template,
+            procedure_version=version,
+            levels=["L1"],
+            anaesthesia="general",
+            surgeon_id=surgeons[n % len(surgeons)],
+            referral_date=dt.date(2030, 12, 1),
+            screening_result={"result": "eligible", "blockers": [], "warnings": []},
+            estimated_minutes=random.choice([45, 60, 75, 90]),
+        )
+        for n, patient in enumerate(patients)
+    )
+    return sessions_by_surgeon
+
+
+def _client(work: list[tuple[int, int]], sessions_by_surgeon: dict[int, list[int]], start: Any, out: Any) -> None:
+    """One booking client: its own process and connection, like one web worker."""
+    from django.db import connections
+
+    from core.audit import Actor
+    from core.errors import DomainError
+    from scheduling.booking import book_case
+
+    connections.close_all()  # never share the parent's socket
+    actor = Actor.system("bench")
+    rng = random.Random(len(work))
+    ok = refused = 0
+    start.wait()
+    for case_id, surgeon_id in work:
+        # Early lists first, as a coordinator fills them: contention is realistic, not maximal.
+        sessions = sessions_by_surgeon[surgeon_id]
+        session_id = sessions[min(int(rng.expovariate(1 / 8)), len(sessions) - 1)]
+        try:
+            book_case(case_id=case_id, session_id=session_id, actor=actor)
+            ok += 1
+        except DomainError:
+            refused += 1
+    connections.close_all()
+    out.put((ok, refused))
+
+
+def run_phase(clients: int, attempts: int, sessions_by_surgeon: dict[int, list[int]]) -> tuple[float, int, int]:
+    from django.db import connections
+
+    from scheduling.models import Case
+
+    waiting = list(Case.objects.filter(status="waiting").values_list("pk", "surgeon_id")[:attempts])
+    chunks = [waiting[i::clients] for i in range(clients)]
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_client, args=(chunk, sessions_by_surgeon, start, out)) for chunk in chunks]
+    for proc in procs:
+        proc.start()
+    time.sleep(1.0)  # let every client import and connect before the clock starts
+    began = time.perf_counter()
+    start.set()
+    results = [out.get() for _ in procs]
+    elapsed = time.perf_counter() - began
+    for proc in procs:
+        proc.join()
+    return elapsed, sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+def availability_latency(sessions_by_surgeon: dict[int, list[int]]) -> list[float]:
+    from scheduling.availability import AvailabilityQuery, demand_of, find_slots
+    from scheduling.models import Case
+
+    cases = list(Case.objects.filter(status="waiting").select_related("procedure_version")[:50])
+    horizon_start = dt.datetime(2031, 1, 6, tzinfo=dt.UTC)
+    horizon_end = horizon_start + dt.timedelta(weeks=WEEKS)
+    timings: list[float] = []
+    for n in range(AVAILABILITY_QUERIES):
+        case = cases[n % len(cases)]
+        began = time.perf_counter()
+        find_slots(
+            query=AvailabilityQuery(
+                demand=demand_of(case), date_from=horizon_start, date_to=horizon_end, exclude_case_id=case.pk, limit=20
+            )
+        )
+        timings.append(time.perf_counter() - began)
+    return timings
+
+
+def main() -> None:
+    create_database()
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", verbosity=0)
+        random.seed(42)
+        sessions_by_surgeon = seed()
+        total_sessions = sum(len(v) for v in sessions_by_surgeon.values())
+        print(f"Seeded {THEATRES} theatres, {total_sessions} lists over {WEEKS} weeks (PostgreSQL: {BENCH_URL})")
+
+        rates: dict[int, float] = {}
+        for clients, attempts in PHASES:
+            elapsed, ok, refused = run_phase(clients, attempts, sessions_by_surgeon)
+            rates[clients] = (ok + refused) / elapsed
+            print(
+                f"  {clients:>2} client(s): {ok + refused:>4} booking attempts in {elapsed:6.2f}s = "
+                f"{rates[clients]:7.1f} bookings/s ({ok} booked, {refused} refused with a 409 code)"
+            )
+        base = rates[PHASES[0][0]]
+        print("  ratio vs 1 client: " + ", ".join(f"{c} clients x{rates[c] / base:.2f}" for c, _ in PHASES[1:]))
+
+        timings = sorted(availability_latency(sessions_by_surgeon))
+        p50 = statistics.median(timings) * 1000
+        p99 = timings[int(len(timings) * 0.99) - 1] * 1000
+        print(
+            f"Availability over {WEEKS} weeks, {THEATRES} theatres, {AVAILABILITY_QUERIES} queries: "
+            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms (p99/p50 x{p99 / p50:.2f})"
+        )
+        connections.close_all()
+    finally:
+        drop_database()
+
+
+if __name__ == "__main__":
+    main()
