@@ -283,7 +283,7 @@ def test_cancel_action_needs_a_reason(coordinator: APIClient) -> None:
 def test_generate_returns_only_the_sessions_created(coordinator: APIClient) -> None:
     timetable = TimetableFactory(weekday=0)
     url = f"/api/v1/timetables/{timetable.pk}/generate/"
-    first = coordinator.post(url, {"date_from": "2026-08-17", "date_to": "2026-09-13", "status": "published"})
+    first = coordinator.post(url, {"date_from": "2026-08-17", "date_to": "2026-09-13", "publish": True})
     second = coordinator.post(url, {"date_from": "2026-08-17", "date_to": "2026-09-13"})
     assert first.status_code == 201, first.json()
     assert [s["start"] for s in first.json()["results"]] == [

@@ -184,13 +184,12 @@ class TimetableSerializer(TheatreAtSiteMixin, serializers.ModelSerializer[Timeta
 class GenerateSerializer(serializers.Serializer[Any]):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
-    status = serializers.ChoiceField(
-        choices=[SessionStatus.PLANNED, SessionStatus.PUBLISHED], default=SessionStatus.PLANNED
-    )
+    publish = serializers.BooleanField(default=False, help_text="Create the lists published rather than planned")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["date_to"] < attrs["date_from"]:
             raise serializers.ValidationError({"date_to": ["date_to must be on or after date_from."]})
+        attrs["status"] = SessionStatus.PUBLISHED if attrs.pop("publish") else SessionStatus.PLANNED
         return attrs
 
 
