@@ -21,7 +21,17 @@ from scheduling.models import Case, CaseEquipment, Patient
 class PatientForm(forms.ModelForm[Patient]):
     class Meta:
         model = Patient
-        fields = "__all__"
+        fields = [
+            "nhs_number",
+            "mrn",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "address",
+            "reminder_channels",
+        ]
 
     def clean_nhs_number(self) -> str:
         try:
