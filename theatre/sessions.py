@@ -324,7 +324,9 @@ def update_session(
     if "status" in changes and changes["status"] not in SETTABLE_STATUSES:
         raise InvalidInput("status", "Set planned, published or locked; cancel a list with cancel.")
     with transaction.atomic():
-        session = TheatreSession.objects.select_for_update().select_related("theatre__site").get(pk=session.pk)
+        session = (
+            TheatreSession.objects.select_for_update(of=("self",)).select_related("theatre__site").get(pk=session.pk)
+        )
         check_open_for_changes(session=session, actor=actor, override=override, reason=reason)
         before = snapshot(session, _AUDITED)
         for name, value in changes.items():
