@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from core.demo import DEMO_USERS, demo_password, demo_token, seed_users
+from scheduling.demo import seed_cases
 from theatre.demo import seed_estate
 
 
@@ -22,6 +23,8 @@ class Command(BaseCommand):
             f"Estate: {estate['site'].name}, {len(estate['theatres'])} theatres; "
             f"{len(estate['created'])} lists created, {len(estate['locked'])} locked (6-4-2)."
         )
+        waiting_list = seed_cases()
+        self.stdout.write(f"Waiting list: {waiting_list['created']} cases added, {waiting_list['booked']} booked.")
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password / API token):"))
         for username, (role, display) in DEMO_USERS.items():
             who = f"{role or 'admin'} ({display})"
