@@ -186,6 +186,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and Swagger UI are behind the same default-deny rule as the API itself.
     "SERVE_PERMISSIONS": ["core.permissions.HasRole"],
+    # One schema name per choice set, so generated clients get stable enum types.
+    "ENUM_NAME_OVERRIDES": {
+        "EquipmentKindEnum": "theatre.models.EquipmentKind",
+        "CapabilityEnum": "theatre.models.Capability",
+        "StepKindEnum": "procedures.models.StepKind",
+        "AnaesthesiaEnum": "procedures.models.Anaesthesia",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
