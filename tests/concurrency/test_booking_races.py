@@ -23,6 +23,7 @@ from scheduling.models import Case, CaseEquipment
 from tests.conftest import make_user
 from tests.factories import EquipmentUnitFactory, PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory
 from tests.scheduling.booking_world import build_world, london
+from theatre.models import TheatreSession
 
 ROUNDS = 10
 PARALLEL = 20
@@ -222,3 +223,38 @@ def test_cancelled_cases_do_not_block_in_the_database() -> None:
     Case.objects.filter(pk=gone.pk).update(status="cancelled")
     place_raw(world.case(), world.session.pk, start)
     assert overlaps()["session_id"] == 0
+
+
+def test_a_lock_held_too_long_gives_409_busy_not_500() -> None:
+    """Given another transaction holding the list's row, a booking that cannot get it in time is 409 busy."""
+    world = build_world()
+    user = make_user("waiter", Role.COORDINATOR)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_session_row() -> None:
+        try:
+            with transaction.atomic():
+                list(TheatreSession.objects.select_for_update().filter(pk=world.session.pk))
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_session_row)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        case = world.case()
+        client = APIClient()
+        client.force_authenticate(user)
+        response = client.post(f"/api/v1/cases/{case.pk}/book/", {"session": world.session.pk}, format="json")
+        assert (response.status_code, response.data["code"]) == (409, "busy")
+        case.refresh_from_db()
+        assert case.status == "waiting"
+    finally:
+        release.set()
+        holder.join()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
