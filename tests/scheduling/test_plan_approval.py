@@ -237,3 +237,15 @@ def test_moving_a_confirmed_case_sends_it_back_to_booked_without_approval(db: No
     assert approval_of(clinic)["state"] == "withdrawn"
     again = clinic.client("coordinator").post(CONFIRM.format(clinic.case.pk))
     assert again.status_code == 409
+
+
+def test_a_repeated_confirm_with_the_same_idempotency_key_replays_the_first_answer(approved: Clinic) -> None:
+    client = approved.client("coordinator")
+    first = client.post(CONFIRM.format(approved.case.pk), HTTP_IDEMPOTENCY_KEY="confirm-1")
+    again = client.post(CONFIRM.format(approved.case.pk), HTTP_IDEMPOTENCY_KEY="confirm-1")
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert history(approved.case).filter(action="case.confirmed").count() == 1
+    # Without the key, a second confirm is a second (refused) request.
+    assert client.post(CONFIRM.format(approved.case.pk)).status_code == 409
