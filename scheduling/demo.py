@@ -11,6 +11,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -18,10 +19,14 @@ from django.utils import timezone
 
 from core.audit import Actor
 from core.errors import DomainError
-from scheduling.booking import book_case
+from scheduling.booking import book_case, move_case
 from scheduling.cases import create_case, create_patient
+from scheduling.checklist import record_phase
 from scheduling.models import Case, Patient
-from theatre.models import SessionStatus, StaffMember, StaffRole, TheatreSession
+from scheduling.plans import approve_plan, confirm_case
+from theatre.demo import SITE_NAME
+from theatre.models import SessionStatus, StaffMember, StaffRole, Theatre, TheatreSession
+from theatre.sessions import create_session
 
 CASES = 40
 BOOK_SHARE = 0.5
@@ -209,3 +214,174 @@ def _book_half(cases: list[Case], *, actor: Actor) -> int:
             booked += 1
             break
     return booked
+
+
+# --- Issue 7: the surgeon's side (helper E) ---------------------------------------------------
+
+PLAN_DEMO_ANSWERS: dict[str, object] = {
+    "fracture_painful": True,
+    "fracture_unhealed_on_imaging": True,
+    "conservative_care_tried": True,
+    "fragment_or_tumour_in_canal": False,
+    "active_infection": False,
+    "bleeding_disorder": False,
+    "inr": 1.1,
+    "platelets": 210,
+    "cement_allergy": False,
+    "anticoagulants": ["apixaban"],
+    "can_lie_prone": True,
+    "radicular_pain_dominant": False,
+    "vertebra_plana": False,
+    "mdt_discussed": True,
+}
+
+# (NHS number, MRN, given, family, date of birth): fictional, from the reserved 999 range.
+PLAN_DEMO_PATIENTS: dict[str, tuple[str, str, str, str, dt.date]] = {
+    "completed": (reserved_nhs_number(700), "NSU-P7001", "Edith", "Cartwright", dt.date(1939, 4, 2)),
+    "withdrawn": (reserved_nhs_number(701), "NSU-P7002", "Harold", "Pemberton", dt.date(1944, 11, 19)),
+}
+PLAN_DEMO_ITEMS: dict[str, dict[str, object]] = {
+    "sign_in": {
+        "identity_site_procedure_consent": True,
+        "site_marked": True,
+        "anaesthesia_safety_check": True,
+        "pulse_oximeter": True,
+        "known_allergy": "no",
+        "difficult_airway_aspiration_risk": "no",
+        "blood_loss_risk": "no",
+    },
+    "time_out": {
+        "team_introduced": True,
+        "patient_site_procedure_confirmed": True,
+        "antibiotic_prophylaxis": True,
+        "surgeon_critical_events": True,
+        "anaesthetist_critical_events": True,
+        "nursing_critical_events": True,
+        "essential_imaging_displayed": True,
+    },
+    "sign_out": {
+        "procedure_recorded": True,
+        "counts_complete": True,
+        "specimen_labelled": "not_applicable",
+        "equipment_problems_addressed": True,
+        "recovery_concerns_reviewed": True,
+    },
+}
+
+
+def _plan_demo_patient(key: str, *, actor: Actor) -> tuple[Patient, bool]:
+    nhs_number, mrn, given, family, born = PLAN_DEMO_PATIENTS[key]
+    existing = Patient.objects.filter(nhs_number=nhs_number).first()
+    if existing is not None:
+        return existing, False
+    data = {
+        "nhs_number": nhs_number,
+        "mrn": mrn,
+        "given_name": given,
+        "family_name": family,
+        "date_of_birth": born,
+        "email": f"{given}.{family}@example.org".lower(),
+        "reminder_channels": ["email"],
+    }
+    return create_patient(actor=actor, data=data), True
+
+
+def _last_week_list(
+    *, theatre: Theatre, surgeon: StaffMember, anaesthetist: StaffMember, today: dt.date
+) -> TheatreSession:
+    """Last week's Monday morning list in `theatre` (made here: timetables generate from today on)."""
+    monday = today - dt.timedelta(days=today.weekday() + 7)
+    zone = ZoneInfo(theatre.site.timezone)
+    start = dt.datetime.combine(monday, dt.time(8, 0), tzinfo=zone)
+    existing = TheatreSession.objects.filter(theatre=theatre, start=start).first()
+    if existing is not None:
+        return existing
+    return create_session(
+        theatre=theatre,
+        start=start,
+        end=dt.datetime.combine(monday, dt.time(13, 0), tzinfo=zone),
+        surgeon=surgeon,
+        anaesthetist=anaesthetist,
+        actor=Actor.system("seed_demo"),
+        status=SessionStatus.PUBLISHED,
+        period="am",
+    )
+
+
+def seed_plan_demo(*, today: dt.date | None = None) -> dict[str, Case]:
+    """Two cases for the surgeon's view, made through the real services; running it again adds nothing.
+
+    `completed`: approved by its surgeon, confirmed, and through all three WHO checklist phases on
+    last week's list. `withdrawn`: approved, then moved to a later list, which withdrew the approval.
+    """
+    today = today or timezone.localdate()
+    users = {u.username: u for u in User.objects.filter(username__in=["coordinator", "surgeon", "anaesthetist"])}
+    coordinator = Actor.of(users["coordinator"])
+    surgeon_actor = Actor.of(users["surgeon"])
+    anaesthetist_actor = Actor.of(users["anaesthetist"])
+    surgeon = StaffMember.objects.get(user=users["surgeon"])
+    anaesthetist = StaffMember.objects.get(user=users["anaesthetist"])
+    made: dict[str, Case] = {}
+    with transaction.atomic():
+        patient, new = _plan_demo_patient("completed", actor=coordinator)
+        if new:
+            theatre = Theatre.objects.filter(site__name=SITE_NAME, name="Theatre 1").select_related("site").get()
+            session = _last_week_list(theatre=theatre, surgeon=surgeon, anaesthetist=anaesthetist, today=today)
+            case = create_case(
+                actor=coordinator,
+                patient_id=patient.pk,
+                procedure="kyphoplasty",
+                levels=["L1"],
+                surgeon_id=surgeon.pk,
+                referral_date=today - dt.timedelta(days=40),
+                priority="P2",
+                screening_answers=PLAN_DEMO_ANSWERS,
+                notes="Demo: plan approved, confirmed, WHO checklist complete.",
+            )
+            book_case(case_id=case.pk, session_id=session.pk, start=session.start, actor=coordinator)
+            approve_plan(case_id=case.pk, actor=surgeon_actor)
+            confirm_case(case_id=case.pk, actor=coordinator)
+            signers = {"sign_in": anaesthetist_actor, "time_out": surgeon_actor, "sign_out": surgeon_actor}
+            for phase, signer in signers.items():
+                record_phase(case_id=case.pk, phase=phase, items=PLAN_DEMO_ITEMS[phase], actor=signer)
+        made["completed"] = patient.cases.get()
+
+        patient, new = _plan_demo_patient("withdrawn", actor=coordinator)
+        if new:
+            case = create_case(
+                actor=coordinator,
+                patient_id=patient.pk,
+                procedure="vertebroplasty",
+                levels=["T12", "L1"],
+                surgeon_id=surgeon.pk,
+                referral_date=today - dt.timedelta(days=20),
+                anaesthesia="local_sedation",
+                screening_answers=PLAN_DEMO_ANSWERS,
+                notes="Demo: approval withdrawn by a later move.",
+            )
+            # Unlocked lists only (more than two weeks ahead, 6-4-2), so no step needs an override.
+            lists = TheatreSession.objects.filter(
+                surgeon=surgeon, status=SessionStatus.PUBLISHED, start__date__gt=today + dt.timedelta(days=14)
+            ).order_by("start")
+            booked = next((s for s in lists if _placed(case, s, coordinator, first=True)), None)
+            if booked is None:
+                raise RuntimeError("No unlocked list led by the demo surgeon has room for the demo case.")
+            approve_plan(case_id=case.pk, actor=surgeon_actor)
+            later = (s for s in lists if s.start > booked.start)
+            if next((s for s in later if _placed(case, s, coordinator, first=False)), None) is None:
+                raise RuntimeError("No later unlocked list has room to move the demo case into.")
+        made["withdrawn"] = patient.cases.get()
+    return made
+
+
+def _placed(case: Case, session: TheatreSession, actor: Actor, *, first: bool) -> bool:
+    """Book (first) or move the case into the earliest time that fits in `session`; False if none."""
+    try:
+        with transaction.atomic():
+            if first:
+                book_case(case_id=case.pk, session_id=session.pk, actor=actor)
+            else:
+                move_case(case_id=case.pk, session_id=session.pk, actor=actor)
+    except DomainError:
+        return False
+    return True

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from core.demo import DEMO_USERS, demo_password, demo_token, seed_users
-from scheduling.demo import seed_cases
+from scheduling.demo import seed_cases, seed_plan_demo
 from theatre.demo import seed_estate
 
 
@@ -25,6 +25,11 @@ class Command(BaseCommand):
         )
         waiting_list = seed_cases()
         self.stdout.write(f"Waiting list: {waiting_list['created']} cases added, {waiting_list['booked']} booked.")
+        plan_demo = seed_plan_demo()
+        self.stdout.write(
+            f"Case plans: {plan_demo['completed'].reference} approved and through the WHO checklist (completed); "
+            f"{plan_demo['withdrawn'].reference} approval withdrawn by a later move."
+        )
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password / API token):"))
         for username, (role, display) in DEMO_USERS.items():
             who = f"{role or 'admin'} ({display})"
