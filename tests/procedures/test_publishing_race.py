@@ -16,9 +16,11 @@ from procedures.versions import create_version
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: restores the seeded templates (migration data) for later tests, and keeps
+# this test's flush from re-creating content types that the next serialized_rollback test reloads.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_publishes_get_consecutive_numbers() -> None:
-    SEED.seed(apps, None)  # a flush by an earlier transactional test removes migration data
+    SEED.seed(apps, None)  # idempotent; in case an earlier plain transactional test flushed the seed
     template = ProcedureTemplate.objects.get(slug="kyphoplasty")
     barrier = threading.Barrier(4)
     numbers: list[int] = []
