@@ -309,6 +309,12 @@ def build_plan(
         },
         "timezone": str(zone),
         "start": start.astimezone(zone).isoformat() if start is not None else None,
+        # For people: "Mon 1 Mar 2027, 08:00" in the site's zone.
+        "start_display": (
+            f"{start.astimezone(zone):%a} {start.astimezone(zone).day} {start.astimezone(zone):%b %Y, %H:%M}"
+            if start is not None
+            else None
+        ),
         "end": case.end.astimezone(zone).isoformat() if case.end is not None else None,
         "session": _session(session, zone),
         "anaesthesia": _anaesthesia(version, case.anaesthesia),
@@ -346,15 +352,18 @@ def build_plan(
     }
 
 
-def approval_state(*, case: Case, fingerprint: str, withdrawal: AuditEntry | None) -> dict[str, Any]:
-    """approved | not_approved | withdrawn (with when, by whom and why). Pure."""
+def approval_state(
+    *, case: Case, fingerprint: str, withdrawal: AuditEntry | None, zone: ZoneInfo | None = None
+) -> dict[str, Any]:
+    """approved | not_approved | withdrawn (with when, by whom and why). Pure; times in `zone`."""
+    zone = zone or ZoneInfo(DEFAULT_ZONE)
     if case.plan_approved_at is not None:
         approver = case.plan_approved_by
         approved = {
             "approved_by": {"id": approver.pk, "name": approver.get_full_name() or approver.get_username()}
             if approver is not None
             else None,
-            "approved_at": case.plan_approved_at.isoformat(),
+            "approved_at": case.plan_approved_at.astimezone(zone).isoformat(),
             "approved_fingerprint": case.plan_fingerprint,
         }
         if case.plan_fingerprint == fingerprint:
@@ -372,7 +381,7 @@ def approval_state(*, case: Case, fingerprint: str, withdrawal: AuditEntry | Non
         return {
             "approved": False,
             "state": "withdrawn",
-            "withdrawn_at": withdrawal.at.isoformat(),
+            "withdrawn_at": withdrawal.at.astimezone(zone).isoformat(),
             "withdrawn_by": withdrawal.actor_label,
             "reason": withdrawal.reason,
         }
@@ -388,7 +397,9 @@ def case_plan(*, case: Case) -> dict[str, Any]:
         units=[claim.unit for claim in case.equipment_claims.all()],
     )
     withdrawal = last_withdrawal(case) if case.plan_approved_at is None else None
-    plan["approval"] = approval_state(case=case, fingerprint=plan["fingerprint"], withdrawal=withdrawal)
+    plan["approval"] = approval_state(
+        case=case, fingerprint=plan["fingerprint"], withdrawal=withdrawal, zone=ZoneInfo(plan["timezone"])
+    )
     return plan
 
 

@@ -245,3 +245,8 @@ def test_plan_takes_the_same_number_of_queries_however_big_the_case(db: None, dj
         # withdrawal in the audit trail
         with django_assert_num_queries(5):
             assert client.get(f"/api/v1/cases/{case.pk}/plan/").status_code == 200
+
+
+def test_print_view_gives_the_start_as_a_person_reads_it(clinic: Clinic) -> None:
+    html = clinic.client("surgeon").get(f"/api/v1/cases/{clinic.case.pk}/plan/", {"format": "html"}).content
+    assert "Mon 1 Mar 2027, 08:00" in html.decode()
