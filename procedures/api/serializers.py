@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.models import ProcedureStep, ProcedureTemplate, ProcedureVersion
@@ -39,6 +40,7 @@ class VersionSerializer(serializers.ModelSerializer[ProcedureVersion]):
         fields.append("questionnaire")
         read_only_fields = fields
 
+    @extend_schema_field(QuestionSerializer(many=True))
     def get_questionnaire(self, version: ProcedureVersion) -> list[dict[str, Any]]:
         return questionnaire(version)
 
@@ -50,6 +52,7 @@ class TemplateSerializer(serializers.ModelSerializer[ProcedureTemplate]):
         model = ProcedureTemplate
         fields = ["slug", "name", "description", "latest_version"]
 
+    @extend_schema_field(VersionSerializer(allow_null=True))
     def get_latest_version(self, template: ProcedureTemplate) -> dict[str, Any] | None:
         latest = getattr(template, "latest_versions", None)
         if not latest:
