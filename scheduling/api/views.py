@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,12 +50,14 @@ class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
         # Sorting by name would let a viewer infer names from the order: viewers get id order.
         return queryset if can_see_patient_identifiers(self.request.user) else queryset.order_by("id")
 
+    @extend_schema(request=s.PatientInput, responses=s.PatientOutput)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.PatientInput(data=request.data)
         data.is_valid(raise_exception=True)
         patient = cases.create_patient(actor=Actor.of(request.user), data=data.validated_data)
         return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.PatientInput, responses=s.PatientOutput)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         patient = self.get_object()
         data = s.PatientInput(patient, data=request.data, partial=True)
@@ -90,6 +93,7 @@ class CaseViewSet(
         fresh = self.get_queryset().get(pk=case.pk)
         return Response(self.get_serializer(fresh).data, status=code)
 
+    @extend_schema(request=s.CaseInput, responses=s.CaseOutput)
     def create(self, request: Request) -> Response:
         data = s.CaseInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -102,6 +106,7 @@ class CaseViewSet(
         )
         return self._respond(case, status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.CaseUpdateInput, responses=s.CaseOutput)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         case = self.get_object()
         data = s.CaseUpdateInput(data=request.data, partial=True)
@@ -116,6 +121,7 @@ class CaseViewSet(
         session = get_object_or_404(TheatreSession, pk=data.validated_data["session"])
         return case, session, data.validated_data
 
+    @extend_schema(request=s.PlacementInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def book(self, request: Request, pk: str | None = None) -> Response:
@@ -130,6 +136,7 @@ class CaseViewSet(
         )
         return self._respond(booked)
 
+    @extend_schema(request=s.PlacementInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def move(self, request: Request, pk: str | None = None) -> Response:
@@ -144,6 +151,7 @@ class CaseViewSet(
         )
         return self._respond(moved)
 
+    @extend_schema(request=s.CancelInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request: Request, pk: str | None = None) -> Response:
@@ -162,6 +170,13 @@ class CaseViewSet(
 class AvailabilityView(APIView):
     """GET /availability/: the earliest slot in each of the surgeon's open lists, earliest first."""
 
+    @extend_schema(
+        parameters=[s.AvailabilityInput],
+        responses=inline_serializer(
+            "AvailabilityPage",
+            {"count": serializers.IntegerField(), "results": s.SlotOutput(many=True)},
+        ),
+    )
     def get(self, request: Request) -> Response:
         params = s.AvailabilityInput(data=request.query_params)
         params.is_valid(raise_exception=True)
