@@ -25,11 +25,14 @@ from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 
 from tests.api.world import (
+    PATIENT_ADDRESS,
     PATIENT_DOB,
+    PATIENT_EMAIL,
     PATIENT_FAMILY,
     PATIENT_GIVEN,
     PATIENT_MRN,
     PATIENT_NHS,
+    PATIENT_PHONE,
     PHASE_ITEMS,
     ROLES,
     World,
@@ -251,7 +254,8 @@ def call(world: World, role: str, operation: str, spec: Row) -> tuple[int, str]:
 
 
 IDENTIFIERS = (PATIENT_GIVEN, PATIENT_FAMILY, PATIENT_NHS, f"{PATIENT_NHS[:3]} {PATIENT_NHS[3:6]} {PATIENT_NHS[6:]}")
-VIEWER_FORBIDDEN = (*IDENTIFIERS, PATIENT_MRN, PATIENT_DOB.isoformat())
+# Viewers never see any identifier: name, NHS number, MRN, date of birth or contact details.
+VIEWER_FORBIDDEN = (*IDENTIFIERS, PATIENT_MRN, PATIENT_DOB.isoformat(), PATIENT_EMAIL, PATIENT_PHONE, PATIENT_ADDRESS)
 
 
 def leaks(role: str, status: int, body: str) -> list[str]:
@@ -294,6 +298,14 @@ def test_every_schema_operation_has_a_row_and_every_row_an_operation() -> None:
     stale = [op for op in TABLE if op not in OPERATIONS]
     assert not missing, f"Endpoints without a row in the permission table: {missing}"
     assert not stale, f"Rows for endpoints no longer in the schema: {stale}"
+
+
+@pytest.mark.django_db
+def test_the_leak_check_finds_identifiers_where_they_are_allowed(world: World) -> None:
+    """The control: the same check over a coordinator's view of the patient does find them."""
+    status, body = call(world, "coordinator", "GET /patients/{id}/", TABLE["GET /patients/{id}/"])
+    assert status == 200
+    assert set(leaks("viewer", status, body)) == set(VIEWER_FORBIDDEN) - {IDENTIFIERS[-1]}
 
 
 @pytest.mark.django_db

@@ -40,6 +40,9 @@ PATIENT_FAMILY = "Featherstonehaugh"
 PATIENT_NHS = "9434765919"
 PATIENT_MRN = "RX9Q771204"
 PATIENT_DOB = dt.date(1941, 2, 13)
+PATIENT_EMAIL = "marjorie.f@example.org"
+PATIENT_PHONE = "+447700900461"
+PATIENT_ADDRESS = "12 Larkspur Close, Otley LS21 9QT"
 
 KP_STEPS: list[tuple[str, str, int, bool]] = [
     ("sign_in", "WHO sign in", 5, False),
@@ -211,8 +214,9 @@ def build_world() -> World:
         nhs_number=PATIENT_NHS,
         mrn=PATIENT_MRN,
         date_of_birth=PATIENT_DOB,
-        email="marjorie.f@example.org",
-        phone="+447700900461",
+        email=PATIENT_EMAIL,
+        phone=PATIENT_PHONE,
+        address=PATIENT_ADDRESS,
     )
     coordinator = users["coordinator"]
     assert coordinator is not None and users["surgeon"] is not None and users["anaesthetist"] is not None
