@@ -4,14 +4,17 @@ it; a case is confirmed only with an approved, current plan."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from core.audit import history
 from scheduling.models import Case, CaseStatus
 from scheduling.plans import fingerprint_content, plan_fingerprint
 from tests.api.world import Clinic, build_clinic, kp_version
+from tests.conftest import client_for
 from tests.factories import london
 
 APPROVE = "/api/v1/cases/{}/plan/approve/"
@@ -249,3 +252,40 @@ def test_a_repeated_confirm_with_the_same_idempotency_key_replays_the_first_answ
     assert history(approved.case).filter(action="case.confirmed").count() == 1
     # Without the key, a second confirm is a second (refused) request.
     assert client.post(CONFIRM.format(approved.case.pk)).status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_racing_a_move_never_leaves_a_stale_approval() -> None:
+    """Given a booked case, when its surgeon approves while a coordinator moves it, then either
+    the move came second and withdrew the approval, or the approval came second and covers the
+    moved plan: an approval never points at the old time."""
+    clinic = build_clinic()
+    barrier = threading.Barrier(2)
+    codes: dict[str, int] = {}
+
+    def act(role: str, url: str, body: dict[str, Any]) -> None:
+        try:
+            client = client_for(clinic.users[role])
+            barrier.wait()
+            codes[role] = client.post(url, body, format="json").status_code
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=act, args=("surgeon", APPROVE.format(clinic.case.pk), {})),
+        threading.Thread(
+            target=act,
+            args=("coordinator", f"/api/v1/cases/{clinic.case.pk}/move/", {"session": clinic.later_session.pk}),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == {"surgeon": 200, "coordinator": 200}
+    case = Case.objects.get(pk=clinic.case.pk)
+    assert case.session_id == clinic.later_session.pk
+    if case.plan_approved_at is not None:
+        assert case.plan_fingerprint == plan_fingerprint(case)
+    else:
+        assert history(case).filter(action="case.plan_approval_withdrawn").exists()
