@@ -229,3 +229,13 @@ def test_two_devices_signing_in_at_once_record_it_once() -> None:
     assert sorted(results) == [201, 409]
     assert ChecklistEntry.objects.filter(case=clinic.case, phase="sign_in").count() == 1
     assert history(clinic.case).filter(action="case.in_theatre").count() == 1
+
+
+def test_a_confirmed_case_edited_after_approval_goes_in_only_once_re_approved(clinic: Clinic) -> None:
+    edited = clinic.client("coordinator").patch(f"/api/v1/cases/{clinic.case.pk}/", {"levels": ["L1"]}, format="json")
+    assert edited.status_code == 200
+    refused = sign(clinic, "sign_in")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "invalid_transition"
+    assert clinic.client("surgeon").post(f"/api/v1/cases/{clinic.case.pk}/plan/approve/").status_code == 200
+    assert sign(clinic, "sign_in").status_code == 201
