@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.models import Anaesthesia
@@ -27,6 +28,14 @@ class AwareDateTimeField(serializers.DateTimeField):
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
         return super().enforce_timezone(value)
+
+
+@extend_schema_field({"type": "string", "enum": list(Channel.values)})
+class ChannelField(serializers.ChoiceField):
+    """A reminder channel. Described inline so the schema keeps one `ChannelEnum` (reminders own it)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Channel.choices, **kwargs)
 
 
 class IdentifierAware(serializers.ModelSerializer[Any]):
@@ -54,9 +63,7 @@ class PatientInput(serializers.Serializer[Any]):
     email = serializers.EmailField(required=False, allow_blank=True)
     phone = serializers.RegexField(r"^\+?[0-9 ]{7,20}$", required=False, allow_blank=True)
     address = serializers.CharField(required=False, allow_blank=True)
-    reminder_channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.choices), required=False, max_length=2
-    )
+    reminder_channels = serializers.ListField(child=ChannelField(), required=False, max_length=2)
 
     def validate_date_of_birth(self, value: dt.date) -> dt.date:
         if value > dt.datetime.now(dt.UTC).date():
