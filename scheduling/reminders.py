@@ -171,6 +171,7 @@ def plan_reminders(
             )
         slot = f"anticoagulant_hold:{hold['drug']}"
         context = {
+            "too_late": stop_from <= now.astimezone(tz).date(),
             "drug": hold["drug"],
             "stop_days_before": hold["stop_days_before"],
             "last_dose_on": hold["last_dose_on"].isoformat(),

@@ -274,3 +274,13 @@ def test_moving_to_another_list_notifies_both_teams(world: World, coordinator_us
     }
     old = StaffNotice.objects.get(session=first, staff=world.surgeon)
     assert [c["change"] for c in old.changes] == ["case_booked", "case_moved_out"]
+
+
+def test_hold_date_already_past_is_sent_at_once_with_a_warning(world: World) -> None:
+    soon = dt.datetime.now(LONDON).date() + dt.timedelta(days=3)
+    case = world.booked(world.session(soon), at(soon, 9), screening_result=WARFARIN)
+    hold = Reminder.objects.get(case=case, kind=f"anticoagulant_hold:warfarin@{soon.isoformat()}")
+    assert hold.context["too_late"] is True
+    assert hold.due_at <= dt.datetime.now(dt.UTC)
+    case.refresh_from_db()
+    assert "anticoagulant_hold_too_late" in [w["code"] for w in reminder_warnings(case)]
