@@ -3,9 +3,9 @@
 How a booking stays correct under concurrency:
 1. One transaction. Locks are taken in one fixed order so two bookings can never wait on each
    other in a cycle: the case row, the target session row (FOR UPDATE), then pretix-style
-   transaction advisory locks per (resource, UTC day), sorted: the case's surgeon, the session's
-   anaesthetist, the patient, and each required equipment kind at the site. Day granularity lets
-   bookings on different days run in parallel, while two bookings that could collide queue.
+   transaction advisory locks per (resource, UTC hour of the list), sorted: the case's surgeon, the
+   session's anaesthetist, the patient, and each required equipment kind at the site. Bookings
+   into lists that do not overlap in time run in parallel; two that could collide queue.
 2. With the locks held, the service loads the current occupancy and asks the pure slot search
    (scheduling/slots.py) whether the start fits, or for the earliest start that does, so the
    409 names the exact rule.
@@ -110,13 +110,23 @@ def _lock_session(session_id: int) -> TheatreSession:
     return TheatreSession.objects.select_for_update(of=("self",)).select_related("theatre").get(pk=session_id)
 
 
-def _utc_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
-    first, last = start.astimezone(dt.UTC).date(), (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+def _hours_of(start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The UTC clock hours [start, end) touches, e.g. ["2027-01-04T08", …]: the lock buckets.
+
+    Two cases can only collide if their lists overlap in time, and then they share an hour, so
+    per-hour locks serialise exactly the bookings that could clash; a morning and an afternoon
+    list book in parallel.
+    """
+    hour = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < end:
+        hours.append(hour.strftime("%Y-%m-%dT%H"))
+        hour += dt.timedelta(hours=1)
+    return hours
 
 
 def _lock_resources(*, case: Case, session: TheatreSession) -> None:
-    """Advisory locks per (resource, UTC day) of the session, in sorted order (deadlock-free)."""
+    """Advisory locks per (resource, UTC hour) of the session, in sorted order (deadlock-free)."""
     if connection.vendor != "postgresql":
         return  # SQLite (make run) holds its write lock from BEGIN IMMEDIATE: already serial.
     resources = [f"surgeon:{case.surgeon_id}", f"patient:{case.patient_id}"]
@@ -124,9 +134,7 @@ def _lock_resources(*, case: Case, session: TheatreSession) -> None:
         resources.append(f"anaesthetist:{session.anaesthetist_id}")
     site_id = session.theatre.site_id
     resources += [f"equipment:{site_id}:{kind}" for kind in case.procedure_version.required_equipment or ()]
-    keys = sorted(
-        {f"booking:{r}:{day.isoformat()}" for r in resources for day in _utc_days(session.start, session.end)}
-    )
+    keys = sorted({f"booking:{r}:{hour}" for r in resources for hour in _hours_of(session.start, session.end)})
     with connection.cursor() as cursor:
         # The ORDER BY in the subquery fixes the order the locks are taken in.
         cursor.execute(
