@@ -204,7 +204,9 @@ def test_reading_the_checklist_shows_recorded_phases_and_the_next_one(clinic: Cl
     assert [d["phase"] for d in body["definition"]] == list(PHASE_ORDER)
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after this test must not wipe the role groups and seeded
+# templates (migration data) that later tests rely on, nor re-create content types.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_devices_signing_in_at_once_record_it_once() -> None:
     """Given a confirmed case, when the anaesthetist and the surgeon both press sign in at the
     same moment on separate connections, then one is recorded and the other gets checklist_order."""

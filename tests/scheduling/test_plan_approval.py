@@ -254,7 +254,9 @@ def test_a_repeated_confirm_with_the_same_idempotency_key_replays_the_first_answ
     assert client.post(CONFIRM.format(approved.case.pk)).status_code == 409
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after this test must not wipe the role groups and seeded
+# templates (migration data) that later tests rely on, nor re-create content types.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_approval_racing_a_move_never_leaves_a_stale_approval() -> None:
     """Given a booked case, when its surgeon approves while a coordinator moves it, then either
     the move came second and withdrew the approval, or the approval came second and covers the
