@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -18,6 +19,25 @@ from rest_framework.test import APIClient
 from core.roles import Role
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores the migration data (role groups, seeded templates).
+
+    A `transaction=True` test ends with a flush of every table. Without serialized rollback the
+    groups and the kyphoplasty/vertebroplasty templates created by data migrations would be gone for
+    the tests after it, and the next serialized test would trip over re-created content types.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2 costs ~0.5 s a user; tests check roles, not password strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def make_user(username: str, role: Role | None, *, superuser: bool = False) -> User:
@@ -123,7 +143,7 @@ WorkerFactory = Callable[..., subprocess.Popen[bytes]]
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None) -> Iterator[WorkerFactory]:
+def celery_worker_process(transactional_db: None, django_db_serialized_rollback: None) -> Iterator[WorkerFactory]:
     """Start real `celery worker` processes on Redis, using the test database.
 
     Call the fixture to start one (extra env vars as keyword arguments); every worker started is
