@@ -130,7 +130,7 @@ def validate_items(*, phase: str, items: object) -> dict[str, object]:
     unknown = sorted(str(code) for code in items if code not in expected)
     missing = [code for code in expected if code not in items]
     wrong = [
-        f"{code} (accepts {', '.join(json_repr(v) for v in item.accepts)})"
+        f"{code} (accepts {', '.join(_as_json(v) for v in item.accepts)})"
         for code, item in expected.items()
         if code in items and not _accepted(items[code], item.accepts)
     ]
@@ -148,7 +148,7 @@ def validate_items(*, phase: str, items: object) -> dict[str, object]:
     return {code: items[code] for code in expected}
 
 
-def json_repr(value: object) -> str:
+def _as_json(value: object) -> str:
     return "true" if value is True else f'"{value}"'
 
 
