@@ -215,6 +215,11 @@ def update_case(*, actor: Actor, case_id: int, changes: Mapping[str, Any]) -> Ca
             booking.refit_case(case=case, actor=actor)
         if any(before[f] != after[f] for f in PLAN_FIELDS):
             plans.withdraw_approval(case=case, actor=actor, reason="case details changed")
+            if case.status == CaseStatus.CONFIRMED:
+                # Confirmation rests on the approved plan; a changed plan goes back to booked and
+                # needs the surgeon's approval and the coordinator's confirmation again, as a move does.
+                case.status = CaseStatus.BOOKED
+                case.save(update_fields=["status", "updated_at"])
         record(actor=actor, action="case.updated", obj=case, before=before, after=snapshot(case))
         return case
 

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.models import Anaesthesia
+from scheduling import plans
 from scheduling.booking import CancelReason
 from scheduling.models import Approach, Case, Channel, Patient, Priority
 
@@ -193,7 +194,8 @@ class CaseOutput(serializers.ModelSerializer[Case]):
         return dict(PatientSummary(case.patient, context=self.context).data)
 
     def get_plan_approved(self, case: Case) -> bool:
-        return case.plan_approved_at is not None
+        # Approved *and* for the plan as it is now (defence in depth beside withdraw_approval).
+        return plans.approval_is_current(case)
 
 
 # --- Booking --------------------------------------------------------------------------------

@@ -233,11 +233,14 @@ def test_two_devices_signing_in_at_once_record_it_once() -> None:
     assert history(clinic.case).filter(action="case.in_theatre").count() == 1
 
 
-def test_a_confirmed_case_edited_after_approval_goes_in_only_once_re_approved(clinic: Clinic) -> None:
+def test_a_confirmed_case_edited_after_approval_goes_in_only_once_re_approved_and_confirmed(clinic: Clinic) -> None:
     edited = clinic.client("coordinator").patch(f"/api/v1/cases/{clinic.case.pk}/", {"levels": ["L1"]}, format="json")
     assert edited.status_code == 200
+    assert edited.json()["status"] == "booked"  # the confirmation rested on the old plan
     refused = sign(clinic, "sign_in")
     assert refused.status_code == 409
     assert refused.json()["code"] == "invalid_transition"
     assert clinic.client("surgeon").post(f"/api/v1/cases/{clinic.case.pk}/plan/approve/").status_code == 200
+    assert sign(clinic, "sign_in").status_code == 409  # approved again, but not yet re-confirmed
+    assert clinic.client("coordinator").post(f"/api/v1/cases/{clinic.case.pk}/confirm/").status_code == 200
     assert sign(clinic, "sign_in").status_code == 201

@@ -171,6 +171,14 @@ def test_a_clinical_edit_of_the_case_withdraws_the_approval(approved: Clinic, ch
     assert approval["approved"] is False
 
 
+def test_the_case_list_does_not_report_a_stale_approval_as_approved(approved: Clinic) -> None:
+    coordinator = approved.client("coordinator")
+    assert coordinator.get(f"/api/v1/cases/{approved.case.pk}/").json()["plan_approved"] is True
+    newer = kp_version(template=approved.version.template, number=approved.version.number + 1)
+    Case.objects.filter(pk=approved.case.pk).update(procedure_version=newer)  # bypasses withdraw_approval
+    assert coordinator.get(f"/api/v1/cases/{approved.case.pk}/").json()["plan_approved"] is False
+
+
 def test_a_new_template_version_withdraws_the_approval_even_without_the_hook(approved: Clinic) -> None:
     """Defence in depth: a change that never called withdraw_approval still unapproves."""
     newer = kp_version(template=approved.version.template, number=approved.version.number + 1)
