@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
 from procedures.estimates import estimate, validate_levels
 from procedures.models import ProcedureVersion
@@ -27,7 +28,18 @@ from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 MAX_SLOTS = 100
 
 
-def window_of(session: TheatreSession) -> SessionWindow:
+# Offered and booked start times fall on this grid, so "now" never becomes a 21:58:13 start.
+START_GRID_MINUTES = 5
+
+
+def earliest_bookable(now: dt.datetime) -> dt.datetime:
+    """`now` rounded up to the start grid: the first moment a new booking may start."""
+    grid = dt.timedelta(minutes=START_GRID_MINUTES)
+    floor = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=now.minute % START_GRID_MINUTES)
+    return floor if floor == now else floor + grid
+
+
+def window_of(session: TheatreSession, *, not_before: dt.datetime | None = None) -> SessionWindow:
     """The search's view of a session; `session.theatre` should be select_related."""
     return SessionWindow(
         id=session.pk,
@@ -39,6 +51,7 @@ def window_of(session: TheatreSession) -> SessionWindow:
         surgeon_id=session.surgeon_id,
         anaesthetist_id=session.anaesthetist_id,
         capabilities=frozenset(session.theatre.capabilities or ()),
+        not_before=not_before,
     )
 
 
@@ -127,22 +140,25 @@ class AvailabilityQuery:
     date_to: dt.datetime  # aware, exclusive
     exclude_case_id: int | None = None
     limit: int = 20
+    now: dt.datetime | None = None  # the clock; None reads it (tests pin it)
 
 
 def find_slots(*, query: AvailabilityQuery) -> list[Slot]:
-    """The earliest slot in each of the surgeon's open sessions in the range, earliest first (5 queries)."""
+    """The earliest future slot in each of the surgeon's open sessions in the range, earliest first (5 queries)."""
+    not_before = earliest_bookable(query.now or timezone.now())
     sessions = (
         TheatreSession.objects.filter(
             surgeon_id=query.demand.surgeon_id,
             status__in=OPEN_SESSION_STATUSES,
             start__gte=query.date_from,
             start__lt=query.date_to,
+            end__gt=not_before,
             theatre__active=True,
         )
         .select_related("theatre")
         .order_by("start", "theatre_id")
     )
-    windows = [window_of(s) for s in sessions]
+    windows = [window_of(s, not_before=not_before) for s in sessions]
     occupancy = load_occupancy(windows=windows, demand=query.demand, exclude_case_id=query.exclude_case_id)
     return earliest_slots(windows=windows, demand=query.demand, occupancy=occupancy, limit=min(query.limit, MAX_SLOTS))
 

@@ -22,11 +22,12 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import TextChoices
+from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling import plans, reminders
-from scheduling.availability import demand_of, load_occupancy, window_of
+from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
 from scheduling.models import Case, CaseEquipment, CaseStatus
 from scheduling.slots import check_start, earliest_start
 from theatre.models import SessionStatus, TheatreSession
@@ -144,6 +145,12 @@ def _lock_resources(*, case: Case, session: TheatreSession) -> None:
         )
 
 
+def _not_before(now: dt.datetime | None) -> dt.datetime:
+    """No new booking or move starts in the past. `now` is injectable so that tests, and demo data
+    recorded for last week's list, can say when "now" is."""
+    return earliest_bookable(now or timezone.now())
+
+
 def _require_aware(start: dt.datetime | None) -> None:
     if start is not None and (start.tzinfo is None or start.utcoffset() is None):
         raise InvalidInput("start", "The start must carry a UTC offset, e.g. 2027-01-04T09:00:00+00:00.")
@@ -172,13 +179,14 @@ def _place(
     session: TheatreSession,
     start: dt.datetime | None,
     allow_locked: bool,
+    not_before: dt.datetime | None,
     check_eligible: bool = True,
 ) -> None:
     """Put the locked case at `start` (or the earliest fitting time) in the locked session, with units."""
     demand = demand_of(case)
     if not check_eligible:
         demand = dataclasses.replace(demand, eligible=True)
-    window = window_of(session)
+    window = window_of(session, not_before=not_before)
     occupancy = load_occupancy(windows=[window], demand=demand, exclude_case_id=case.pk)
     if start is None:
         fit = earliest_start(window=window, demand=demand, occupancy=occupancy, allow_locked=allow_locked)
@@ -206,6 +214,7 @@ def book_case(
     start: dt.datetime | None = None,
     override: bool = False,
     override_reason: str = "",
+    now: dt.datetime | None = None,
 ) -> Case:
     """Book a waiting case into a session at `start` (or its earliest fitting time) with one unit of
     each required kind; every invariant holds or nothing changes."""
@@ -222,7 +231,7 @@ def book_case(
         _lock_resources(case=case, session=session)
         before = _booking_snapshot(case)
         case.status = CaseStatus.BOOKED
-        _place(case=case, session=session, start=start, allow_locked=overridden)
+        _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
         _after_placement(
             case=case,
             session=session,
@@ -245,6 +254,7 @@ def move_case(
     start: dt.datetime | None = None,
     override: bool = False,
     override_reason: str = "",
+    now: dt.datetime | None = None,
 ) -> Case:
     """Move a booked or confirmed case to a new session/start: fully at the new place or still fully
     at the old one. A confirmed case goes back to booked and its plan approval is withdrawn."""
@@ -266,7 +276,7 @@ def move_case(
         _lock_resources(case=case, session=session)
         before = _booking_snapshot(case)
         case.status = CaseStatus.BOOKED
-        _place(case=case, session=session, start=start, allow_locked=overridden)
+        _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
         _after_placement(
             case=case,
             session=session,
@@ -291,7 +301,8 @@ def refit_case(*, case: Case, actor: Actor) -> None:
     before = _booking_snapshot(case)
     # The list is already this case's: a locked list may absorb a re-estimate, and a changed
     # screening result is the plan review's business, not a reason to refuse the update.
-    _place(case=case, session=session, start=case.start, allow_locked=True, check_eligible=False)
+    # The case keeps its own start, even if that has passed: a re-fit is not a new booking.
+    _place(case=case, session=session, start=case.start, allow_locked=True, not_before=None, check_eligible=False)
     record(
         actor=actor,
         action="case.refitted",

@@ -338,7 +338,14 @@ def seed_plan_demo(*, today: dt.date | None = None) -> dict[str, Case]:
                 screening_answers=PLAN_DEMO_ANSWERS,
                 notes="Demo: plan approved, confirmed, WHO checklist complete.",
             )
-            book_case(case_id=case.pk, session_id=session.pk, start=session.start, actor=coordinator)
+            # Recorded as booked the day before last week's list: booking never reaches into the past.
+            book_case(
+                case_id=case.pk,
+                session_id=session.pk,
+                start=session.start,
+                actor=coordinator,
+                now=session.start - dt.timedelta(days=1),
+            )
             approve_plan(case_id=case.pk, actor=surgeon_actor)
             confirm_case(case_id=case.pk, actor=coordinator)
             signers = {"sign_in": anaesthetist_actor, "time_out": surgeon_actor, "sign_out": surgeon_actor}

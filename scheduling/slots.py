@@ -34,6 +34,14 @@ class SessionWindow:
     surgeon_id: int
     anaesthetist_id: int | None
     capabilities: frozenset[str]
+    # Nothing may start before this (now, for a list already under way): a coordinator must not be
+    # able to book a patient into time that has passed. None: no bound (retrospective records).
+    not_before: dt.datetime | None = None
+
+    @property
+    def first_start(self) -> dt.datetime:
+        """The earliest start the list still offers."""
+        return self.start if self.not_before is None else max(self.start, self.not_before)
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ def time_violation(
 ) -> ErrorCode | None:
     """The first rule that `start` breaks in this session, in DESIGN §2 order, or None."""
     end = start + dt.timedelta(minutes=demand.minutes)
-    if start < window.start or end > window.end:
+    if start < window.first_start or end > window.end:
         return ErrorCode.OUTSIDE_SESSION
     if _overlaps(occupancy.session_cases.get(window.id, ()), start, end):
         return ErrorCode.SLOT_TAKEN
@@ -158,7 +166,8 @@ def _candidate_starts(*, window: SessionWindow, occupancy: Occupancy, latest: dt
     A start is blocked by a busy [a, b) exactly when it lies in (a - minutes, b), so the
     earliest free start is always the session start or the end of something busy.
     """
-    ends: set[dt.datetime] = {window.start}
+    first = window.first_start
+    ends: set[dt.datetime] = {first}
     streams: list[Iterable[Interval]] = [
         occupancy.session_cases.get(window.id, ()),
         occupancy.surgeon_cases,
@@ -170,7 +179,7 @@ def _candidate_starts(*, window: SessionWindow, occupancy: Occupancy, latest: dt
     for kind_units in occupancy.units.values():
         streams.extend(kind_units.values())
     for stream in streams:
-        ends.update(b for _, b in stream if window.start < b <= latest)
+        ends.update(b for _, b in stream if first < b <= latest)
     return sorted(ends)
 
 
@@ -184,8 +193,10 @@ def earliest_start(*, window: SessionWindow, demand: Demand, occupancy: Occupanc
     code = session_violation(window=window, demand=demand, allow_locked=allow_locked)
     if code is not None:
         return Fit(code=code)
+    if window.first_start >= window.end:
+        return Fit(code=ErrorCode.OUTSIDE_SESSION)  # the list is over
     latest = window.end - dt.timedelta(minutes=demand.minutes)
-    if latest < window.start:
+    if latest < window.first_start:
         return Fit(code=ErrorCode.SESSION_FULL)
     binding: ErrorCode | None = None
     for start in _candidate_starts(window=window, occupancy=occupancy, latest=latest):

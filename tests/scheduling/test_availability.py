@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from core.audit import Actor
+from scheduling.availability import AvailabilityQuery, demand_of, earliest_bookable, find_slots
 from scheduling.booking import book_case
 from scheduling.slots import Demand, Occupancy, SessionWindow, earliest_slots, earliest_start
 from tests.factories import PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory, london
@@ -237,3 +239,37 @@ def test_availability_uses_constant_queries(
         response = coordinator.get(URL, params)
     assert response.status_code == 200
     assert len(response.data["results"]) == 1 + (sessions - 1 + 1) // 2
+
+
+# --- never in the past ----------------------------------------------------------------------
+
+
+def test_search_in_a_list_under_way_starts_no_earlier_than_now() -> None:
+    under_way = dataclasses.replace(WINDOW, not_before=t(10, 5))
+    assert earliest_start(window=under_way, demand=DEMAND, occupancy=occupancy()).start == t(10, 5)
+
+
+def test_search_in_a_list_that_is_over_says_outside_session() -> None:
+    over = dataclasses.replace(WINDOW, not_before=t(13))
+    assert earliest_start(window=over, demand=DEMAND, occupancy=occupancy()).code == "outside_session"
+
+
+def test_earliest_bookable_rounds_now_up_to_the_five_minute_grid() -> None:
+    assert earliest_bookable(dt.datetime(2027, 1, 4, 9, 58, 13, tzinfo=UTC)) == t(10)
+    assert earliest_bookable(t(10)) == t(10)
+    assert earliest_bookable(dt.datetime(2027, 1, 4, 10, 0, 1, tzinfo=UTC)) == t(10, 5)
+
+
+def test_availability_never_offers_time_that_has_passed(world: World) -> None:
+    """Given a list from 08:00 to 13:00 and the clock at 09:58,
+    when availability is asked, then the slot offered starts at 10:00, not 08:00."""
+    query = AvailabilityQuery(
+        demand=demand_of(world.case(estimated_minutes=60)),
+        date_from=at(0),
+        date_to=at(23),
+        now=at(9, 58),
+    )
+    (slot,) = [s for s in find_slots(query=query) if s.session_id == world.session.pk]
+    assert slot.start == at(10)
+    late = dataclasses.replace(query, now=at(12, 30))
+    assert [s for s in find_slots(query=late) if s.session_id == world.session.pk] == []

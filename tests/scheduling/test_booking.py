@@ -367,3 +367,25 @@ def test_database_refuses_overlapping_case_written_around_the_service(world: Wor
     rogue = world.case()
     with pytest.raises(IntegrityError), transaction.atomic():
         Case.objects.filter(pk=rogue.pk).update(status="booked", session=world.session, start=at(9, 30), end=at(10, 30))
+
+
+def test_booking_refuses_a_start_that_has_passed(world: World, actor: Actor) -> None:
+    """A coordinator's slip must not book a patient into time already gone."""
+    case = world.case(estimated_minutes=60)
+    with pytest.raises(DomainError) as excinfo:
+        book(world, case, actor, at(9), now=at(9, 30))
+    assert code_of(excinfo) == "outside_session"
+    case.refresh_from_db()
+    assert case.status == "waiting"
+
+
+def test_booking_without_start_in_a_list_under_way_takes_the_next_grid_time(world: World, actor: Actor) -> None:
+    case = book(world, world.case(estimated_minutes=60), actor, now=at(9, 31))
+    assert case.start == at(9, 35)
+
+
+def test_moving_into_a_list_that_is_over_is_outside_session(world: World, actor: Actor) -> None:
+    case = book(world, world.case(estimated_minutes=60), actor, at(8), now=at(7))
+    with pytest.raises(DomainError) as excinfo:
+        move_case(case_id=case.pk, session_id=world.session.pk, actor=actor, now=world.session.end)
+    assert code_of(excinfo) == "outside_session"
