@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.models import Anaesthesia
-from scheduling import plans
+from scheduling import plans, reminders
 from scheduling.booking import CancelReason
 from scheduling.models import Approach, Case, Channel, Patient, Priority
 
@@ -149,6 +149,9 @@ class CaseOutput(serializers.ModelSerializer[Case]):
     patient_detail = serializers.SerializerMethodField()
     equipment = ClaimedUnit(source="equipment_claims", many=True, read_only=True)
     plan_approved = serializers.SerializerMethodField()
+    reminder_warnings = serializers.SerializerMethodField(
+        help_text="Why some reminders could not be planned, e.g. no contact details or a hold date already past."
+    )
 
     class Meta:
         model = Case
@@ -178,6 +181,7 @@ class CaseOutput(serializers.ModelSerializer[Case]):
             "cancel_note",
             "plan_approved",
             "plan_approved_at",
+            "reminder_warnings",
             "notes",
             "created_at",
             "updated_at",
@@ -192,6 +196,10 @@ class CaseOutput(serializers.ModelSerializer[Case]):
 
     def get_patient_detail(self, case: Case) -> dict[str, Any]:
         return dict(PatientSummary(case.patient, context=self.context).data)
+
+    @extend_schema_field({"type": "array", "items": {"type": "object"}})
+    def get_reminder_warnings(self, case: Case) -> list[dict[str, str]]:
+        return reminders.reminder_warnings(case)
 
     def get_plan_approved(self, case: Case) -> bool:
         # Approved *and* for the plan as it is now (defence in depth beside withdraw_approval).

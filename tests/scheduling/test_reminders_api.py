@@ -58,6 +58,9 @@ def test_patient_without_contact_details_shows_the_warning(world: World, coordin
     body = coordinator.get(URL, {"case": case.pk}).json()
     assert body["results"] == []
     assert [w["code"] for w in body["warnings"]] == ["no_contact_details"]
+    # The coordinator sees it on the case too, where the booking is made.
+    on_case = coordinator.get(f"/api/v1/cases/{case.pk}/").json()
+    assert [w["code"] for w in on_case["reminder_warnings"]] == ["no_contact_details"]
 
 
 def test_case_is_required_and_must_exist(world: World, coordinator: APIClient) -> None:
