@@ -178,8 +178,10 @@ class PatientFactory(DjangoModelFactory[Patient]):
 
     nhs_number = factory.Sequence(valid_nhs_number)
     mrn = factory.Sequence(lambda n: f"MRN{n:07d}")
-    given_name = factory.Faker("first_name", locale="en_GB")
-    family_name = factory.Faker("last_name", locale="en_GB")
+    # Distinctive names, never a substring of ordinary text ("Ball" is in "Balloon kyphoplasty"), so
+    # that every "this name must not appear" check means what it says.
+    given_name = factory.Sequence(lambda n: f"Ottoline{n:03d}")
+    family_name = factory.Sequence(lambda n: f"Quarrington{n:03d}")
     date_of_birth = dt.date(1948, 5, 17)
     email = factory.Sequence(lambda n: f"patient{n}@example.org")
     phone = "+447700900123"
