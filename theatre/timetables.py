@@ -19,7 +19,7 @@ from django.db import transaction
 from core.audit import Actor, record, snapshot
 from core.errors import InvalidInput
 from theatre.models import SessionStatus, TheatreSession, Timetable
-from theatre.sessions import Slot, clash_candidates, ensure_staff_roles, find_clash, save_sessions
+from theatre.sessions import clash_candidates, ensure_staff_roles, find_clash, save_sessions, slot_of
 
 # A generous bound so a typo (2062 for 2026) cannot create thousands of lists in one request.
 MAX_GENERATION_DAYS = 366
@@ -116,7 +116,7 @@ def generate_sessions(
         if not new:
             return []
         zone = ZoneInfo(timetable.theatre.site.timezone)
-        slots = [_slot(s) for s in new]
+        slots = [slot_of(s) for s in new]
         others = clash_candidates(slots)
         for slot in slots:
             error = find_clash(slot, others, zone)
@@ -129,16 +129,6 @@ def generate_sessions(
         for session in new:
             record(actor=actor, action="session.created", obj=session, after=snapshot(session), reason=reason)
     return new
-
-
-def _slot(session: TheatreSession) -> Slot:
-    return Slot(
-        theatre_id=session.theatre_id,
-        surgeon_id=session.surgeon_id,
-        anaesthetist_id=session.anaesthetist_id,
-        start=session.start,
-        end=session.end,
-    )
 
 
 def _new_sessions(timetable: Timetable, *, date_from: dt.date, date_to: dt.date, status: str) -> list[TheatreSession]:
