@@ -25,6 +25,7 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
+from core.db import is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
@@ -72,9 +73,6 @@ CONSTRAINT_CODES: dict[str, ErrorCode] = {
     "caseequipment_no_unit_overlap": ErrorCode.EQUIPMENT_UNAVAILABLE,
 }
 
-# SQLSTATEs of a lock we could not have: lock_not_available (lock_timeout), deadlock_detected.
-_BUSY_SQLSTATES = frozenset({"55P03", "40P01"})
-
 
 def rule_broken(code: ErrorCode) -> DomainError:
     return DomainError(code, DETAILS[code])
@@ -97,8 +95,7 @@ def run_in_transaction(work: Callable[[], T]) -> T:
             raise rule_broken(CONSTRAINT_CODES[constraint]) from exc
         raise
     except OperationalError as exc:
-        sqlstate, _ = _sqlstate(exc)
-        if sqlstate in _BUSY_SQLSTATES:
+        if is_lock_contention(exc):
             raise rule_broken(ErrorCode.BUSY) from exc
         raise
 

@@ -10,7 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError
+from core.db import is_lock_contention
+from core.errors import DomainError, ErrorCode
 
 
 def _first_code(codes: Any) -> str:
@@ -27,6 +28,13 @@ def _first_code(codes: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
+    if is_lock_contention(exc):
+        # Any write (not only booking) that could not get its row lock in time: the request
+        # rolled back whole, so the client may simply try again.
+        return Response(
+            {"code": ErrorCode.BUSY.value, "detail": "The schedule is busy with another change; try again."},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
