@@ -20,7 +20,7 @@ from core.errors import DomainError, ErrorCode, InvalidInput
 from procedures.estimates import estimate, validate_levels
 from procedures.models import ProcedureVersion
 from procedures.screening import screen
-from scheduling import booking, plans
+from scheduling import booking, plans, reminders
 from scheduling.models import Case, CaseStatus, Patient
 from theatre.models import StaffMember, StaffRole
 
@@ -88,6 +88,9 @@ def create_patient(*, actor: Actor, data: Mapping[str, Any]) -> Patient:
     return patient
 
 
+REMINDER_CONTACT_FIELDS = ("email", "phone", "address", "reminder_channels", "given_name")
+
+
 def update_patient(*, actor: Actor, patient_id: int, changes: Mapping[str, Any]) -> Patient:
     """Change a patient's details; the NHS number stays valid and unique; audited."""
     with transaction.atomic():
@@ -97,7 +100,12 @@ def update_patient(*, actor: Actor, patient_id: int, changes: Mapping[str, Any])
             if key in PATIENT_FIELDS:
                 setattr(patient, key, clean_nhs_number(value) if key == "nhs_number" else value)
         _save_patient(patient)
-        record(actor=actor, action="patient.updated", obj=patient, before=before, after=snapshot(patient))
+        after = snapshot(patient)
+        record(actor=actor, action="patient.updated", obj=patient, before=before, after=after)
+        if any(before[f] != after[f] for f in REMINDER_CONTACT_FIELDS):
+            # New contact details or channel preferences reach the reminders still to come.
+            for case in patient.cases.filter(status__in=booking.MOVABLE).select_related("procedure_version"):
+                reminders.replan_for_case(case=case, actor=actor)
     return patient
 
 
@@ -212,7 +220,11 @@ def update_case(*, actor: Actor, case_id: int, changes: Mapping[str, Any]) -> Ca
         after = snapshot(case)
         moved_fields = {"estimated_minutes", "surgeon"}
         if any(before[f] != after[f] for f in moved_fields):
-            booking.refit_case(case=case, actor=actor)
+            booking.refit_case(case=case, actor=actor)  # re-plans the reminders too
+        elif case.status in booking.MOVABLE and before != after:
+            # A new anticoagulant needs its hold reminder, a switch to GA its fasting instructions,
+            # and a drug stopped must not leave a "stop warfarin" message pending.
+            reminders.replan_for_case(case=case, actor=actor)
         if any(before[f] != after[f] for f in PLAN_FIELDS):
             plans.withdraw_approval(case=case, actor=actor, reason="case details changed")
             if case.status == CaseStatus.CONFIRMED:

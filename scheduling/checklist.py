@@ -22,7 +22,7 @@ from core.audit import Actor, record
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.roles import Role, roles_of
 from scheduling.models import Case, CaseStatus, ChecklistEntry, ChecklistPhase
-from scheduling.plans import approval_is_current, plan_queryset
+from scheduling.plans import approval_is_current, ensure_eligible, plan_queryset
 
 NOT_APPLICABLE = "not_applicable"
 CONFIRMED: tuple[object, ...] = (True,)
@@ -183,6 +183,8 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
         needs, becomes = TRANSITIONS[phase]
         if case.status != needs:
             raise DomainError(ErrorCode.INVALID_TRANSITION, f"{phase} needs a {needs} case; this one is {case.status}.")
+        if phase == ChecklistPhase.SIGN_IN:
+            ensure_eligible(case)
         if phase == ChecklistPhase.SIGN_IN and not approval_is_current(case):
             # Confirmation needed an approved plan; if the plan changed since, it is no longer
             # the plan the surgeon signed off, so the patient does not go in on it.

@@ -437,6 +437,21 @@ def _approval_snapshot(case: Case) -> dict[str, Any]:
     }
 
 
+def ensure_eligible(case: Case) -> None:
+    """409 not_eligible unless the case's current screening is eligible.
+
+    Screening answers can change after booking (a new anticoagulant, an infection found at
+    pre-op assessment). The booking stays so the coordinator can decide, but no one approves,
+    confirms or takes into theatre a patient the rules now say must not have the procedure.
+    """
+    result = (case.screening_result or {}).get("result")
+    if result != "eligible":
+        raise DomainError(
+            ErrorCode.NOT_ELIGIBLE,
+            f"The case's screening is now {result or 'missing'}; resolve it (or cancel the case) before going on.",
+        )
+
+
 def approve_plan(*, case_id: int, actor: Actor, fingerprint: str = "") -> Case:
     """Record the case surgeon's approval of the plan as it is now (who, when, fingerprint); audited.
 
@@ -453,6 +468,7 @@ def approve_plan(*, case_id: int, actor: Actor, fingerprint: str = "") -> Case:
                 f"A {case.status} case's plan cannot be approved: approve it once the case is booked, "
                 "since its session and start time are part of the plan.",
             )
+        ensure_eligible(case)
         current = plan_fingerprint(case)
         if fingerprint and fingerprint != current:
             raise DomainError(
@@ -496,6 +512,7 @@ def confirm_case(*, case_id: int, actor: Actor) -> Case:
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, f"Only a booked case can be confirmed; this one is {case.status}."
             )
+        ensure_eligible(case)
         if case.plan_approved_at is None:
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, "The case plan has not been approved by the case's surgeon."
