@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "core",
     "theatre",
     "procedures",
@@ -171,6 +172,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DATETIME_FORMAT": "iso-8601",
@@ -186,6 +192,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and Swagger UI are behind the same default-deny rule as the API itself.
     "SERVE_PERMISSIONS": ["core.permissions.HasRole"],
+    # Swagger UI's JavaScript from our own static files, not a CDN: a third-party script on the
+    # API's origin could read patient records with the user's session.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # One schema name per choice set, so generated clients get stable enum types.
     "ENUM_NAME_OVERRIDES": {
         "EquipmentKindEnum": "theatre.models.EquipmentKind",

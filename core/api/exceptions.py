@@ -28,6 +28,12 @@ def _first_code(codes: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, OverflowError):
+        # A date far in the future (year 9999) overflowing date arithmetic is bad input, not a crash.
+        return Response(
+            {"code": "out_of_range", "detail": "A date or time in the request is outside the supported range."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if is_lock_contention(exc):
         # Any write (not only booking) that could not get its row lock in time: the request
         # rolled back whole, so the client may simply try again.

@@ -61,8 +61,8 @@ class PatientInput(serializers.Serializer[Any]):
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
     date_of_birth = serializers.DateField()
-    email = serializers.EmailField(required=False, allow_blank=True)
-    phone = serializers.RegexField(r"^\+?[0-9 ]{7,20}$", required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    phone = serializers.RegexField(r"^\+?[0-9 ]{7,19}$", required=False, allow_blank=True, max_length=20)
     address = serializers.CharField(required=False, allow_blank=True)
     reminder_channels = serializers.ListField(child=ChannelField(), required=False, max_length=2)
 

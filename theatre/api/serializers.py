@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import User
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from core.errors import InvalidInput
+from core.roles import is_admin
 from theatre.models import (
     PERIOD_TIMES,
     Capability,
@@ -117,6 +118,23 @@ class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
     class Meta:
         model = StaffMember
         fields = ["id", "name", "role", "user", "email", "phone", "active"]
+
+    def validate_user(self, value: User | None) -> User | None:
+        staff = self.instance if isinstance(self.instance, StaffMember) else None
+        current = staff.user_id if staff is not None else None
+        if (value.pk if value else None) == current:
+            return value
+        # The link decides whose login signs off a surgeon's case plans: a clinical identity,
+        # so only an admin changes it (coordinators manage the rest of the record).
+        request = self.context.get("request")
+        if request is None or not is_admin(request.user):
+            raise exceptions.PermissionDenied("Only an admin may link or unlink a staff member's login.")
+        others = StaffMember.objects.filter(user=value)
+        if staff is not None:
+            others = others.exclude(pk=staff.pk)
+        if value is not None and others.exists():
+            raise serializers.ValidationError("This login already belongs to another staff member.")
+        return value
 
 
 class TheatreAtSiteMixin:
