@@ -41,6 +41,11 @@ class AuditedAdmin(admin.ModelAdmin[Any]):
             reason="admin",
         )
 
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        """ "Delete selected" in the changelist: one audit entry per row, like a single delete."""
+        for obj in queryset:
+            self.delete_model(request, obj)
+
     def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
         record(
             actor=Actor.of(request.user),

@@ -94,6 +94,7 @@ def fingerprint_content(case: Case) -> dict[str, Any]:
         "approach": case.approach,
         "anaesthesia": case.anaesthesia,
         "surgeon": case.surgeon_id,
+        "anaesthetist": case.anaesthetist_id,
         "session": case.session_id,
         "start": _utc_iso(case.start),
         "end": _utc_iso(case.end),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError, InvalidInput
@@ -86,3 +87,14 @@ class TheatreSessionAdmin(AuditedAdmin):
     list_filter = ["status", "theatre"]
     date_hierarchy = "start"
     list_select_related = ["theatre__site", "surgeon", "anaesthetist"]
+
+    # Once a list exists, its time, theatre, staff and status change only through the session
+    # services (/api/v1/sessions/), which keep booked cases inside the list, copy a new
+    # anaesthetist onto its cases, ask for the 6-4-2 override and tell the team.
+    SCHEDULING_FIELDS = ("theatre", "period", "start", "end", "surgeon", "anaesthetist", "status")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: TheatreSession | None = None) -> tuple[str, ...]:
+        return self.SCHEDULING_FIELDS if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: TheatreSession | None = None) -> bool:
+        return False  # a list is cancelled, never erased: its cases' history points at it

@@ -36,6 +36,7 @@ LOCK_AHEAD = dt.timedelta(days=14)
 # Cases that hold time in a list. This mirrors scheduling.models.OCCUPYING_STATUSES: theatre
 # sits below scheduling in the import order, so it reads cases only through `session.cases`.
 LISTED_CASE_STATUSES = ("booked", "confirmed", "in_theatre", "completed")
+UPCOMING_CASE_STATUSES = ("booked", "confirmed")
 
 # Statuses a coordinator may set directly; `cancelled` goes through cancel_session.
 SETTABLE_STATUSES = (SessionStatus.PLANNED, SessionStatus.PUBLISHED, SessionStatus.LOCKED)
@@ -86,11 +87,20 @@ def ensure_aware(value: dt.datetime, *, field: str) -> None:
         raise InvalidInput(field, "The datetime must carry a UTC offset (e.g. 2026-03-30T08:00:00+01:00).")
 
 
+# A list is a day's work at most; a typo such as year 9999 must not block a surgeon for ever.
+MAX_SESSION_LENGTH = dt.timedelta(hours=24)
+PLANNING_YEARS = range(2000, 2101)
+
+
 def ensure_interval(*, start: dt.datetime, end: dt.datetime) -> None:
     ensure_aware(start, field="start")
     ensure_aware(end, field="end")
+    if start.year not in PLANNING_YEARS:
+        raise InvalidInput("start", f"Lists are planned between {PLANNING_YEARS[0]} and {PLANNING_YEARS[-1]}.")
     if end <= start:
         raise InvalidInput("end", "The end must be after the start.")
+    if end - start > MAX_SESSION_LENGTH:
+        raise InvalidInput("end", "A list lasts at most 24 hours.")
 
 
 def ensure_staff_roles(*, surgeon: StaffMember, anaesthetist: StaffMember | None) -> None:
@@ -337,6 +347,14 @@ def update_session(
             return session
         _validate_changed(session, before=before, after=after)
         save_sessions([session])
+        if before["anaesthetist"] != after["anaesthetist"]:
+            try:
+                with transaction.atomic():
+                    _hand_cases_to_anaesthetist(session, actor=actor, reason=reason)
+            except IntegrityError as exc:  # the new anaesthetist has a case elsewhere at that time
+                raise DomainError(
+                    ErrorCode.ANAESTHETIST_BUSY, "The new anaesthetist has a case elsewhere during this list."
+                ) from exc
         record(actor=actor, action="session.updated", obj=session, before=before, after=after, reason=reason)
         if _is_announced(before["status"]) or _is_announced(after["status"]):
             _announce(session_id=session.pk, change=_change_kind(before["status"], after["status"]), actor=actor)
@@ -364,10 +382,33 @@ def _validate_changed(session: TheatreSession, *, before: Mapping[str, Any], aft
         ensure_no_clash(slot_of(session), zone=zone_of(session.theatre), exclude_id=session.pk)
     if moved:
         _ensure_cases_still_fit(session, theatre_changed=before["theatre"] != after["theatre"])
-    if before["anaesthetist"] != after["anaesthetist"]:
-        # A booked case carries its list's anaesthetist so that the database can keep one
-        # anaesthetist out of two overlapping cases; keep the copy true.
-        session.cases.filter(status__in=LISTED_CASE_STATUSES).update(anaesthetist=session.anaesthetist)
+    if before["anaesthetist"] != after["anaesthetist"] and session.cases.filter(status="in_theatre").exists():
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "A case on this list is in theatre; change the anaesthetist once it has finished.",
+        )
+
+
+def _hand_cases_to_anaesthetist(session: TheatreSession, *, actor: Actor, reason: str) -> None:
+    """Copy the list's new anaesthetist onto its upcoming cases, each change audited.
+
+    A booked case carries its list's anaesthetist so that the database can keep one anaesthetist
+    out of two overlapping cases. Completed cases keep the anaesthetist who was there: that is the
+    clinical record. (The case-plan fingerprint includes the anaesthetist, so an approval given
+    for the old team is no longer current.)
+    """
+    for case in session.cases.filter(status__in=UPCOMING_CASE_STATUSES).select_for_update():
+        old = case.anaesthetist_id
+        case.anaesthetist_id = session.anaesthetist_id
+        case.save(update_fields=["anaesthetist", "updated_at"])
+        record(
+            actor=actor,
+            action="case.anaesthetist_changed",
+            obj=case,
+            before={"anaesthetist": old},
+            after={"anaesthetist": case.anaesthetist_id},
+            reason=reason or "the list's anaesthetist changed",
+        )
 
 
 def _ensure_cases_still_fit(session: TheatreSession, *, theatre_changed: bool) -> None:

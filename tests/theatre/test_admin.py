@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from core.audit import history
-from tests.factories import TheatreSessionFactory
-from theatre.models import TheatreSession
+from core.models import AuditEntry
+from tests.factories import SiteFactory, TheatreFactory, TheatreSessionFactory
+from theatre.models import Site, TheatreSession
 
 pytestmark = pytest.mark.django_db
 
@@ -50,13 +53,45 @@ def test_admin_session_save_is_audited(admin_client_: Client) -> None:
     assert (entry.action, entry.reason, entry.after["notes"]) == ("theatresession.updated", "admin", "x")
 
 
-def test_admin_refuses_a_surgeon_clash_with_a_form_error(admin_client_: Client) -> None:
+def test_admin_refuses_a_new_list_that_clashes_with_a_form_error(admin_client_: Client) -> None:
     first = TheatreSessionFactory()
-    second = TheatreSessionFactory(start=first.start.replace(day=first.start.day + 1))
-    data = form_data(second, surgeon=first.surgeon_id, start_0=first.start.strftime("%d/%m/%Y"))
-    data["end_0"] = data["start_0"]
-    response = admin_client_.post(f"/admin/theatre/theatresession/{second.pk}/change/", data)
+    elsewhere = TheatreFactory(site=first.theatre.site)
+    data = form_data(first, theatre=elsewhere.pk, anaesthetist="")
+    response = admin_client_.post("/admin/theatre/theatresession/add/", data)
     assert response.status_code == 200
     assert "surgeon_busy" in response.content.decode()
-    second.refresh_from_db()
-    assert second.surgeon_id != first.surgeon_id
+    assert TheatreSession.objects.count() == 1
+
+
+def test_admin_cannot_change_a_lists_time_staff_or_status_around_the_services(admin_client_: Client) -> None:
+    """Booked cases must stay inside their list and 6-4-2 must hold: the admin edits notes only."""
+    session = TheatreSessionFactory(status="locked")
+    later_end = session.end + dt.timedelta(hours=3)
+    data = form_data(session, notes="porter booked", status="cancelled")
+    data["end_1"] = later_end.strftime("%H:%M:%S")
+    response = admin_client_.post(f"/admin/theatre/theatresession/{session.pk}/change/", data)
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.notes, session.status, session.end) == (
+        "porter booked",
+        "locked",
+        later_end - dt.timedelta(hours=3),
+    )
+
+
+def test_admin_never_deletes_a_list(admin_client_: Client) -> None:
+    session = TheatreSessionFactory()
+    assert admin_client_.get(f"/admin/theatre/theatresession/{session.pk}/delete/").status_code == 403
+    assert TheatreSession.objects.filter(pk=session.pk).exists()
+
+
+def test_admin_bulk_delete_is_audited_row_by_row(admin_client_: Client) -> None:
+    sites = [SiteFactory(name=f"Annexe {n}") for n in range(2)]
+    response = admin_client_.post(
+        "/admin/theatre/site/",
+        {"action": "delete_selected", "_selected_action": [s.pk for s in sites], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Site.objects.filter(pk__in=[s.pk for s in sites]).exists()
+    deleted = AuditEntry.objects.filter(action="site.deleted").values_list("object_id", flat=True)
+    assert sorted(deleted) == sorted(str(s.pk) for s in sites)

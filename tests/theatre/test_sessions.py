@@ -330,3 +330,45 @@ def test_changing_the_anaesthetist_keeps_booked_cases_in_step() -> None:
     update_session(session=session, changes={"anaesthetist": replacement}, actor=SYSTEM)
     case.refresh_from_db()
     assert case.anaesthetist == replacement
+
+
+@pytest.mark.django_db
+def test_a_new_anaesthetist_never_rewrites_the_record_of_a_completed_case() -> None:
+    session = new_session()
+    done = CaseFactory(
+        status="completed",
+        session=session,
+        start=london(2027, 3, 1, 8),
+        end=london(2027, 3, 1, 9),
+        anaesthetist=session.anaesthetist,
+    )
+    upcoming = CaseFactory(
+        status="booked",
+        session=session,
+        start=london(2027, 3, 1, 9),
+        end=london(2027, 3, 1, 10),
+        anaesthetist=session.anaesthetist,
+    )
+    first, replacement = session.anaesthetist, AnaesthetistFactory()
+    update_session(session=session, changes={"anaesthetist": replacement}, actor=SYSTEM)
+    done.refresh_from_db()
+    upcoming.refresh_from_db()
+    assert done.anaesthetist == first  # who was actually there
+    assert upcoming.anaesthetist == replacement
+    (entry,) = history(upcoming).filter(action="case.anaesthetist_changed")
+    assert (entry.before, entry.after) == ({"anaesthetist": first.pk}, {"anaesthetist": replacement.pk})
+
+
+@pytest.mark.django_db
+def test_the_anaesthetist_cannot_change_while_a_case_is_in_theatre() -> None:
+    session = new_session()
+    CaseFactory(
+        status="in_theatre",
+        session=session,
+        start=london(2027, 3, 1, 9),
+        end=london(2027, 3, 1, 10),
+        anaesthetist=session.anaesthetist,
+    )
+    with pytest.raises(DomainError) as refused:
+        update_session(session=session, changes={"anaesthetist": AnaesthetistFactory()}, actor=SYSTEM)
+    assert refused.value.code == "invalid_transition"
