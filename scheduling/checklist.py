@@ -23,6 +23,7 @@ from core.errors import DomainError, ErrorCode, InvalidInput
 from core.roles import Role, roles_of
 from scheduling.models import Case, CaseStatus, ChecklistEntry, ChecklistPhase
 from scheduling.plans import approval_is_current, ensure_eligible, plan_queryset
+from theatre.models import StaffMember
 
 NOT_APPLICABLE = "not_applicable"
 CONFIRMED: tuple[object, ...] = (True,)
@@ -157,6 +158,20 @@ def can_sign(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(roles_of(user) & {Role.SURGEON.value, Role.ANAESTHETIST.value})
 
 
+def is_on_the_case(user: AbstractBaseUser | AnonymousUser, case: Case) -> bool:
+    """The case's surgeon, or the surgeon or anaesthetist of its list: the team in that theatre.
+
+    A surgeon operating next door must not be able to sign this patient in."""
+    session = case.session
+    team = {case.surgeon_id, case.anaesthetist_id}
+    if session is not None:
+        team |= {session.surgeon_id, session.anaesthetist_id}
+    team.discard(None)
+    if user.pk is None:
+        return False
+    return StaffMember.objects.filter(user_id=user.pk, pk__in=team).exists()
+
+
 def _check_order(phase: str, done: set[str]) -> None:
     if phase in done:
         raise DomainError(ErrorCode.CHECKLIST_ORDER, f"{phase} has already been recorded for this case.")
@@ -178,6 +193,8 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
         # sees the first's entry (and the unique constraint backs it up).
         Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True).get()
         case = plan_queryset().get(pk=case_id)
+        if not is_on_the_case(actor.user, case):
+            raise PermissionDenied("Only the surgeon or anaesthetist of this case's list may sign its checklist.")
         done = set(ChecklistEntry.objects.filter(case=case).values_list("phase", flat=True))
         _check_order(phase, done)
         needs, becomes = TRANSITIONS[phase]

@@ -153,13 +153,14 @@ TABLE: dict[str, Row] = {
     "POST /cases/{id}/plan/approve/": row(403, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
     "POST /cases/{id}/confirm/": manage(200),
     "GET /cases/{id}/checklist/": read(),
-    # The theatre team signs: any surgeon or anaesthetist; not coordinators, viewers or admins.
+    # The theatre team of this case signs (its surgeon, its list's anaesthetist); not a surgeon
+    # from another list, and not coordinators, viewers or admins.
     "POST /cases/{id}/checklist/": row(
         403,
         403,
         403,
         201,
-        201,
+        403,
         201,
         403,
         target={"id": "case_confirmed"},

@@ -24,10 +24,12 @@ CASES = "/api/v1/cases/"
 
 
 @pytest.fixture
-def world(surgeon_user: User) -> World:
+def world(surgeon_user: User, anaesthetist_user: User) -> World:
     built = build_world(equipment=("c_arm", "kyphoplasty_system"))
     built.surgeon.user = surgeon_user
     built.surgeon.save()
+    built.anaesthetist.user = anaesthetist_user  # the list's anaesthetist signs its checklist
+    built.anaesthetist.save()
     return built
 
 

@@ -90,12 +90,20 @@ def test_an_answer_must_be_one_the_item_accepts() -> None:
 # --- Recording phases ---------------------------------------------------------------------------
 
 
+def test_a_surgeon_from_another_list_cannot_sign_this_patient_in(clinic: Clinic) -> None:
+    refused = sign(clinic, "sign_in", "other_surgeon")
+    assert refused.status_code == 403
+    clinic.case.refresh_from_db()
+    assert clinic.case.status == CaseStatus.CONFIRMED
+    assert not ChecklistEntry.objects.filter(case=clinic.case).exists()
+
+
 def test_the_three_phases_take_a_confirmed_case_into_theatre_and_complete_it(clinic: Clinic) -> None:
     first = sign(clinic, "sign_in", "anaesthetist")
     assert first.status_code == 201
     assert first.json()["case_status"] == "in_theatre"
     assert sign(clinic, "time_out", "surgeon").json()["case_status"] == "in_theatre"
-    last = sign(clinic, "sign_out", "other_surgeon")
+    last = sign(clinic, "sign_out", "anaesthetist")
     assert last.status_code == 201
     assert last.json()["case_status"] == "completed"
     clinic.case.refresh_from_db()
@@ -104,7 +112,7 @@ def test_the_three_phases_take_a_confirmed_case_into_theatre_and_complete_it(cli
     assert [(e.phase, e.signed_by.username) for e in entries] == [
         ("sign_in", "anaesthetist"),
         ("time_out", "surgeon"),
-        ("sign_out", "surgeon2"),
+        ("sign_out", "anaesthetist"),
     ]
     assert entries[0].items == SIGN_IN
     assert entries[0].signed_at <= entries[1].signed_at <= entries[2].signed_at
