@@ -167,10 +167,41 @@ def clash_candidates(slots: list[Slot], *, exclude_ids: Iterable[int] = ()) -> l
 
 
 def ensure_no_clash(slot: Slot, *, zone: ZoneInfo, exclude_id: int | None = None) -> None:
-    """Raise 409 slot_taken / surgeon_busy / anaesthetist_busy if a live list overlaps `slot`."""
+    """Raise 409 slot_taken / surgeon_busy / anaesthetist_busy if a live list overlaps `slot`,
+    or if the surgeon is operating on another list (a shared list) at that time."""
     error = find_clash(slot, clash_candidates([slot], exclude_ids=[exclude_id] if exclude_id else []), zone)
+    if error is None:
+        error = find_case_clash([slot], zone=zone, exclude_session_id=exclude_id)
     if error is not None:
         raise error
+
+
+def find_case_clash(slots: list[Slot], *, zone: ZoneInfo, exclude_session_id: int | None = None) -> DomainError | None:
+    """409 surgeon_busy if a slot's surgeon has a case on another list at that time.
+
+    Booking refuses a case whose surgeon leads a list elsewhere; this is the same rule from the
+    other side. The cases are reached through the reverse relation, so theatre still does not
+    import scheduling. One query.
+    """
+    if not slots:
+        return None
+    case_model: Any = TheatreSession._meta.get_field("cases").related_model
+    busy = case_model._default_manager.filter(
+        surgeon_id__in={s.surgeon_id for s in slots},
+        status__in=LISTED_CASE_STATUSES,
+        start__lt=max(s.end for s in slots),
+        end__gt=min(s.start for s in slots),
+    )
+    if exclude_session_id is not None:
+        busy = busy.exclude(session_id=exclude_session_id)
+    for surgeon_id, start, end, session_id in busy.order_by("start").values_list(
+        "surgeon_id", "start", "end", "session_id"
+    ):
+        for slot in slots:
+            if surgeon_id == slot.surgeon_id and start < slot.end and slot.start < end:
+                when = f"{start.astimezone(zone):%a %d %b %Y %H:%M}–{end.astimezone(zone):%H:%M}"
+                return DomainError(ErrorCode.SURGEON_BUSY, f"The surgeon is operating on list {session_id} on {when}.")
+    return None
 
 
 def zone_of(theatre: Theatre) -> ZoneInfo:

@@ -19,7 +19,14 @@ from django.db import transaction
 from core.audit import Actor, record, snapshot
 from core.errors import InvalidInput
 from theatre.models import SessionStatus, TheatreSession, Timetable
-from theatre.sessions import clash_candidates, ensure_staff_roles, find_clash, save_sessions, slot_of
+from theatre.sessions import (
+    clash_candidates,
+    ensure_staff_roles,
+    find_case_clash,
+    find_clash,
+    save_sessions,
+    slot_of,
+)
 
 # A generous bound so a typo (2062 for 2026) cannot create thousands of lists in one request.
 MAX_GENERATION_DAYS = 366
@@ -124,6 +131,9 @@ def generate_sessions(
                 error.detail = f"{slot.start.astimezone(zone).date().isoformat()}: {error.detail}"
                 error.extra["date"] = slot.start.astimezone(zone).date().isoformat()
                 raise error
+        case_clash = find_case_clash(slots, zone=zone)  # its detail names the day
+        if case_clash is not None:
+            raise case_clash
         save_sessions(new)
         reason = f"generated from timetable {timetable.pk} for {date_from.isoformat()}..{date_to.isoformat()}"
         for session in new:

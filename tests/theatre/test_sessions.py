@@ -372,3 +372,31 @@ def test_the_anaesthetist_cannot_change_while_a_case_is_in_theatre() -> None:
     with pytest.raises(DomainError) as refused:
         update_session(session=session, changes={"anaesthetist": AnaesthetistFactory()}, actor=SYSTEM)
     assert refused.value.code == "invalid_transition"
+
+
+@pytest.mark.django_db
+def test_a_surgeon_operating_on_a_shared_list_cannot_be_given_a_list_elsewhere_then() -> None:
+    """Booking refuses a case whose surgeon leads a list elsewhere; creating a list for a surgeon
+    who is operating on someone else's list at that time is refused the same way."""
+    shared = new_session()
+    guest = SurgeonFactory()
+    CaseFactory(
+        status="booked",
+        surgeon=guest,
+        session=shared,
+        start=london(2027, 3, 1, 9),
+        end=london(2027, 3, 1, 10),
+        anaesthetist=shared.anaesthetist,
+    )
+    elsewhere = TheatreFactory(site=shared.theatre.site)
+    with pytest.raises(DomainError) as refused:
+        create_session(
+            theatre=elsewhere,
+            start=london(2027, 3, 1, 8),
+            end=london(2027, 3, 1, 13),
+            surgeon=guest,
+            anaesthetist=None,
+            actor=SYSTEM,
+        )
+    assert refused.value.code == "surgeon_busy"
+    assert not TheatreSession.objects.filter(theatre=elsewhere).exists()
