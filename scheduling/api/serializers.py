@@ -141,8 +141,12 @@ class ClaimedUnit(serializers.Serializer[Any]):
     serial = serializers.CharField(source="unit.serial")
 
 
-class CaseOutput(serializers.ModelSerializer[Case]):
+class CaseOutput(IdentifierAware):
     """A case as every role reads it; `patient_detail` only with identifiers allowed."""
+
+    # Free text a coordinator types (and the health answers) can name or describe the patient:
+    # viewers, who read lists without identifiers, do not get them.
+    identifier_fields = ("notes", "cancel_note", "screening_answers")
 
     procedure: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     procedure_version = serializers.IntegerField(source="procedure_version.number", read_only=True)

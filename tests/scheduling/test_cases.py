@@ -181,6 +181,16 @@ def test_viewer_reads_cases_without_patient_identifiers(viewer: APIClient, surge
     assert case.patient.family_name not in str(body)
 
 
+def test_viewer_does_not_get_free_text_or_health_answers_that_could_identify(
+    viewer: APIClient, coordinator: APIClient
+) -> None:
+    case = CaseFactory(notes="Mrs Quarrington's daughter will drive her", screening_answers={"inr": 1.1})
+    assert coordinator.get(f"{URL}{case.pk}/").data["notes"] == case.notes
+    body = viewer.get(f"{URL}{case.pk}/").data
+    assert {"notes", "cancel_note", "screening_answers"}.isdisjoint(body)
+    assert "Quarrington" not in str(body)
+
+
 @pytest.mark.parametrize("count", [3, 30])
 def test_case_list_uses_constant_queries(coordinator: APIClient, django_assert_num_queries: Any, count: int) -> None:
     CaseFactory.create_batch(count)
