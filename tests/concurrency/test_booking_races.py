@@ -20,6 +20,7 @@ from core.audit import Actor
 from core.roles import Role
 from scheduling.booking import book_case
 from scheduling.models import Case, CaseEquipment
+from tests.concurrency.row_locks import row_held_elsewhere
 from tests.conftest import make_user
 from tests.factories import EquipmentUnitFactory, PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory
 from tests.scheduling.booking_world import build_world, london
@@ -229,32 +230,11 @@ def test_a_lock_held_too_long_gives_409_busy_not_500() -> None:
     """Given another transaction holding the list's row, a booking that cannot get it in time is 409 busy."""
     world = build_world()
     user = make_user("waiter", Role.COORDINATOR)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_session_row() -> None:
-        try:
-            with transaction.atomic():
-                list(TheatreSession.objects.select_for_update().filter(pk=world.session.pk))
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_session_row)
-    holder.start()
-    try:
-        assert holding.wait(timeout=30)
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
-        case = world.case()
-        client = APIClient()
-        client.force_authenticate(user)
+    case = world.case()
+    client = APIClient()
+    client.force_authenticate(user)
+    with row_held_elsewhere(TheatreSession.objects.filter(pk=world.session.pk)):
         response = client.post(f"/api/v1/cases/{case.pk}/book/", {"session": world.session.pk}, format="json")
-        assert (response.status_code, response.data["code"]) == (409, "busy")
-        case.refresh_from_db()
-        assert case.status == "waiting"
-    finally:
-        release.set()
-        holder.join()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
+    assert (response.status_code, response.data["code"]) == (409, "busy")
+    case.refresh_from_db()
+    assert case.status == "waiting"

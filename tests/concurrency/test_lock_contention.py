@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from core.roles import Role
+from tests.concurrency.row_locks import row_held_elsewhere
 from tests.conftest import make_user
 from tests.factories import TheatreSessionFactory
 from theatre.models import TheatreSession
@@ -23,29 +21,8 @@ def test_editing_a_list_whose_row_another_change_holds_is_409_busy_not_500() -> 
     session = TheatreSessionFactory(notes="before")
     client = APIClient()
     client.force_authenticate(make_user("editor", Role.COORDINATOR))
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_row() -> None:
-        try:
-            with transaction.atomic():
-                list(TheatreSession.objects.select_for_update().filter(pk=session.pk))
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert holding.wait(timeout=30)
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
+    with row_held_elsewhere(TheatreSession.objects.filter(pk=session.pk)):
         response = client.patch(f"/api/v1/sessions/{session.pk}/", {"notes": "after"}, format="json")
-    finally:
-        release.set()
-        holder.join()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
     assert response.status_code == 409
     assert response.json()["code"] == "busy"
     session.refresh_from_db()
