@@ -22,6 +22,8 @@ class ErrorCode(StrEnum):
     SESSION_LOCKED = "session_locked"
     INVALID_TRANSITION = "invalid_transition"
     CHECKLIST_ORDER = "checklist_order"
+    # Added beside DESIGN §3's list: a general anaesthetic needs an anaesthetist on the list.
+    ANAESTHETIST_REQUIRED = "anaesthetist_required"
     # Not a booking rule, but a 409 all the same: an Idempotency-Key reused with another body,
     # or a lock that could not be had in time.
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"

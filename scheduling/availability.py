@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from procedures.estimates import estimate, validate_levels
-from procedures.models import ProcedureVersion
+from procedures.models import Anaesthesia, ProcedureVersion
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment
 from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, SessionWindow, Slot, earliest_slots
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
@@ -65,6 +65,7 @@ def demand_of(case: Case) -> Demand:
         capabilities=frozenset(version.required_capabilities or ()),
         equipment=tuple(dict.fromkeys(version.required_equipment or ())),
         eligible=(case.screening_result or {}).get("result") == "eligible",
+        needs_anaesthetist=case.anaesthesia == Anaesthesia.GENERAL,
     )
 
 
@@ -168,8 +169,10 @@ def demand_for_procedure(
 ) -> Demand:
     """A hypothetical case of this version (steps prefetched): its minutes, capabilities and kit."""
     ordered = validate_levels(version=version, levels=levels)
-    minutes = estimate(version=version, levels=ordered, anaesthesia=anaesthesia or version.default_anaesthesia)
+    chosen = anaesthesia or version.default_anaesthesia
+    minutes = estimate(version=version, levels=ordered, anaesthesia=chosen)
     return Demand(
+        needs_anaesthetist=chosen == Anaesthesia.GENERAL,
         minutes=minutes.total_minutes,
         surgeon_id=surgeon_id,
         patient_id=None,

@@ -57,6 +57,7 @@ DETAILS: dict[ErrorCode, str] = {
     ErrorCode.SESSION_FULL: "No gap in the session is long enough for the case.",
     ErrorCode.SURGEON_BUSY: "The case's surgeon is busy elsewhere at that time.",
     ErrorCode.ANAESTHETIST_BUSY: "The session's anaesthetist is busy elsewhere at that time.",
+    ErrorCode.ANAESTHETIST_REQUIRED: "A general anaesthetic needs an anaesthetist, and this list has none.",
     ErrorCode.PATIENT_BUSY: "The patient has another case at that time.",
     ErrorCode.EQUIPMENT_UNAVAILABLE: "No unit of a required equipment kind is free at the site for that time.",
     ErrorCode.CAPABILITY_MISSING: "The theatre lacks a capability the procedure requires.",

@@ -54,6 +54,8 @@ class Demand:
     capabilities: frozenset[str]
     equipment: tuple[str, ...]
     eligible: bool = True
+    # General anaesthesia: the list must have an anaesthetist (local with sedation need not).
+    needs_anaesthetist: bool = False
 
 
 @dataclass
@@ -106,6 +108,8 @@ def session_violation(*, window: SessionWindow, demand: Demand, allow_locked: bo
         return ErrorCode.SESSION_LOCKED
     if not demand.capabilities <= window.capabilities:
         return ErrorCode.CAPABILITY_MISSING
+    if demand.needs_anaesthetist and window.anaesthetist_id is None:
+        return ErrorCode.ANAESTHETIST_REQUIRED
     return None
 
 

@@ -413,6 +413,15 @@ def _validate_changed(session: TheatreSession, *, before: Mapping[str, Any], aft
         ensure_no_clash(slot_of(session), zone=zone_of(session.theatre), exclude_id=session.pk)
     if moved:
         _ensure_cases_still_fit(session, theatre_changed=before["theatre"] != after["theatre"])
+    if (
+        before["anaesthetist"] is not None
+        and after["anaesthetist"] is None
+        and session.cases.filter(status__in=UPCOMING_CASE_STATUSES, anaesthesia="general").exists()
+    ):
+        raise DomainError(
+            ErrorCode.ANAESTHETIST_REQUIRED,
+            "The list has cases under general anaesthesia; it cannot lose its anaesthetist. Move them first.",
+        )
     if before["anaesthetist"] != after["anaesthetist"] and session.cases.filter(status="in_theatre").exists():
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,

@@ -273,3 +273,14 @@ def test_availability_never_offers_time_that_has_passed(world: World) -> None:
     assert slot.start == at(10)
     late = dataclasses.replace(query, now=at(12, 30))
     assert [s for s in find_slots(query=late) if s.session_id == world.session.pk] == []
+
+
+def test_a_general_anaesthetic_needs_a_list_with_an_anaesthetist() -> None:
+    no_anaesthetist = dataclasses.replace(WINDOW, anaesthetist_id=None)
+    general = dataclasses.replace(DEMAND, needs_anaesthetist=True)
+    assert earliest_start(window=no_anaesthetist, demand=general, occupancy=occupancy()).code == (
+        "anaesthetist_required"
+    )
+    # Local anaesthesia with sedation may go on such a list; GA goes on a list with an anaesthetist.
+    assert earliest_start(window=no_anaesthetist, demand=DEMAND, occupancy=occupancy()).start == t(8)
+    assert earliest_start(window=WINDOW, demand=general, occupancy=occupancy()).start == t(8)

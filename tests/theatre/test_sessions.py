@@ -400,3 +400,21 @@ def test_a_surgeon_operating_on_a_shared_list_cannot_be_given_a_list_elsewhere_t
         )
     assert refused.value.code == "surgeon_busy"
     assert not TheatreSession.objects.filter(theatre=elsewhere).exists()
+
+
+@pytest.mark.django_db
+def test_a_list_with_general_anaesthetics_booked_cannot_lose_its_anaesthetist() -> None:
+    session = new_session()
+    CaseFactory(
+        status="booked",
+        anaesthesia="general",
+        session=session,
+        start=london(2027, 3, 1, 9),
+        end=london(2027, 3, 1, 10),
+        anaesthetist=session.anaesthetist,
+    )
+    with pytest.raises(DomainError) as refused:
+        update_session(session=session, changes={"anaesthetist": None}, actor=SYSTEM)
+    assert refused.value.code == "anaesthetist_required"
+    session.refresh_from_db()
+    assert session.anaesthetist is not None
