@@ -21,6 +21,10 @@ app.conf.beat_schedule = {
         "task": "scheduling.tasks.send_due_reminders",
         "schedule": 60.0,
     },
+    "purge-idempotency-records": {
+        "task": "core.tasks.purge_idempotency_records",
+        "schedule": crontab(minute=17),
+    },
     # 6-4-2: lists lock two weeks ahead. Hourly, so a list locks within the hour it falls due.
     "lock-upcoming-sessions": {
         "task": "theatre.tasks.lock_upcoming_sessions",

@@ -8,6 +8,7 @@ responses are remembered: a failed request changed nothing, so repeating it is s
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +26,10 @@ from core.errors import DomainError, ErrorCode
 from core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+# A client retries within seconds or minutes; a day is ample. The stored responses hold patient
+# details, so they are not kept longer than the retry window needs.
+RETENTION = dt.timedelta(hours=24)
 
 ViewMethod = Callable[..., Response]
 
@@ -80,3 +86,10 @@ def idempotent(view_method: ViewMethod) -> ViewMethod:
             return response
 
     return wrapper
+
+
+def purge_expired(*, now: dt.datetime | None = None) -> int:
+    """Delete remembered responses older than RETENTION; returns how many went."""
+    cutoff = (now or timezone.now()) - RETENTION
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -62,3 +62,31 @@ def test_validation_error_keeps_field_errors_and_adds_a_code() -> None:
     assert response.status_code == 400
     assert response.data["code"] == "invalid"
     assert response.data["errors"] == {"start": ["Must carry an offset."]}
+
+
+@pytest.mark.django_db
+def test_remembered_idempotent_responses_are_forgotten_after_a_day(coordinator_user: User) -> None:
+    """They hold patient details; a retry needs minutes, not weeks."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from core.models import IdempotencyRecord
+    from core.tasks import purge_idempotency_records
+
+    def remembered(key: str, age: dt.timedelta) -> None:
+        IdempotencyRecord.objects.create(
+            user=coordinator_user,
+            key=key,
+            method="POST",
+            path="/x/",
+            request_hash="h",
+            response_status=200,
+            response_body={"patient_detail": {"family_name": "Quarrington001"}},
+        )
+        IdempotencyRecord.objects.filter(key=key).update(created_at=timezone.now() - age)
+
+    remembered("old", dt.timedelta(hours=25))
+    remembered("fresh", dt.timedelta(minutes=5))
+    assert purge_idempotency_records() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
