@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -114,42 +115,33 @@ class CaseViewSet(
         case = cases.update_case(actor=Actor.of(request.user), case_id=case.pk, changes=data.validated_data)
         return self._respond(case)
 
-    def _placement(self, request: Request) -> tuple[Case, TheatreSession, dict[str, Any]]:
+    def _place(self, request: Request, service: Callable[..., Case]) -> Response:
+        """book and move take the same input and answer alike; only the service differs."""
         case = self.get_object()
         data = s.PlacementInput(data=request.data)
         data.is_valid(raise_exception=True)
         session = get_object_or_404(TheatreSession, pk=data.validated_data["session"])
-        return case, session, data.validated_data
+        placed = service(
+            case_id=case.pk,
+            session_id=session.pk,
+            start=data.validated_data.get("start"),
+            override=data.validated_data["override"],
+            override_reason=data.validated_data["override_reason"],
+            actor=Actor.of(request.user),
+        )
+        return self._respond(placed)
 
     @extend_schema(request=s.PlacementInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def book(self, request: Request, pk: str | None = None) -> Response:
-        case, session, data = self._placement(request)
-        booked = booking.book_case(
-            case_id=case.pk,
-            session_id=session.pk,
-            start=data.get("start"),
-            override=data["override"],
-            override_reason=data["override_reason"],
-            actor=Actor.of(request.user),
-        )
-        return self._respond(booked)
+        return self._place(request, booking.book_case)
 
     @extend_schema(request=s.PlacementInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def move(self, request: Request, pk: str | None = None) -> Response:
-        case, session, data = self._placement(request)
-        moved = booking.move_case(
-            case_id=case.pk,
-            session_id=session.pk,
-            start=data.get("start"),
-            override=data["override"],
-            override_reason=data["override_reason"],
-            actor=Actor.of(request.user),
-        )
-        return self._respond(moved)
+        return self._place(request, booking.move_case)
 
     @extend_schema(request=s.CancelInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
