@@ -9,6 +9,12 @@ from django.db import OperationalError
 BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001"})
 
 
+def constraint_name(exc: BaseException) -> str | None:
+    """The name of the database constraint an IntegrityError broke, if the driver reports it."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
 def is_lock_contention(exc: BaseException) -> bool:
     """True for a PostgreSQL lock timeout, deadlock or serialisation failure (or SQLite's busy lock)."""
     if not isinstance(exc, OperationalError):

@@ -25,7 +25,7 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
-from core.db import is_lock_contention
+from core.db import constraint_name, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
@@ -79,19 +79,13 @@ def rule_broken(code: ErrorCode) -> DomainError:
     return DomainError(code, DETAILS[code])
 
 
-def _sqlstate(exc: BaseException) -> tuple[str | None, str | None]:
-    cause = exc.__cause__
-    diag = getattr(cause, "diag", None)
-    return getattr(cause, "sqlstate", None), getattr(diag, "constraint_name", None)
-
-
 def run_in_transaction(work: Callable[[], T]) -> T:
     """Run `work` in one transaction; constraint hits and lock failures become clean 409s."""
     try:
         with transaction.atomic():
             return work()
     except IntegrityError as exc:
-        _, constraint = _sqlstate(exc)
+        constraint = constraint_name(exc)
         if constraint in CONSTRAINT_CODES:
             raise rule_broken(CONSTRAINT_CODES[constraint]) from exc
         raise

@@ -23,6 +23,7 @@ from django.db.models import Count, Max, Min, Prefetch, Q
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
+from core.db import constraint_name
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.roles import Role, has_role
 from theatre.models import SessionStatus, StaffMember, StaffRole, Theatre, TheatreSession
@@ -58,9 +59,7 @@ _CONSTRAINT_DETAILS = {
 
 def domain_error_for(exc: IntegrityError) -> DomainError | None:
     """The 409 that an IntegrityError from a session constraint stands for, or None if another."""
-    diag = getattr(exc.__cause__, "diag", None)
-    name = getattr(diag, "constraint_name", None)
-    code = _CONSTRAINT_CODES.get(name or "")
+    code = _CONSTRAINT_CODES.get(constraint_name(exc) or "")
     if code is None:
         return None
     return DomainError(code, _CONSTRAINT_DETAILS[code])
