@@ -290,3 +290,29 @@ REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", default=30)
 REMINDER_RETRY_MAX_SECONDS = env_int("REMINDER_RETRY_MAX_SECONDS", default=240)  # never more than a few minutes
 REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", default=50)  # one sweep's time budget (beat: 60 s)
 REMINDER_SWEEP_PARALLEL = env_int("REMINDER_SWEEP_PARALLEL", default=4)  # sweeps run side by side on a backlog
+
+# --- Theatre times and metrics (scheduling/theatre_times.py, scheduling/reports.py) ----------
+# Model Hospital thresholds (DESIGN §5.2): a late start is a first touch more than 15 minutes
+# after the list's start; an early finish a last patient out more than 30 minutes before its end;
+# an overrun a last patient out more than 10 minutes after it.
+THEATRE_LATE_START_MINUTES = env_int("THEATRE_LATE_START_MINUTES", default=15)
+THEATRE_EARLY_FINISH_MINUTES = env_int("THEATRE_EARLY_FINISH_MINUTES", default=30)
+THEATRE_OVERRUN_MINUTES = env_int("THEATRE_OVERRUN_MINUTES", default=10)
+# Recording times: clocks in theatre disagree by a minute or two, so a time this far ahead of the
+# server is accepted; a time further ahead is refused (400 time_in_future).
+THEATRE_TIMES_FUTURE_TOLERANCE_MINUTES = env_int("THEATRE_TIMES_FUTURE_TOLERANCE_MINUTES", default=5)
+# A recorded time must fall between the list's start less this (anaesthesia starts in the
+# anaesthetic room before the list) and its end plus that (a long overrun, then recovery);
+# outside it is a wrong date or an a.m./p.m. slip (400 outside_list_window).
+THEATRE_TIMES_EARLIEST_BEFORE_START_MINUTES = env_int("THEATRE_TIMES_EARLIEST_BEFORE_START_MINUTES", default=120)
+THEATRE_TIMES_LATEST_AFTER_END_MINUTES = env_int("THEATRE_TIMES_LATEST_AFTER_END_MINUTES", default=720)
+for _name in (
+    "THEATRE_LATE_START_MINUTES",
+    "THEATRE_EARLY_FINISH_MINUTES",
+    "THEATRE_OVERRUN_MINUTES",
+    "THEATRE_TIMES_FUTURE_TOLERANCE_MINUTES",
+    "THEATRE_TIMES_EARLIEST_BEFORE_START_MINUTES",
+    "THEATRE_TIMES_LATEST_AFTER_END_MINUTES",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"Environment variable {_name}={globals()[_name]} must not be negative.")

@@ -29,7 +29,8 @@ from core.db import constraint_name, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
-from scheduling.models import Case, CaseEquipment, CaseStatus
+from scheduling.cancellations import record_cancellation
+from scheduling.models import CancelCategory, Case, CaseEquipment, CaseStatus
 from scheduling.slots import check_start, earliest_start
 from theatre.models import SessionStatus, TheatreSession
 from theatre.sessions import check_open_for_changes
@@ -45,7 +46,46 @@ class CancelReason(TextChoices):
     STAFF_UNAVAILABLE = "staff_unavailable", "Staff unavailable"
     ADMINISTRATIVE = "administrative", "Administrative (duplicate, entered in error)"
     OTHER = "other", "Other"
+    # The reasons UK theatres return for cancellations on the day (NHS England's cancelled
+    # elective operations collection; Model Hospital on-the-day cancellations by category).
+    NO_BED = "no_bed", "No bed (ward or critical care)"
+    EQUIPMENT_FAILURE = "equipment_failure", "Equipment failure (e.g. C-arm fault)"
+    THEATRE_UNAVAILABLE = "theatre_unavailable", "Theatre unavailable (e.g. ventilation fault)"
+    EMERGENCY_PRIORITY = "emergency_priority", "List time taken by an emergency"
+    RESULTS_UNAVAILABLE = "results_unavailable", "Results or imaging not available"
+    PATIENT_UNFIT = "patient_unfit", "Patient unfit on the day (e.g. infection, INR out of range)"
+    NOT_REQUIRED = "not_required", "Procedure no longer required (clinical review)"
+    PATIENT_DID_NOT_ATTEND = "patient_did_not_attend", "Patient did not attend"
+    PATIENT_DECLINED = "patient_declined", "Patient declined on the day"
+    NOT_FASTED = "not_fasted", "Patient not fasted"
+    # Only for a case already in theatre: signed in, then stopped (e.g. anaesthetic complication).
+    ABANDONED_IN_THEATRE = "abandoned_in_theatre", "Abandoned after WHO sign in"
 
+
+# Every reason belongs to one category (DESIGN §5.1); the metrics count on-the-day cancellations
+# by it. `other` and `administrative` are the hospital's own: non-clinical.
+REASON_CATEGORY: dict[str, CancelCategory] = {
+    CancelReason.PATIENT_REQUEST: CancelCategory.PATIENT,
+    CancelReason.CLINICAL: CancelCategory.CLINICAL,
+    CancelReason.LIST_OVERRUN: CancelCategory.NON_CLINICAL,
+    CancelReason.EQUIPMENT: CancelCategory.NON_CLINICAL,
+    CancelReason.STAFF_UNAVAILABLE: CancelCategory.NON_CLINICAL,
+    CancelReason.ADMINISTRATIVE: CancelCategory.NON_CLINICAL,
+    CancelReason.OTHER: CancelCategory.NON_CLINICAL,
+    CancelReason.NO_BED: CancelCategory.NON_CLINICAL,
+    CancelReason.EQUIPMENT_FAILURE: CancelCategory.NON_CLINICAL,
+    CancelReason.THEATRE_UNAVAILABLE: CancelCategory.NON_CLINICAL,
+    CancelReason.EMERGENCY_PRIORITY: CancelCategory.NON_CLINICAL,
+    CancelReason.RESULTS_UNAVAILABLE: CancelCategory.NON_CLINICAL,
+    CancelReason.PATIENT_UNFIT: CancelCategory.CLINICAL,
+    CancelReason.NOT_REQUIRED: CancelCategory.CLINICAL,
+    CancelReason.PATIENT_DID_NOT_ATTEND: CancelCategory.PATIENT,
+    CancelReason.PATIENT_DECLINED: CancelCategory.PATIENT,
+    CancelReason.NOT_FASTED: CancelCategory.PATIENT,
+    CancelReason.ABANDONED_IN_THEATRE: CancelCategory.CLINICAL,
+}
+# Reasons that need a note saying what happened.
+NOTE_REQUIRED = frozenset({CancelReason.OTHER, CancelReason.ABANDONED_IN_THEATRE})
 
 CANCELLABLE = (CaseStatus.WAITING, CaseStatus.BOOKED, CaseStatus.CONFIRMED)
 MOVABLE = (CaseStatus.BOOKED, CaseStatus.CONFIRMED)
@@ -322,23 +362,51 @@ def _after_placement(
     reminders.replan_for_case(case=case, actor=actor)
 
 
-def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "") -> Case:
-    """Cancel a waiting, booked or confirmed case: its time and units are free the moment this commits."""
+def _check_cancellable(case: Case, reason: str) -> None:
+    """A waiting, booked or confirmed case is cancelled for any reason but abandonment; a case in
+    theatre (after WHO sign in) only as abandoned, so the metrics can tell the two apart."""
+    if case.status == CaseStatus.IN_THEATRE:
+        if reason != CancelReason.ABANDONED_IN_THEATRE:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                f"A case in theatre is cancelled only as {CancelReason.ABANDONED_IN_THEATRE.value}, with a note.",
+            )
+    elif case.status not in CANCELLABLE:
+        raise DomainError(ErrorCode.INVALID_TRANSITION, f"A {case.status} case cannot be cancelled.")
+    elif reason == CancelReason.ABANDONED_IN_THEATRE:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"Only a case in theatre can be abandoned; this one is {case.status}."
+        )
+
+
+def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "", now: dt.datetime | None = None) -> Case:
+    """Cancel a waiting, booked or confirmed case, or abandon one in theatre: its time and units are
+    free the moment this commits, and the cancellation (its list, category, on the day or not) is kept."""
     if reason not in CancelReason.values:
         raise InvalidInput("reason", f"Choose one of: {', '.join(CancelReason.values)}.")
-    if reason == CancelReason.OTHER and not note.strip():
-        raise InvalidInput("note", "Say why when the reason is 'other'.")
+    if reason in NOTE_REQUIRED and not note.strip():
+        raise InvalidInput("note", f"Say why when the reason is '{reason}'.")
 
     def work() -> Case:
         case = _lock_case(case_id)
-        if case.status not in CANCELLABLE:
-            raise DomainError(ErrorCode.INVALID_TRANSITION, f"A {case.status} case cannot be cancelled.")
+        _check_cancellable(case, reason)
         before = _booking_snapshot(case)
+        session = (
+            TheatreSession.objects.select_related("theatre__site").get(pk=case.session_id) if case.session_id else None
+        )
+        cancellation = record_cancellation(
+            case=case,
+            session=session,
+            from_status=case.status,
+            reason=reason,
+            category=REASON_CATEGORY[reason],
+            cancelled_at=now or timezone.now(),
+        )
         CaseEquipment.objects.filter(case=case).delete()
         case.status = CaseStatus.CANCELLED
         case.cancel_reason = reason
         case.cancel_note = note.strip()
-        # Where it was booked stays in the audit entry; the row lets go of the list at once.
+        # Where it was booked stays in the audit entry and the cancellation; the row lets go of the list at once.
         case.session = None
         case.start = None
         case.end = None
@@ -360,7 +428,12 @@ def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "") -> C
             action="case.cancelled",
             obj=case,
             before=before,
-            after=_booking_snapshot(case),
+            after={
+                **_booking_snapshot(case),
+                "category": cancellation.category,
+                "on_the_day": cancellation.on_the_day,
+                "from_status": cancellation.from_status,
+            },
             reason=f"{reason}: {case.cancel_note}" if case.cancel_note else reason,
         )
         reminders.cancel_for_case(case=case, actor=actor, reason=reason)

@@ -8,10 +8,12 @@ theatre; sign out completes it: a case cannot be completed without it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -21,11 +23,14 @@ from django.utils import timezone
 from core.audit import Actor, record
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.roles import Role, roles_of
-from scheduling.models import Case, CaseStatus, ChecklistEntry, ChecklistPhase
+from scheduling.milestones import MILESTONES, sign_out_problems
+from scheduling.models import Case, CaseStatus, CaseTimes, ChecklistEntry, ChecklistPhase
 from scheduling.plans import approval_is_current, ensure_eligible, plan_queryset
 from theatre.models import StaffMember
 
 NOT_APPLICABLE = "not_applicable"
+# 409 code: sign out refused while the recorded theatre times contradict it.
+TIMES_CONTRADICT_SIGN_OUT = "times_contradict_sign_out"
 CONFIRMED: tuple[object, ...] = (True,)
 CONFIRMED_OR_NA: tuple[object, ...] = (True, NOT_APPLICABLE)
 
@@ -183,6 +188,26 @@ def _check_order(phase: str, done: set[str]) -> None:
         )
 
 
+def clock_tolerance() -> dt.timedelta:
+    """How far ahead of the server a recorded theatre time may be: clocks in theatre disagree."""
+    return dt.timedelta(minutes=settings.THEATRE_TIMES_FUTURE_TOLERANCE_MINUTES)
+
+
+def _check_times_agree(case: Case, *, signed_out_at: dt.datetime) -> None:
+    """Sign out completes the case: refuse it while the recorded theatre times contradict it (out of
+    order, or the operation starting after the sign out), so a completed case never carries them."""
+    times = CaseTimes.objects.filter(case=case).values(*MILESTONES).first() or {}
+    problems = sign_out_problems(times, signed_out_at=signed_out_at, tolerance=clock_tolerance())
+    if problems:
+        raise DomainError(
+            TIMES_CONTRADICT_SIGN_OUT,
+            "The recorded theatre times contradict the sign out; correct them first. "
+            + " ".join(p.detail for p in problems),
+            fields=sorted({name for p in problems for name in p.fields}, key=MILESTONES.index),
+            problems=[{"code": p.code, "fields": list(p.fields), "detail": p.detail} for p in problems],
+        )
+
+
 def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> ChecklistEntry:
     """Record one phase, signed and timed, in WHO order; move the case's status; all audited."""
     answers = validate_items(phase=phase, items=items)
@@ -208,10 +233,13 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, "The case plan changed after approval; the surgeon must approve it again."
             )
+        signed_at = timezone.now()
+        if phase == ChecklistPhase.SIGN_OUT:
+            _check_times_agree(case, signed_out_at=signed_at)
         try:
             with transaction.atomic():
                 entry = ChecklistEntry.objects.create(
-                    case=case, phase=phase, items=answers, signed_by=actor.user, signed_at=timezone.now()
+                    case=case, phase=phase, items=answers, signed_by=actor.user, signed_at=signed_at
                 )
         except IntegrityError:
             raise DomainError(ErrorCode.CHECKLIST_ORDER, f"{phase} has already been recorded for this case.") from None

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from procedures.models import Anaesthesia, ProcedureTemplate, ProcedureVersion
+from scheduling.milestones import MILESTONES
 from theatre.models import EquipmentUnit, StaffMember, TheatreSession
 
 
@@ -253,3 +254,82 @@ class StaffNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice to staff {self.staff_id} about session {self.session_id}"
+
+
+# --- What happened in theatre (DESIGN §5.1) ---------------------------------------------------
+
+
+def _milestones_in_order() -> Q:
+    """Every pair of recorded milestones in order (a missing one constrains nothing)."""
+    condition = Q()
+    for i, earlier in enumerate(MILESTONES):
+        for later in MILESTONES[i + 1 :]:
+            either_missing = Q(**{f"{earlier}__isnull": True}) | Q(**{f"{later}__isnull": True})
+            condition &= either_missing | Q(**{f"{earlier}__lte": F(later)})
+    return condition
+
+
+class CaseTimes(models.Model):
+    """The milestones a theatre recorded for a case, to the minute, in UTC (scheduling/theatre_times.py).
+
+    One row per case; every field is optional. The order is held by the database as well as by
+    the service, so no import or admin edit can store `closure` before `knife_to_skin`.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="times", primary_key=True)
+    anaesthesia_start = models.DateTimeField(null=True, blank=True)
+    in_theatre = models.DateTimeField(null=True, blank=True)
+    knife_to_skin = models.DateTimeField(null=True, blank=True)
+    closure = models.DateTimeField(null=True, blank=True)
+    out_of_theatre = models.DateTimeField(null=True, blank=True)
+    in_recovery = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "case times"
+        constraints = [models.CheckConstraint(condition=_milestones_in_order(), name="casetimes_in_order")]
+
+    def __str__(self) -> str:
+        return f"times for case {self.case_id}"
+
+
+class CancelCategory(models.TextChoices):
+    """Who or what a cancellation is down to (DESIGN §5.1; NHS on-the-day cancellation returns)."""
+
+    CLINICAL = "clinical"
+    NON_CLINICAL = "non_clinical"  # the hospital: list overrun, equipment, staff, bed
+    PATIENT = "patient"
+
+
+class CaseCancellation(models.Model):
+    """The facts of a case's cancellation, kept after the case lets go of its list.
+
+    `session` is the list the case was on (none for a waiting-list entry): the metrics count an
+    on-the-day cancellation against that list. `category` is the reason's category at the time.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="cancellation", primary_key=True)
+    session = models.ForeignKey(TheatreSession, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    from_status = models.CharField(max_length=12, choices=CaseStatus.choices)
+    reason = models.CharField(max_length=40)
+    category = models.CharField(max_length=12, choices=CancelCategory.choices)
+    on_the_day = models.BooleanField(default=False)
+    cancelled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=[c.value for c in CancelCategory]), name="casecancellation_category_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(on_the_day=False) | Q(session__isnull=False), name="casecancellation_on_the_day_has_list"
+            ),
+            # A case in theatre (after WHO sign in) is abandoned, never cancelled for an ordinary reason.
+            models.CheckConstraint(
+                condition=~Q(from_status=CaseStatus.IN_THEATRE) | Q(reason="abandoned_in_theatre", on_the_day=True),
+                name="casecancellation_in_theatre_is_abandoned",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cancellation of case {self.case_id}"

@@ -37,7 +37,16 @@ from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
 from procedures.models import Anaesthesia
-from scheduling.models import Case, Channel, Patient, Reminder, ReminderPlan, ReminderStatus
+from scheduling.models import (
+    Case,
+    CaseCancellation,
+    CaseStatus,
+    Channel,
+    Patient,
+    Reminder,
+    ReminderPlan,
+    ReminderStatus,
+)
 from scheduling.notices import list_changed
 
 # Local wall-clock send times: policy of the unit, not clinical numbers. Patients get
@@ -345,7 +354,8 @@ def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
     """Cancel the case's pending reminders and queue the patient's cancellation notice.
 
     Call inside the cancel transaction. Only a case that was booked (its reminders planned) gets
-    a notice: a waiting-list entry had no appointment to cancel.
+    a notice: a waiting-list entry had no appointment to cancel, and a patient whose case was
+    abandoned in theatre is with the team, not waiting for a letter.
     """
     case = _load_for_planning(case)
     plan = (
@@ -359,7 +369,8 @@ def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
         _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason)
     if plan is None or plan.session is None or plan.start is None:
         return
-    channels, _ = reachable_channels(case.patient)
+    abandoned = CaseCancellation.objects.filter(case=case, from_status=CaseStatus.IN_THEATRE).exists()
+    channels, _ = ([], []) if abandoned else reachable_channels(case.patient)
     session = plan.session
     tz = ZoneInfo(session.theatre.site.timezone or settings.TIME_ZONE)
     context = {

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from procedures.models import Anaesthesia
 from scheduling import plans, reminders
 from scheduling.booking import CancelReason
-from scheduling.models import Approach, Case, Channel, Patient, Priority
+from scheduling.models import Approach, Case, CaseCancellation, Channel, Patient, Priority
 
 PATIENT_IDENTIFIERS = ("nhs_number", "mrn", "given_name", "family_name", "date_of_birth", "email", "phone", "address")
 
@@ -141,6 +141,18 @@ class ClaimedUnit(serializers.Serializer[Any]):
     serial = serializers.CharField(source="unit.serial")
 
 
+class CancellationOutput(serializers.ModelSerializer[CaseCancellation]):
+    """How a cancelled case was cancelled: `on_the_day` against its list's local date, and the reason's category."""
+
+    # A plain string in the schema: the case statuses already have their enum on `status`.
+    from_status = serializers.CharField(read_only=True, help_text="The case's status when it was cancelled.")
+
+    class Meta:
+        model = CaseCancellation
+        fields = ["reason", "category", "on_the_day", "from_status", "session", "cancelled_at"]
+        read_only_fields = fields
+
+
 class CaseOutput(IdentifierAware):
     """A case as every role reads it; `patient_detail` only with identifiers allowed."""
 
@@ -156,6 +168,7 @@ class CaseOutput(IdentifierAware):
     reminder_warnings = serializers.SerializerMethodField(
         help_text="Why some reminders could not be planned, e.g. no contact details or a hold date already past."
     )
+    cancellation = serializers.SerializerMethodField()
 
     class Meta:
         model = Case
@@ -183,6 +196,7 @@ class CaseOutput(IdentifierAware):
             "equipment",
             "cancel_reason",
             "cancel_note",
+            "cancellation",
             "plan_approved",
             "plan_approved_at",
             "reminder_warnings",
@@ -204,6 +218,13 @@ class CaseOutput(IdentifierAware):
     @extend_schema_field({"type": "array", "items": {"type": "object"}})
     def get_reminder_warnings(self, case: Case) -> list[dict[str, str]]:
         return reminders.reminder_warnings(case)
+
+    @extend_schema_field(CancellationOutput(allow_null=True, help_text="null unless the case was cancelled."))
+    def get_cancellation(self, case: Case) -> dict[str, Any] | None:
+        try:
+            return dict(CancellationOutput(case.cancellation).data)
+        except CaseCancellation.DoesNotExist:
+            return None
 
     def get_plan_approved(self, case: Case) -> bool:
         # Approved *and* for the plan as it is now (defence in depth beside withdraw_approval).

@@ -1,19 +1,24 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from scheduling.api import plans, views
+from scheduling.api import plans, times, views
 from scheduling.api.calendar import StaffCalendarView
+from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.reminders import CaseRemindersView
+from scheduling.api.reports import TheatreUtilisationView
 
 router = DefaultRouter()
 router.register("patients", views.PatientViewSet, basename="patient")
 # Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet (issue 7).
 router.register("cases", plans.CasePlanViewSet, basename="case-plan")
+router.register("cases", times.CaseTimesViewSet, basename="case-times")
 router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = [
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
     path("reminders/", CaseRemindersView.as_view(), name="reminders"),
     path("staff/<int:pk>/calendar.ics", StaffCalendarView.as_view(), name="staff-calendar"),
+    path("cancel-reasons/", CancelReasonsView.as_view(), name="cancel-reasons"),
+    path("reports/theatre-utilisation/", TheatreUtilisationView.as_view(), name="theatre-utilisation"),
     *router.urls,
 ]

@@ -167,6 +167,13 @@ TABLE: dict[str, Row] = {
         body=lambda w: {"phase": "sign_in", "items": PHASE_ITEMS["sign_in"]},
     ),
     "GET /cases/{id}/history/": row(403, 403, 200, 200, 403, 403, 200),
+    # Theatre times: everyone reads; the case's theatre team and coordinators record (the empty
+    # body is refused with 400 once the role is allowed); a surgeon from another list may not.
+    "GET /cases/{id}/times/": read(target={"id": "case_in_theatre"}),
+    "POST /cases/{id}/times/": row(403, 403, 400, 400, 403, 400, 400, target={"id": "case_in_theatre"}),
+    "GET /cancel-reasons/": read(),
+    # Theatre metrics: coordinators, admins and viewers (managers); no patient data in them.
+    "GET /reports/theatre-utilisation/": row(403, 200, 200, 403, 403, 403, 200),
 }
 
 # Paths outside the schema that still carry patient data or are part of the contract.
@@ -175,6 +182,7 @@ EXTRA: dict[str, Row] = {
     "GET /availability/ for a case": read(
         query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
     ),
+    "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(403, 200, 200, 403, 403, 403, 200),
 }
 
 

@@ -1,0 +1,323 @@
+"""Theatre metrics with the Model Hospital's definitions (DESIGN §5.2). Pure: frozen inputs, no
+database, no clock (`now` is passed in), like scheduling/slots.py; scheduling/reports.py loads
+the facts and calls `report`.
+
+Sources (research/theatre-metrics-and-scheduling.md):
+- Model Health System, theatres webinar Q&A (March 2022, feedback.model.nhs.uk article
+  1989754): capped utilisation is touch time inside the planned start and finish divided by the
+  planned duration (the touch-time clock stops at the planned end); uncapped counts all touch
+  time, overrun included; touch time starts at the first of a priority scale of fields
+  (anaesthetic start, then into theatre).
+- Zhang, Dunstan & Pandit (2024) on the Model Hospital's aggregation: averaging per-list ratios,
+  and averaging late starts only over the lists that had one, mislead. So utilisation here is
+  always Σ touch ÷ Σ planned minutes (weighted by minutes), and every late start, early finish
+  and overrun is reported as a count AND its minutes over all lists.
+
+Definitions, per list:
+- Only lists that have ended count (their facts are in); a list still to come or under way
+  contributes only the on-the-day cancellations already made against it.
+- A cancelled list counts in `cancelled_lists` and nowhere else (no planned minutes).
+- A list with cases that went to theatre or were due to but whose touch time is not recorded
+  (a case without anaesthesia_start/in_theatre or out_of_theatre, or one still booked on a list
+  that has passed) counts in `lists_missing_times` and is left out of utilisation. A list with no
+  cases at all counts with zero touch time.
+- A list's touch time is the union of its cases' touch intervals: parallel induction in the
+  anaesthetic room overlaps the previous patient's time in theatre, and counting those minutes
+  twice would put a full list above 100%. Capped touch is that union clipped to the list.
+- A late start is a first touch start more than the threshold after the list's start; its
+  minutes are the whole delay. An early finish is a last out_of_theatre more than its threshold
+  before the end, an overrun more than its threshold after it; the minutes are the whole gap.
+- `cases` counts operations done (completed, or still in theatre on a list that has ended); a
+  case abandoned after sign in is not one, but its touch time is the theatre's, and it is an
+  on-the-day cancellation like any other.
+
+All minutes are whole minutes of elapsed (UTC) time, so a list on a clock-change day reports its
+true length. Totals and every group are sums of per-list integers, so the totals row is exactly
+the sum of the rows; percentages are computed from those sums and rounded half up to 0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+from scheduling.milestones import minutes_between
+
+Interval = tuple[dt.datetime, dt.datetime]
+
+
+class CaseKind(StrEnum):
+    OPERATED = "operated"  # completed, or in theatre on a list that has ended
+    ABANDONED = "abandoned"  # cancelled after WHO sign in
+    NOT_STARTED = "not_started"  # booked or confirmed: never went in
+
+
+class GroupBy(StrEnum):
+    THEATRE = "theatre"
+    SURGEON = "surgeon"
+    SITE = "site"
+    WEEK = "week"
+    DAY = "day"
+
+
+CATEGORIES = ("clinical", "non_clinical", "patient")
+
+
+@dataclass(frozen=True)
+class Group:
+    """What a row is about: `key` sorts and identifies it (an id, an ISO week, a date)."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    kind: CaseKind
+    touch: Interval | None = None  # None: not recorded (or not complete)
+
+
+@dataclass(frozen=True)
+class ListFacts:
+    """One list as the metrics see it. `local_date` is the list's date in its site's zone."""
+
+    start: dt.datetime
+    end: dt.datetime
+    local_date: dt.date
+    theatre: Group
+    surgeon: Group
+    site: Group
+    cancelled: bool = False
+    cases: tuple[CaseFacts, ...] = ()
+    # the categories of the cancellations made on the list's day against it
+    cancellations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    late_start_minutes: int = 15
+    early_finish_minutes: int = 30
+    overrun_minutes: int = 10
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Tally:
+    count: int = 0
+    minutes: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.count + other.count, self.minutes + other.minutes)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"count": self.count, "minutes": self.minutes}
+
+
+@dataclass(frozen=True)
+class Cancellations:
+    clinical: int = 0
+    non_clinical: int = 0
+    patient: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.clinical + self.non_clinical + self.patient
+
+    def __add__(self, other: Cancellations) -> Cancellations:
+        return Cancellations(
+            self.clinical + other.clinical, self.non_clinical + other.non_clinical, self.patient + other.patient
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "count": self.count,
+            "clinical": self.clinical,
+            "non_clinical": self.non_clinical,
+            "patient": self.patient,
+        }
+
+
+def _percent(part: int, whole: int) -> float | None:
+    if whole == 0:
+        return None
+    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One row of the report, or its totals: sums, and the ratios computed from them."""
+
+    lists: int = 0
+    planned_minutes: int = 0
+    touch_minutes: int = 0
+    capped_touch_minutes: int = 0
+    late_starts: Tally = field(default_factory=Tally)
+    early_finishes: Tally = field(default_factory=Tally)
+    overruns: Tally = field(default_factory=Tally)
+    cases: int = 0
+    on_the_day_cancellations: Cancellations = field(default_factory=Cancellations)
+    lists_missing_times: int = 0
+    cancelled_lists: int = 0
+
+    @property
+    def capped_utilisation(self) -> float | None:
+        return _percent(self.capped_touch_minutes, self.planned_minutes)
+
+    @property
+    def uncapped_utilisation(self) -> float | None:
+        return _percent(self.touch_minutes, self.planned_minutes)
+
+    @property
+    def cases_per_list(self) -> float | None:
+        if self.lists == 0:
+            return None
+        return float((Decimal(self.cases) / Decimal(self.lists)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lists": self.lists,
+            "planned_minutes": self.planned_minutes,
+            "touch_minutes": self.touch_minutes,
+            "capped_touch_minutes": self.capped_touch_minutes,
+            "capped_utilisation": self.capped_utilisation,
+            "uncapped_utilisation": self.uncapped_utilisation,
+            "late_starts": self.late_starts.as_dict(),
+            "early_finishes": self.early_finishes.as_dict(),
+            "overruns": self.overruns.as_dict(),
+            "cases": self.cases,
+            "cases_per_list": self.cases_per_list,
+            "on_the_day_cancellations": self.on_the_day_cancellations.as_dict(),
+            "lists_missing_times": self.lists_missing_times,
+            "cancelled_lists": self.cancelled_lists,
+        }
+
+
+@dataclass(frozen=True)
+class Row:
+    group: Group
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class Report:
+    group_by: GroupBy
+    rows: tuple[Row, ...]
+    totals: Figures
+
+
+def union_minutes(intervals: Iterable[Interval], *, clip: Interval | None = None) -> int:
+    """Whole minutes covered by at least one interval (optionally clipped to `clip`)."""
+    spans = []
+    for start, end in intervals:
+        if clip is not None:
+            start, end = max(start, clip[0]), min(end, clip[1])
+        if end > start:
+            spans.append((start, end))
+    spans.sort()
+    seconds = 0.0
+    current: Interval | None = None
+    for start, end in spans:
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            seconds += (current[1] - current[0]).total_seconds()
+        current = (start, end)
+    if current is not None:
+        seconds += (current[1] - current[0]).total_seconds()
+    return int(seconds // 60)
+
+
+def _cancellations(categories: Iterable[str]) -> Cancellations:
+    counts = dict.fromkeys(CATEGORIES, 0)
+    for category in categories:
+        counts[category] += 1
+    return Cancellations(**counts)
+
+
+def _beyond(gap: dt.timedelta, threshold_minutes: int) -> Tally:
+    """A late start, early finish or overrun: counted when the gap is more than the threshold."""
+    if gap > dt.timedelta(minutes=threshold_minutes):
+        return Tally(1, int(gap.total_seconds() // 60))
+    return Tally()
+
+
+def _is_missing_times(facts: ListFacts) -> bool:
+    return any(case.kind == CaseKind.NOT_STARTED or case.touch is None for case in facts.cases)
+
+
+def list_figures(facts: ListFacts, *, thresholds: Thresholds, now: dt.datetime) -> Figures:
+    """One list's contribution to every row it falls in (see the module docstring)."""
+    cancellations = _cancellations(facts.cancellations)
+    if facts.cancelled:
+        return Figures(cancelled_lists=1, on_the_day_cancellations=cancellations)
+    if facts.end > now:
+        return Figures(on_the_day_cancellations=cancellations)
+    if _is_missing_times(facts):
+        return Figures(lists_missing_times=1, on_the_day_cancellations=cancellations)
+    touches = [case.touch for case in facts.cases if case.touch is not None]
+    figures = Figures(
+        lists=1,
+        planned_minutes=minutes_between(facts.start, facts.end),
+        touch_minutes=union_minutes(touches),
+        capped_touch_minutes=union_minutes(touches, clip=(facts.start, facts.end)),
+        cases=sum(1 for case in facts.cases if case.kind == CaseKind.OPERATED),
+        on_the_day_cancellations=cancellations,
+    )
+    if not touches:
+        return figures  # an empty list: zero touch time, and no start or finish to judge
+    first_start = min(start for start, _ in touches)
+    last_out = max(end for _, end in touches)
+    return dataclasses.replace(
+        figures,
+        late_starts=_beyond(first_start - facts.start, thresholds.late_start_minutes),
+        early_finishes=_beyond(facts.end - last_out, thresholds.early_finish_minutes),
+        overruns=_beyond(last_out - facts.end, thresholds.overrun_minutes),
+    )
+
+
+def _week(day: dt.date) -> Group:
+    year, week, _ = day.isocalendar()
+    monday = day - dt.timedelta(days=day.weekday())
+    return Group(key=f"{year}-W{week:02d}", label=f"Week of {monday.isoformat()}")
+
+
+GROUPERS: dict[GroupBy, Callable[[ListFacts], Group]] = {
+    GroupBy.THEATRE: lambda facts: facts.theatre,
+    GroupBy.SURGEON: lambda facts: facts.surgeon,
+    GroupBy.SITE: lambda facts: facts.site,
+    GroupBy.WEEK: lambda facts: _week(facts.local_date),
+    GroupBy.DAY: lambda facts: Group(key=facts.local_date.isoformat(), label=facts.local_date.strftime("%a %d %b %Y")),
+}
+
+
+def _sort_key(group_by: GroupBy, group: Group) -> tuple[Any, ...]:
+    # Weeks and days sort by date; theatres, surgeons and sites by name, then id.
+    if group_by in (GroupBy.WEEK, GroupBy.DAY):
+        return (group.key,)
+    return (group.label, int(group.key) if group.key.isdigit() else 0, group.key)
+
+
+def report(lists: Sequence[ListFacts], *, group_by: GroupBy, thresholds: Thresholds, now: dt.datetime) -> Report:
+    """The figures per group and in total. Totals are the sum of every list, which is the sum of
+    the rows: each list falls in exactly one group."""
+    by_group: dict[Group, Figures] = {}
+    totals = Figures()
+    grouper = GROUPERS[group_by]
+    for facts in lists:
+        figures = list_figures(facts, thresholds=thresholds, now=now)
+        group = grouper(facts)
+        by_group[group] = by_group.get(group, Figures()) + figures
+        totals = totals + figures
+    rows = tuple(Row(group, by_group[group]) for group in sorted(by_group, key=lambda g: _sort_key(group_by, g)))
+    return Report(group_by=group_by, rows=rows, totals=totals)
