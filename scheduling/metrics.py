@@ -215,10 +215,16 @@ class Report:
     totals: Figures
 
 
+def _utc(interval: Interval) -> Interval:
+    # Same-zone datetimes subtract on their wall clocks; UTC gives elapsed time across a clock change.
+    return interval[0].astimezone(dt.UTC), interval[1].astimezone(dt.UTC)
+
+
 def union_minutes(intervals: Iterable[Interval], *, clip: Interval | None = None) -> int:
     """Whole minutes covered by at least one interval (optionally clipped to `clip`)."""
+    clip = _utc(clip) if clip is not None else None
     spans = []
-    for start, end in intervals:
+    for start, end in map(_utc, intervals):
         if clip is not None:
             start, end = max(start, clip[0]), min(end, clip[1])
         if end > start:
@@ -261,16 +267,17 @@ def list_figures(facts: ListFacts, *, thresholds: Thresholds, now: dt.datetime) 
     cancellations = _cancellations(facts.cancellations)
     if facts.cancelled:
         return Figures(cancelled_lists=1, on_the_day_cancellations=cancellations)
-    if facts.end > now:
+    if facts.end.astimezone(dt.UTC) > now.astimezone(dt.UTC):
         return Figures(on_the_day_cancellations=cancellations)
     if _is_missing_times(facts):
         return Figures(lists_missing_times=1, on_the_day_cancellations=cancellations)
-    touches = [case.touch for case in facts.cases if case.touch is not None]
+    start, end = _utc((facts.start, facts.end))
+    touches = [_utc(case.touch) for case in facts.cases if case.touch is not None]
     figures = Figures(
         lists=1,
-        planned_minutes=minutes_between(facts.start, facts.end),
+        planned_minutes=minutes_between(start, end),
         touch_minutes=union_minutes(touches),
-        capped_touch_minutes=union_minutes(touches, clip=(facts.start, facts.end)),
+        capped_touch_minutes=union_minutes(touches, clip=(start, end)),
         cases=sum(1 for case in facts.cases if case.kind == CaseKind.OPERATED),
         on_the_day_cancellations=cancellations,
     )
@@ -280,9 +287,9 @@ def list_figures(facts: ListFacts, *, thresholds: Thresholds, now: dt.datetime) 
     last_out = max(end for _, end in touches)
     return dataclasses.replace(
         figures,
-        late_starts=_beyond(first_start - facts.start, thresholds.late_start_minutes),
-        early_finishes=_beyond(facts.end - last_out, thresholds.early_finish_minutes),
-        overruns=_beyond(last_out - facts.end, thresholds.overrun_minutes),
+        late_starts=_beyond(first_start - start, thresholds.late_start_minutes),
+        early_finishes=_beyond(end - last_out, thresholds.early_finish_minutes),
+        overruns=_beyond(last_out - end, thresholds.overrun_minutes),
     )
 
 

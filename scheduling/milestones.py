@@ -73,12 +73,20 @@ def to_minute(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(second=0, microsecond=0)
 
 
+def in_utc(times: Times) -> dict[str, dt.datetime | None]:
+    """The times in UTC. Python compares and subtracts two datetimes of the same zone on their wall
+    clocks, which is wrong across a clock change (01:30 BST and 01:10 GMT on 25 October): in UTC
+    it is always elapsed time."""
+    return {name: at.astimezone(dt.UTC) if at is not None else None for name, at in times.items()}
+
+
 def _hhmm(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def order_problems(times: Times) -> list[Problem]:
     """Every recorded pair that is the wrong way round, e.g. closure before knife_to_skin."""
+    times = in_utc(times)
     recorded = [(name, times[name]) for name in MILESTONES if times.get(name) is not None]
     problems = []
     for i, (earlier, at_earlier) in enumerate(recorded):
@@ -99,6 +107,7 @@ def order_problems(times: Times) -> list[Problem]:
 def sign_out_problems(times: Times, *, signed_out_at: dt.datetime, tolerance: dt.timedelta) -> list[Problem]:
     """What in the recorded times contradicts a sign out at `signed_out_at`: times out of order,
     or the operation starting after the patient was signed out (beyond the clock tolerance)."""
+    times = in_utc(times)
     late = [
         name for name in STARTED_BY_SIGN_OUT if (at := times.get(name)) is not None and at > signed_out_at + tolerance
     ]
@@ -118,6 +127,7 @@ def sign_out_problems(times: Times, *, signed_out_at: dt.datetime, tolerance: dt
 def recording_problems(times: Times, *, changed: Collection[str], rules: Plausibility) -> list[Problem]:
     """What is wrong with the times as they would be after this recording: the order over all of
     them, and the plausibility of the values being written now (`changed`)."""
+    times = in_utc(times)
     problems = (
         sign_out_problems(times, signed_out_at=rules.signed_out_at, tolerance=rules.future_tolerance)
         if rules.signed_out_at is not None
@@ -153,6 +163,7 @@ def touch_interval(times: Times) -> tuple[dt.datetime, dt.datetime] | None:
     """The case's touch time (DESIGN §5.1): from anaesthesia_start, else in_theatre, to
     out_of_theatre. None while either end is unrecorded (Model Hospital's priority scale of
     start fields: anaesthetic start first, then into theatre)."""
+    times = in_utc(times)
     start = times.get("anaesthesia_start") or times.get("in_theatre")
     end = times.get("out_of_theatre")
     if start is None or end is None or end < start:
@@ -162,4 +173,4 @@ def touch_interval(times: Times) -> tuple[dt.datetime, dt.datetime] | None:
 
 def minutes_between(start: dt.datetime, end: dt.datetime) -> int:
     """Whole minutes from start to end, in UTC: true elapsed time, whatever the clocks did."""
-    return int((end - start).total_seconds() // 60)
+    return int((end.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds() // 60)

@@ -85,7 +85,9 @@ def load_lists(*, date_from: dt.date, date_to: dt.date) -> list[ListFacts]:
     in_range = {"session__start__gte": low, "session__start__lt": high}
     cases: dict[int, list[CaseFacts]] = defaultdict(list)
     times = [f"times__{name}" for name in _TOUCH_FIELDS]
-    for row in Case.objects.filter(status__in=list(_KINDS), **in_range).values("session_id", "status", *times):
+    for row in (
+        Case.objects.filter(status__in=list(_KINDS), **in_range).order_by().values("session_id", "status", *times)
+    ):
         cases[row["session_id"]].append(CaseFacts(kind=_KINDS[row["status"]], touch=_touch(row, "times__")))
     cancellations: dict[int, list[str]] = defaultdict(list)
     case_times = [f"case__times__{name}" for name in _TOUCH_FIELDS]
