@@ -24,12 +24,15 @@ from scheduling.cases import create_case, create_patient
 from scheduling.checklist import record_phase
 from scheduling.models import Case, Patient
 from scheduling.plans import approve_plan, confirm_case
+from scheduling.reminders import retire_for_case
 from theatre.demo import SITE_NAME
 from theatre.models import SessionStatus, StaffMember, StaffRole, Theatre, TheatreSession
 from theatre.sessions import create_session
 
 CASES = 40
 BOOK_SHARE = 0.5
+# Why a demo case that is already over has no reminders pending (audited on each row).
+PAST_CASE_REASON = "demo history: the appointment was over before it was recorded"
 
 GIVEN = [
     "Margaret", "Dorothy", "Joan", "Irene", "Barbara", "Eileen", "Patricia", "Jean", "Sheila", "Brenda",
@@ -351,6 +354,9 @@ def seed_plan_demo(*, today: dt.date | None = None) -> dict[str, Case]:
             signers = {"sign_in": anaesthetist_actor, "time_out": surgeon_actor, "sign_out": surgeon_actor}
             for phase, signer in signers.items():
                 record_phase(case_id=case.pk, phase=phase, items=PLAN_DEMO_ITEMS[phase], actor=signer)
+            # Booked "the day before last week's list" but planned now, its reminders were all due
+            # at once: the sweep would have sent a pre-op letter for an operation already done.
+            retire_for_case(case=case, actor=coordinator, reason=PAST_CASE_REASON)
         made["completed"] = patient.cases.get()
 
         patient, new = _plan_demo_patient("withdrawn", actor=coordinator)

@@ -399,6 +399,16 @@ def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
     list_changed(session=session, change="case_cancelled", case=case, actor=actor)
 
 
+def retire_for_case(*, case: Case, actor: Actor, reason: str) -> int:
+    """Cancel every pending reminder of a case whose appointment is already over, telling nobody:
+    history recorded after the fact (the demo's past weeks) must never reach a patient. Audited;
+    call inside the transaction that recorded the case, so no sweep ever sees the rows pending."""
+    rows = list(Reminder.objects.select_for_update().filter(case=case, status=ReminderStatus.PENDING).order_by("id"))
+    for row in rows:
+        _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason)
+    return len(rows)
+
+
 # --- Reads -----------------------------------------------------------------------------------
 
 

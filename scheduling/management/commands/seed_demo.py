@@ -9,6 +9,7 @@ from django.db import transaction
 
 from core.demo import DEMO_USERS, demo_password, demo_token, seed_users
 from scheduling.demo import seed_cases, seed_plan_demo
+from scheduling.demo_history import HISTORY_WEEKS, seed_history
 from theatre.demo import seed_estate
 
 
@@ -29,6 +30,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Case plans: {plan_demo['completed'].reference} approved and through the WHO checklist (completed); "
             f"{plan_demo['withdrawn'].reference} approval withdrawn by a later move."
+        )
+        history = seed_history()
+        self.stdout.write(
+            f"History: {history['lists']} past lists over {HISTORY_WEEKS} weeks, {history['cases']} cases completed "
+            f"with their theatre times, {history['cancelled_on_the_day']} cancelled on the day "
+            "(see /api/v1/reports/theatre-utilisation/)."
         )
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password / API token):"))
         for username, (role, display) in DEMO_USERS.items():
