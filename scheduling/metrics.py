@@ -38,15 +38,14 @@ the sum of the rows; percentages are computed from those sums and rounded half u
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import functools
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
-
-from scheduling.milestones import minutes_between
 
 Interval = tuple[dt.datetime, dt.datetime]
 
@@ -181,7 +180,20 @@ class Figures:
         return float((Decimal(self.cases) / Decimal(self.lists)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        # Spelled out rather than looped over fields(): the report adds thousands of these.
+        return Figures(
+            lists=self.lists + other.lists,
+            planned_minutes=self.planned_minutes + other.planned_minutes,
+            touch_minutes=self.touch_minutes + other.touch_minutes,
+            capped_touch_minutes=self.capped_touch_minutes + other.capped_touch_minutes,
+            late_starts=self.late_starts + other.late_starts,
+            early_finishes=self.early_finishes + other.early_finishes,
+            overruns=self.overruns + other.overruns,
+            cases=self.cases + other.cases,
+            on_the_day_cancellations=self.on_the_day_cancellations + other.on_the_day_cancellations,
+            lists_missing_times=self.lists_missing_times + other.lists_missing_times,
+            cancelled_lists=self.cancelled_lists + other.cancelled_lists,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -215,88 +227,121 @@ class Report:
     totals: Figures
 
 
-def _utc(interval: Interval) -> Interval:
-    # Same-zone datetimes subtract on their wall clocks; UTC gives elapsed time across a clock change.
-    return interval[0].astimezone(dt.UTC), interval[1].astimezone(dt.UTC)
+def _seconds(interval: Interval) -> tuple[float, float]:
+    # POSIX timestamps are elapsed time whatever the zone: two datetimes in the same zone would
+    # subtract on their wall clocks, which is wrong across a clock change.
+    return interval[0].timestamp(), interval[1].timestamp()
+
+
+def _covered(spans: list[tuple[float, float]], low: float, high: float) -> tuple[float, float]:
+    """Seconds covered by at least one span (sorted by start): in all, and inside [low, high]."""
+    total = inside = 0.0
+    island: tuple[float, float] | None = None
+    for start, end in spans:
+        if island is not None and start <= island[1]:
+            if end > island[1]:
+                island = (island[0], end)
+            continue
+        if island is not None:
+            total += island[1] - island[0]
+            inside += max(0.0, min(island[1], high) - max(island[0], low))
+        island = (start, end)
+    if island is not None:
+        total += island[1] - island[0]
+        inside += max(0.0, min(island[1], high) - max(island[0], low))
+    return total, inside
 
 
 def union_minutes(intervals: Iterable[Interval], *, clip: Interval | None = None) -> int:
     """Whole minutes covered by at least one interval (optionally clipped to `clip`)."""
-    clip = _utc(clip) if clip is not None else None
-    spans = []
-    for start, end in map(_utc, intervals):
-        if clip is not None:
-            start, end = max(start, clip[0]), min(end, clip[1])
-        if end > start:
-            spans.append((start, end))
-    spans.sort()
-    seconds = 0.0
-    current: Interval | None = None
-    for start, end in spans:
-        if current is not None and start <= current[1]:
-            current = (current[0], max(current[1], end))
-            continue
-        if current is not None:
-            seconds += (current[1] - current[0]).total_seconds()
-        current = (start, end)
-    if current is not None:
-        seconds += (current[1] - current[0]).total_seconds()
-    return int(seconds // 60)
+    spans = sorted(_seconds(interval) for interval in intervals)
+    low, high = _seconds(clip) if clip is not None else (-math.inf, math.inf)
+    total, inside = _covered(spans, low, high)
+    return int((inside if clip is not None else total) // 60)
 
 
-def _cancellations(categories: Iterable[str]) -> Cancellations:
-    counts = dict.fromkeys(CATEGORIES, 0)
-    for category in categories:
-        counts[category] += 1
-    return Cancellations(**counts)
-
-
-def _beyond(gap: dt.timedelta, threshold_minutes: int) -> Tally:
-    """A late start, early finish or overrun: counted when the gap is more than the threshold."""
-    if gap > dt.timedelta(minutes=threshold_minutes):
-        return Tally(1, int(gap.total_seconds() // 60))
-    return Tally()
+def _beyond(gap_seconds: float, threshold_minutes: int) -> tuple[int, int]:
+    """A late start, early finish or overrun as (count, minutes): counted when the gap is more than the threshold."""
+    if gap_seconds > threshold_minutes * 60:
+        return 1, int(gap_seconds // 60)
+    return 0, 0
 
 
 def _is_missing_times(facts: ListFacts) -> bool:
     return any(case.kind == CaseKind.NOT_STARTED or case.touch is None for case in facts.cases)
 
 
-def list_figures(facts: ListFacts, *, thresholds: Thresholds, now: dt.datetime) -> Figures:
+# A list's figures as a flat vector, in this order: the report sums thousands of them.
+# lists, planned, touch, capped, late (count, minutes), early (…), overrun (…), cases,
+# cancellations (clinical, non-clinical, patient), lists missing times, cancelled lists.
+_WIDTH = 16
+
+
+def _list_vector(facts: ListFacts, thresholds: Thresholds, now: float) -> tuple[int, ...]:
     """One list's contribution to every row it falls in (see the module docstring)."""
-    cancellations = _cancellations(facts.cancellations)
+    categories = facts.cancellations
+    cancelled = (categories.count("clinical"), categories.count("non_clinical"), categories.count("patient"))
     if facts.cancelled:
-        return Figures(cancelled_lists=1, on_the_day_cancellations=cancellations)
-    if facts.end.astimezone(dt.UTC) > now.astimezone(dt.UTC):
-        return Figures(on_the_day_cancellations=cancellations)
+        return (0,) * 11 + cancelled + (0, 1)
+    start, end = facts.start.timestamp(), facts.end.timestamp()
+    if end > now:
+        return (0,) * 11 + cancelled + (0, 0)
     if _is_missing_times(facts):
-        return Figures(lists_missing_times=1, on_the_day_cancellations=cancellations)
-    start, end = _utc((facts.start, facts.end))
-    touches = [_utc(case.touch) for case in facts.cases if case.touch is not None]
-    figures = Figures(
-        lists=1,
-        planned_minutes=minutes_between(start, end),
-        touch_minutes=union_minutes(touches),
-        capped_touch_minutes=union_minutes(touches, clip=(start, end)),
-        cases=sum(1 for case in facts.cases if case.kind == CaseKind.OPERATED),
-        on_the_day_cancellations=cancellations,
-    )
-    if not touches:
-        return figures  # an empty list: zero touch time, and no start or finish to judge
-    first_start = min(start for start, _ in touches)
-    last_out = max(end for _, end in touches)
-    return dataclasses.replace(
-        figures,
-        late_starts=_beyond(first_start - start, thresholds.late_start_minutes),
-        early_finishes=_beyond(end - last_out, thresholds.early_finish_minutes),
-        overruns=_beyond(last_out - end, thresholds.overrun_minutes),
+        return (0,) * 11 + cancelled + (1, 0)
+    planned = int((end - start) // 60)
+    cases = sum(1 for case in facts.cases if case.kind == CaseKind.OPERATED)
+    spans = sorted(_seconds(case.touch) for case in facts.cases if case.touch is not None)
+    if not spans:
+        # An empty list: zero touch time, and no start or finish to judge.
+        return (1, planned) + (0,) * 8 + (cases, *cancelled, 0, 0)
+    touch, capped = _covered(spans, start, end)
+    last_out = max(out for _, out in spans)
+    return (
+        1,
+        planned,
+        int(touch // 60),
+        int(capped // 60),
+        *_beyond(spans[0][0] - start, thresholds.late_start_minutes),
+        *_beyond(end - last_out, thresholds.early_finish_minutes),
+        *_beyond(last_out - end, thresholds.overrun_minutes),
+        cases,
+        *cancelled,
+        0,
+        0,
     )
 
 
+def _figures(v: Sequence[int]) -> Figures:
+    return Figures(
+        lists=v[0],
+        planned_minutes=v[1],
+        touch_minutes=v[2],
+        capped_touch_minutes=v[3],
+        late_starts=Tally(v[4], v[5]),
+        early_finishes=Tally(v[6], v[7]),
+        overruns=Tally(v[8], v[9]),
+        cases=v[10],
+        on_the_day_cancellations=Cancellations(v[11], v[12], v[13]),
+        lists_missing_times=v[14],
+        cancelled_lists=v[15],
+    )
+
+
+def list_figures(facts: ListFacts, *, thresholds: Thresholds, now: dt.datetime) -> Figures:
+    """One list's figures (see the module docstring for every definition)."""
+    return _figures(_list_vector(facts, thresholds, now.timestamp()))
+
+
+@functools.lru_cache(maxsize=1024)
 def _week(day: dt.date) -> Group:
     year, week, _ = day.isocalendar()
     monday = day - dt.timedelta(days=day.weekday())
     return Group(key=f"{year}-W{week:02d}", label=f"Week of {monday.isoformat()}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(day: dt.date) -> Group:
+    return Group(key=day.isoformat(), label=day.strftime("%a %d %b %Y"))
 
 
 GROUPERS: dict[GroupBy, Callable[[ListFacts], Group]] = {
@@ -304,7 +349,7 @@ GROUPERS: dict[GroupBy, Callable[[ListFacts], Group]] = {
     GroupBy.SURGEON: lambda facts: facts.surgeon,
     GroupBy.SITE: lambda facts: facts.site,
     GroupBy.WEEK: lambda facts: _week(facts.local_date),
-    GroupBy.DAY: lambda facts: Group(key=facts.local_date.isoformat(), label=facts.local_date.strftime("%a %d %b %Y")),
+    GroupBy.DAY: lambda facts: _day(facts.local_date),
 }
 
 
@@ -316,15 +361,25 @@ def _sort_key(group_by: GroupBy, group: Group) -> tuple[Any, ...]:
 
 
 def report(lists: Sequence[ListFacts], *, group_by: GroupBy, thresholds: Thresholds, now: dt.datetime) -> Report:
-    """The figures per group and in total. Totals are the sum of every list, which is the sum of
-    the rows: each list falls in exactly one group."""
-    by_group: dict[Group, Figures] = {}
-    totals = Figures()
+    """The figures per group and in total. Every figure is a sum of per-list integers (ratios are
+    worked out from the sums), and each list falls in exactly one group, so the totals are the sum
+    of the rows by construction."""
+    sums: dict[Group, list[int]] = {}
     grouper = GROUPERS[group_by]
+    now_seconds = now.timestamp()
     for facts in lists:
-        figures = list_figures(facts, thresholds=thresholds, now=now)
+        vector = _list_vector(facts, thresholds, now_seconds)
         group = grouper(facts)
-        by_group[group] = by_group.get(group, Figures()) + figures
-        totals = totals + figures
-    rows = tuple(Row(group, by_group[group]) for group in sorted(by_group, key=lambda g: _sort_key(group_by, g)))
-    return Report(group_by=group_by, rows=rows, totals=totals)
+        running = sums.get(group)
+        if running is None:
+            sums[group] = list(vector)
+        else:
+            for i, value in enumerate(vector):
+                running[i] += value
+    order = sorted(sums, key=lambda g: _sort_key(group_by, g))
+    totals = [sum(column) for column in zip(*sums.values(), strict=True)] if sums else [0] * _WIDTH
+    return Report(
+        group_by=group_by,
+        rows=tuple(Row(group, _figures(sums[group])) for group in order),
+        totals=_figures(totals),
+    )

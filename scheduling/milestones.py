@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 MILESTONES: tuple[str, ...] = (
     "anaesthesia_start",
@@ -164,11 +165,21 @@ def touch_interval(times: Times) -> tuple[dt.datetime, dt.datetime] | None:
     out_of_theatre. None while either end is unrecorded (Model Hospital's priority scale of
     start fields: anaesthetic start first, then into theatre)."""
     times = in_utc(times)
-    start = times.get("anaesthesia_start") or times.get("in_theatre")
-    end = times.get("out_of_theatre")
-    if start is None or end is None or end < start:
+    return touch_bounds(times.get("anaesthesia_start"), times.get("in_theatre"), times.get("out_of_theatre"))
+
+
+Moment = TypeVar("Moment", dt.datetime, int)
+
+
+def touch_bounds(
+    anaesthesia_start: Moment | None, in_theatre: Moment | None, out_of_theatre: Moment | None
+) -> tuple[Moment, Moment] | None:
+    """touch_interval's rule on bare values: UTC datetimes, or epoch seconds straight from the
+    database (the report reads a year of cases this way without building a datetime for each)."""
+    start = anaesthesia_start if anaesthesia_start is not None else in_theatre
+    if start is None or out_of_theatre is None or out_of_theatre < start:
         return None
-    return start, end
+    return start, out_of_theatre
 
 
 def minutes_between(start: dt.datetime, end: dt.datetime) -> int:

@@ -35,6 +35,7 @@ from rest_framework.response import Response
 
 from scheduling.reports import theatre_utilisation
 from tests.conftest import client_for
+from tests.factories import london
 from tests.scheduling.theatre_day import TheatreDay, at, build_theatre_day
 from theatre.sessions import cancel_session
 
@@ -383,3 +384,25 @@ def test_the_service_answers_without_the_api(week: TheatreDay, django_assert_num
     with django_assert_num_queries(3):
         report = theatre_utilisation(date_from=MON, date_to=NEXT_MON)
     assert report.totals.as_dict() == TOTALS
+
+
+def test_epoch_seconds_is_the_same_instant_on_sqlite_as_on_postgresql(django_db_blocker: Any) -> None:
+    """`make run` reports from SQLite: the epoch expression must read the same instant there."""
+    from django.db.utils import ConnectionHandler
+
+    from scheduling.reports import EpochSeconds
+    from theatre.models import TheatreSession
+
+    sqlite = ConnectionHandler({"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}})["default"]
+    query = TheatreSession.objects.order_by().annotate(seconds=EpochSeconds("start")).values_list("seconds")
+    sql, params = query.query.get_compiler(connection=sqlite).as_sql()
+    with django_db_blocker.unblock():
+        try:
+            with sqlite.cursor() as cursor:
+                cursor.execute('CREATE TABLE "theatre_theatresession" ("start" datetime)')
+                # As Django stores an aware datetime in SQLite: UTC, no offset. 08:00 BST on 29 March 2026.
+                cursor.execute("INSERT INTO \"theatre_theatresession\" VALUES ('2026-03-29 07:00:00')")
+                cursor.execute(sql, params)
+                assert cursor.fetchall() == [(int(london(2026, 3, 29, 8).timestamp()),)]
+        finally:
+            sqlite.close()
