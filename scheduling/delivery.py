@@ -111,7 +111,7 @@ def retry_delay(attempts: int, *, base: int, cap: int, rand: Callable[[], float]
     The jitter spreads retries so a mail server coming back is not hit by every row at once;
     the cap keeps every countdown within a few minutes (DESIGN: no long ETAs).
     """
-    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    ceiling: int = min(cap, base * 2 ** max(attempts - 1, 0))
     return ceiling * (0.5 + rand() / 2)  # noqa: S311 - jitter, not security
 
 

@@ -104,7 +104,7 @@ class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
         unit = self.instance
         # `claims` is scheduling's CaseEquipment, reached through the reverse relation.
         moved = unit is not None and value.pk != unit.site_id
-        if moved and unit.claims.filter(end__gt=timezone.now()).exists():  # type: ignore[union-attr,attr-defined]
+        if moved and unit.claims.filter(end__gt=timezone.now()).exists():  # type: ignore[union-attr]
             raise serializers.ValidationError(
                 "This unit is claimed by upcoming cases at its site; release them before moving it."
             )

@@ -131,7 +131,7 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
-class SessionFilter(django_filters.FilterSet):
+class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no type hints
     date_from = django_filters.DateFilter(method="filter_date_from", label="Lists starting on or after this date")
     date_to = django_filters.DateFilter(method="filter_date_to", label="Lists starting on or before this date")
     theatre = django_filters.NumberFilter(field_name="theatre_id")
