@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.exceptions import ValidationError
@@ -26,6 +28,7 @@ def test_audit_records_who_what_before_after_and_why(coordinator_user: User) -> 
         after=snapshot(site),
         reason="moved",
     )
+    entry: Any  # before/after are JSON
     (entry,) = history(site)
     assert entry.actor == coordinator_user
     assert entry.actor_label == "user:coord"
