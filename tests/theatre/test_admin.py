@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -49,6 +50,7 @@ def test_admin_session_save_is_audited(admin_client_: Client) -> None:
     session = TheatreSessionFactory()
     response = admin_client_.post(f"/admin/theatre/theatresession/{session.pk}/change/", form_data(session, notes="x"))
     assert response.status_code == 302
+    entry: Any  # before/after are JSON
     (entry,) = history(session)
     assert (entry.action, entry.reason, entry.after["notes"]) == ("theatresession.updated", "admin", "x")
 

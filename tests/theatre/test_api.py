@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import history
@@ -88,6 +89,7 @@ def test_estate_update_and_delete_are_audited_and_protected(coordinator: APIClie
     theatre = TheatreFactory(name="Theatre 9")
     response = coordinator.patch(f"/api/v1/theatres/{theatre.pk}/", {"name": "Theatre 10"})
     assert response.status_code == 200
+    entry: Any  # before/after are JSON
     (entry,) = history(theatre)
     assert (entry.before["name"], entry.after["name"]) == ("Theatre 9", "Theatre 10")
     # The site still has a theatre: deleting it would orphan the estate.
@@ -201,7 +203,7 @@ def test_equipment_claimed_by_upcoming_cases_cannot_move_site(coordinator: APICl
     session = TheatreSessionFactory(start=london(2099, 1, 5, 8), end=london(2099, 1, 5, 13))
     unit = EquipmentUnitFactory(site=session.theatre.site)
     case = CaseFactory(status="booked", session=session, start=session.start, end=session.start + dt.timedelta(hours=1))
-    case.equipment_claims.create(unit=unit, start=case.start, end=case.end)
+    case.equipment_claims.create(unit=unit, start=cast(dt.datetime, case.start), end=cast(dt.datetime, case.end))
     other = SiteFactory(name="Other Hospital")
     response = coordinator.patch(f"/api/v1/equipment/{unit.pk}/", {"site": other.pk})
     assert response.status_code == 400
@@ -404,7 +406,7 @@ def test_session_filters(viewer: APIClient) -> None:
 
 @pytest.mark.parametrize("size", [5, 50])
 def test_session_list_runs_a_constant_number_of_queries(
-    size: int, surgeon: APIClient, django_assert_num_queries: Any
+    size: int, surgeon: APIClient, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     make_lists(size)
     surgeon.get("/api/v1/sessions/")  # warm the per-request role cache on the user object
@@ -419,7 +421,7 @@ def test_session_list_runs_a_constant_number_of_queries(
 
 @pytest.mark.parametrize("size", [5, 50])
 def test_estate_lists_run_a_constant_number_of_queries(
-    size: int, viewer: APIClient, django_assert_num_queries: Any
+    size: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     for n in range(size):
         TimetableFactory(weekday=n % 7)

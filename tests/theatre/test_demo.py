@@ -6,8 +6,10 @@ import ast
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from core.demo import seed_users
@@ -34,8 +36,8 @@ def test_seed_estate_builds_the_unit_and_is_idempotent() -> None:
     assert kinds["c_arm"] >= 2 and kinds["kyphoplasty_system"] >= 2
     roles = Counter(StaffMember.objects.values_list("role", flat=True))
     assert roles["surgeon"] == 2 and roles["anaesthetist"] == 2
-    assert StaffMember.objects.get(name="Miss Priya Shah").user.username == "surgeon"
-    assert StaffMember.objects.get(name="Dr Helen Marsh").user.username == "anaesthetist"
+    assert cast(User, StaffMember.objects.get(name="Miss Priya Shah").user).username == "surgeon"
+    assert cast(User, StaffMember.objects.get(name="Dr Helen Marsh").user).username == "anaesthetist"
 
     sessions = list(TheatreSession.objects.all())
     assert len(sessions) == len(first["created"]) > 0

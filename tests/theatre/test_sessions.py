@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from core.audit import Actor, history
 from core.errors import DomainError, InvalidInput
@@ -21,7 +23,7 @@ from tests.factories import (
     TheatreSessionFactory,
     london,
 )
-from theatre.models import TheatreSession
+from theatre.models import StaffMember, Theatre, TheatreSession
 from theatre.sessions import (
     cancel_session,
     check_open_for_changes,
@@ -34,10 +36,11 @@ from theatre.signals import session_changed
 from theatre.tasks import lock_upcoming_sessions
 
 SYSTEM = Actor.system("test")
+Announcements = list[tuple[int, str, str]]  # (session_id, change, actor_label)
 
 
 @pytest.fixture
-def announcements() -> Any:
+def announcements() -> Iterator[Announcements]:
     """Every session_changed sent, as (session_id, change, actor_label)."""
     sent: list[tuple[int, str, str]] = []
 
@@ -128,7 +131,7 @@ def test_concurrent_lists_for_one_surgeon_leave_exactly_one() -> None:
     barrier = threading.Barrier(len(theatres))
     outcomes: list[str] = []
 
-    def attempt(theatre: Any) -> None:
+    def attempt(theatre: Theatre) -> None:
         try:
             barrier.wait()
             create_session(
@@ -196,7 +199,7 @@ def test_a_list_cannot_shrink_past_its_booked_cases_or_be_cancelled_with_them() 
 
 @pytest.mark.django_db
 def test_lock_due_sessions_locks_open_lists_within_two_weeks_once(
-    django_capture_on_commit_callbacks: Any, announcements: Any
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, announcements: Announcements
 ) -> None:
     now = london(2027, 3, 1, 12)
     inside = TheatreSessionFactory(start=now + dt.timedelta(days=13), status="published")
@@ -258,7 +261,9 @@ def test_override_needs_a_coordinator_and_a_reason(surgeon_user: User, coordinat
 
 @pytest.mark.django_db
 def test_coordinator_override_changes_a_locked_list_and_audits_the_reason(
-    coordinator_user: User, django_capture_on_commit_callbacks: Any, announcements: Any
+    coordinator_user: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    announcements: Announcements,
 ) -> None:
     session = TheatreSessionFactory(status="locked")
     new_end = session.end - dt.timedelta(hours=1)
@@ -273,6 +278,7 @@ def test_coordinator_override_changes_a_locked_list_and_audits_the_reason(
     session.refresh_from_db()
     assert session.end == new_end
     assert session.status == "locked"
+    change: Any  # before/after are JSON
     override, change = history(session)
     assert (override.action, override.reason, override.actor) == (
         "session.lock_overridden",
@@ -287,7 +293,9 @@ def test_coordinator_override_changes_a_locked_list_and_audits_the_reason(
 
 @pytest.mark.django_db
 def test_unlocking_and_cancelling_are_announced(
-    coordinator_user: User, django_capture_on_commit_callbacks: Any, announcements: Any
+    coordinator_user: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    announcements: Announcements,
 ) -> None:
     session = TheatreSessionFactory(status="locked")
     actor = Actor.of(coordinator_user)
@@ -300,7 +308,7 @@ def test_unlocking_and_cancelling_are_announced(
 
 @pytest.mark.django_db
 def test_changes_to_a_planned_list_are_not_announced(
-    django_capture_on_commit_callbacks: Any, announcements: Any
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, announcements: Announcements
 ) -> None:
     session = TheatreSessionFactory(status="planned")
     with django_capture_on_commit_callbacks(execute=True):
@@ -349,7 +357,7 @@ def test_a_new_anaesthetist_never_rewrites_the_record_of_a_completed_case() -> N
         end=london(2027, 3, 1, 10),
         anaesthetist=session.anaesthetist,
     )
-    first, replacement = session.anaesthetist, AnaesthetistFactory()
+    first, replacement = cast(StaffMember, session.anaesthetist), AnaesthetistFactory()
     update_session(session=session, changes={"anaesthetist": replacement}, actor=SYSTEM)
     done.refresh_from_db()
     upcoming.refresh_from_db()

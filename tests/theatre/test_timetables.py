@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -110,7 +111,7 @@ def test_generation_skips_the_observed_boxing_day_not_the_saturday() -> None:
     monday = TimetableFactory(weekday=0)
     friday = TimetableFactory(weekday=4, theatre=monday.theatre)
     saturday = TimetableFactory(weekday=5, theatre=monday.theatre)
-    span = {"date_from": dt.date(2026, 12, 21), "date_to": dt.date(2027, 1, 5), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 12, 21), "date_to": dt.date(2027, 1, 5), "actor": ACTOR}
 
     mondays = generate_sessions(timetable=monday, **span)
     fridays = generate_sessions(timetable=friday, **span)
@@ -175,7 +176,7 @@ def test_generation_refuses_a_time_the_clocks_skip_and_creates_nothing() -> None
 @pytest.mark.django_db
 def test_generating_twice_creates_nothing_the_second_time() -> None:
     timetable = TimetableFactory(weekday=2)
-    span = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
     first = generate_sessions(timetable=timetable, **span)
     second = generate_sessions(timetable=timetable, **span)
     wider = generate_sessions(
@@ -190,7 +191,7 @@ def test_generating_twice_creates_nothing_the_second_time() -> None:
 @pytest.mark.django_db
 def test_generation_does_not_recreate_a_list_that_was_moved_or_cancelled() -> None:
     timetable = TimetableFactory(weekday=2)
-    span = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 14), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 14), "actor": ACTOR}
     moved, cancelled = generate_sessions(timetable=timetable, **span)
     moved.start += dt.timedelta(minutes=30)
     moved.save()
@@ -203,7 +204,7 @@ def test_generation_does_not_recreate_a_list_that_was_moved_or_cancelled() -> No
 def test_generation_respects_validity_and_active() -> None:
     bounded = TimetableFactory(weekday=1, valid_from=dt.date(2026, 6, 9), valid_to=dt.date(2026, 6, 23))
     inactive = TimetableFactory(weekday=3, active=False)
-    span = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
     assert [d for d, _ in local_starts(generate_sessions(timetable=bounded, **span))] == [
         dt.date(2026, 6, 9),
         dt.date(2026, 6, 16),
