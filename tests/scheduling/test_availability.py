@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor
@@ -218,7 +219,7 @@ def test_availability_for_unknown_case_is_404_and_ineligible_case_409(coordinato
 @pytest.mark.django_db
 @pytest.mark.parametrize("sessions", [5, 50])
 def test_availability_uses_constant_queries(
-    coordinator: APIClient, coordinator_user: User, django_assert_num_queries: Any, sessions: int
+    coordinator: APIClient, coordinator_user: User, django_assert_num_queries: DjangoAssertNumQueries, sessions: int
 ) -> None:
     world = build_world(units=2)
     actor = Actor.of(coordinator_user)
@@ -233,7 +234,7 @@ def test_availability_uses_constant_queries(
         )
         book_case(case_id=world.case(surgeon=session.surgeon).pk, session_id=session.pk, actor=actor)
     case = world.case()
-    params = {"case": case.pk, "date_from": "2027-01-01", "date_to": "2027-03-31", "limit": 100}
+    params: dict[str, str | int] = {"case": case.pk, "date_from": "2027-01-01", "date_to": "2027-03-31", "limit": 100}
     # role lookup, the case, sessions, cases, the surgeon's lists, units, unit claims
     with django_assert_num_queries(7):
         response = coordinator.get(URL, params)

@@ -7,6 +7,8 @@ import datetime as dt
 import icalendar
 import pytest
 from django.contrib.auth.models import User
+from django.http import HttpResponse
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.roles import Role
@@ -26,8 +28,8 @@ def url(staff_id: int) -> str:
     return f"/api/v1/staff/{staff_id}/calendar.ics"
 
 
-def events(response: object) -> dict[str, icalendar.Event]:
-    calendar = icalendar.Calendar.from_ical(response.content)  # type: ignore[attr-defined]
+def events(response: HttpResponse) -> dict[str, icalendar.Component]:
+    calendar = icalendar.Calendar.from_ical(response.content)
     return {str(e["uid"]): e for e in calendar.walk("VEVENT")}
 
 
@@ -144,7 +146,7 @@ def test_client_asking_for_text_calendar_gets_it(world: World, coordinator: APIC
 
 
 def test_query_count_does_not_grow_with_sessions_and_cases(
-    world: World, coordinator_user: User, django_assert_num_queries: object
+    world: World, coordinator_user: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     def client() -> APIClient:  # a fresh user object per request, as a real request loads it
         return client_for(User.objects.get(pk=coordinator_user.pk))
@@ -153,7 +155,7 @@ def test_query_count_does_not_grow_with_sessions_and_cases(
     world.booked(world.session(monday), at(monday, 8))
     # 1 roles, 2 the staff member, 3 their sessions, 4 the cases
     fresh = client()
-    with django_assert_num_queries(4):  # type: ignore[operator]
+    with django_assert_num_queries(4):
         small = fresh.get(url(world.surgeon.pk))
     for n in range(1, 5):
         day = monday + dt.timedelta(days=n)
@@ -165,6 +167,6 @@ def test_query_count_does_not_grow_with_sessions_and_cases(
         theatre=other_theatre, anaesthetist=world.anaesthetist, start=at(monday, 14), end=at(monday, 18)
     )
     fresh = client()
-    with django_assert_num_queries(4):  # type: ignore[operator]
+    with django_assert_num_queries(4):
         large = fresh.get(url(world.surgeon.pk))
     assert len(events(large)) > 4 * len(events(small))

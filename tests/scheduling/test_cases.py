@@ -3,10 +3,11 @@ re-screened and re-estimated when its answers, levels or anaesthesia change."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor, history
@@ -159,7 +160,9 @@ def test_cases_filter_by_status_surgeon_and_priority(coordinator: APIClient) -> 
     CaseFactory(surgeon=mine, priority="P3")
     CaseFactory(priority="P1")
     CaseFactory(surgeon=mine, priority="P1", status="cancelled")
-    body = coordinator.get(URL, {"status": "waiting", "surgeon": mine.pk, "priority": "P1"}).data
+    body = coordinator.get(
+        URL, cast(dict[str, str | int], {"status": "waiting", "surgeon": mine.pk, "priority": "P1"})
+    ).data
     assert [c["id"] for c in body["results"]] == [wanted.pk]
 
 
@@ -192,7 +195,9 @@ def test_viewer_does_not_get_free_text_or_health_answers_that_could_identify(
 
 
 @pytest.mark.parametrize("count", [3, 30])
-def test_case_list_uses_constant_queries(coordinator: APIClient, django_assert_num_queries: Any, count: int) -> None:
+def test_case_list_uses_constant_queries(
+    coordinator: APIClient, django_assert_num_queries: DjangoAssertNumQueries, count: int
+) -> None:
     CaseFactory.create_batch(count)
     # role lookup, count, page (patient, procedure, version joined), equipment claims with units
     with django_assert_num_queries(4):

@@ -3,6 +3,7 @@ patient the rules now exclude is never approved, confirmed or taken into theatre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -108,6 +109,7 @@ def test_a_case_screened_ineligible_after_booking_is_never_approved_confirmed_or
     assert response.data["screening_result"]["result"] == "ineligible"
     assert response.data["status"] == "booked"  # the confirmation rested on a plan that changed
 
+    attempt: Callable[[], Case]
     for attempt in (
         lambda: plans.approve_plan(case_id=case.pk, actor=Actor.of(surgeon_user)),
         lambda: plans.confirm_case(case_id=case.pk, actor=Actor.of(coordinator_user)),

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from core.audit import Actor
 from core.models import AuditEntry
@@ -53,11 +54,11 @@ def test_staff_without_email_or_inactive_get_no_notice(world: World) -> None:
 
 
 def test_changing_a_published_list_through_theatre_notifies_its_team(
-    world: World, coordinator_user: User, django_capture_on_commit_callbacks: object
+    world: World, coordinator_user: User, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     monday = next_monday()
     session = world.session(monday)
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+    with django_capture_on_commit_callbacks(execute=True):
         update_session(
             session=session,
             changes={"end": at(monday, 12) + dt.timedelta(minutes=30)},

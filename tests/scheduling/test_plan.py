@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor
@@ -31,7 +32,7 @@ STEPS = [
 ]
 
 
-def plan_of(client: APIClient, case_id: int, **params: str) -> dict[str, Any]:
+def plan_of(client: APIClient, case_id: int, **params: str) -> Any:
     response = client.get(f"/api/v1/cases/{case_id}/plan/", params)
     assert response.status_code == 200, response.content
     return response.json()
@@ -222,7 +223,9 @@ def test_plan_of_an_unknown_case_is_404(clinic: Clinic) -> None:
     assert clinic.client("surgeon").get("/api/v1/cases/999999/plan/").status_code == 404
 
 
-def test_plan_takes_the_same_number_of_queries_however_big_the_case(db: None, django_assert_num_queries: Any) -> None:
+def test_plan_takes_the_same_number_of_queries_however_big_the_case(
+    db: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     clinic = build_clinic(levels=["L1"])
     bigger_version = kp_version(required_equipment=["c_arm", "kyphoplasty_system"])
     EquipmentUnitFactory(site=clinic.session.theatre.site, kind="kyphoplasty_system")

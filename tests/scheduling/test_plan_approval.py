@@ -32,7 +32,7 @@ def approved(db: None) -> Clinic:
     return build_clinic(approved=True)
 
 
-def approval_of(clinic: Clinic, role: str = "surgeon") -> dict[str, Any]:
+def approval_of(clinic: Clinic, role: str = "surgeon") -> Any:
     return clinic.client(role).get(PLAN.format(clinic.case.pk)).json()["approval"]
 
 
@@ -99,7 +99,7 @@ def test_the_cases_own_surgeon_approves_and_who_when_and_fingerprint_are_kept(cl
     assert clinic.case.plan_fingerprint == plan["fingerprint"] == plan_fingerprint(clinic.case)
     assert plan["approval"]["approved"] is True
     assert plan["approval"]["state"] == "approved"
-    entry = history(clinic.case).filter(action="case.plan_approved").get()
+    entry: Any = history(clinic.case).filter(action="case.plan_approved").get()
     assert entry.actor == clinic.users["surgeon"]
     assert entry.after["plan_fingerprint"] == plan["fingerprint"]
 

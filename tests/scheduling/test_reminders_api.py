@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from scheduling.models import Reminder, ReminderStatus
@@ -75,7 +76,7 @@ def test_anonymous_is_refused(world: World, anon_client: APIClient) -> None:
 
 
 def test_query_count_does_not_grow_with_the_number_of_reminders(
-    world: World, coordinator_user: User, django_assert_num_queries: object
+    world: World, coordinator_user: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     monday = next_monday()
     small = world.booked(world.session(monday, status="planned"), anaesthesia="local_sedation")
@@ -88,5 +89,5 @@ def test_query_count_does_not_grow_with_the_number_of_reminders(
     for case in (small, large):
         client = client_for(User.objects.get(username="coord"))  # a fresh user, as each request loads it
         # 1 the user's groups (roles), 2 the case with its patient and reminder plan, 3 the reminders
-        with django_assert_num_queries(3):  # type: ignore[operator]
+        with django_assert_num_queries(3):
             assert client.get(URL, {"case": case.pk}).status_code == 200

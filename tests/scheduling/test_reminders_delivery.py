@@ -6,9 +6,11 @@ import datetime as dt
 import smtplib
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from django.db import connection
+from pytest_django import Settings
 
 from core.audit import Actor
 from core.models import AuditEntry
@@ -55,7 +57,7 @@ def test_due_reminder_is_sent_once_with_a_stable_message_id(world: World, smtp_s
     assert case.reference in message.body
     invitation.refresh_from_db()
     assert invitation.status == ReminderStatus.SENT and invitation.sent_at is not None
-    entry = AuditEntry.objects.get(
+    entry: Any = AuditEntry.objects.get(
         object_type="scheduling.reminder", object_id=str(invitation.pk), action="reminder.sent"
     )
     assert entry.actor_label == "task:scheduling.send_due_reminders"
@@ -99,7 +101,7 @@ def test_sms_reminders_go_through_the_sms_backend(world: World, smtp_server: SMT
 
 @pytest.mark.django_db
 def test_broken_template_fails_only_its_row_with_the_reason(
-    world: World, smtp_server: SMTPSink, settings: pytest.FixtureRequest, tmp_path: Path
+    world: World, smtp_server: SMTPSink, settings: Settings, tmp_path: Path
 ) -> None:
     (tmp_path / "reminders").mkdir()
     (tmp_path / "reminders" / "day_before.txt").write_text("{% if %}broken{% endif %}")
@@ -135,7 +137,7 @@ def test_smtp_refusal_fails_the_row_at_once_and_others_still_go(world: World, sm
 
 @pytest.mark.django_db
 def test_temporary_refusal_retries_with_backoff_then_fails(
-    world: World, smtp_server: SMTPSink, settings: pytest.FixtureRequest
+    world: World, smtp_server: SMTPSink, settings: Settings
 ) -> None:
     settings.REMINDER_MAX_ATTEMPTS = 3
     [row_id] = make_due_reminders(world, 1)
@@ -148,13 +150,15 @@ def test_temporary_refusal_retries_with_backoff_then_fails(
     assert row.status == ReminderStatus.PENDING and row.attempts == 1
     assert "451" in row.last_error
     # base 30 s with 50-100 % jitter: within 15-30 s, never the long ETA of a lost broker message
-    assert before + dt.timedelta(seconds=15) <= row.next_attempt_at <= before + dt.timedelta(seconds=31)
+    assert (
+        before + dt.timedelta(seconds=15) <= cast(dt.datetime, row.next_attempt_at) <= before + dt.timedelta(seconds=31)
+    )
     assert sweep()["retrying"] == 0  # backing off: the next sweep leaves it alone
 
-    assert sweep(now=row.next_attempt_at + dt.timedelta(seconds=1))["retrying"] == 1
+    assert sweep(now=cast(dt.datetime, row.next_attempt_at) + dt.timedelta(seconds=1))["retrying"] == 1
     row.refresh_from_db()
     assert row.attempts == 2
-    assert sweep(now=row.next_attempt_at + dt.timedelta(seconds=1))["failed"] == 1
+    assert sweep(now=cast(dt.datetime, row.next_attempt_at) + dt.timedelta(seconds=1))["failed"] == 1
     row.refresh_from_db()
     assert row.status == ReminderStatus.FAILED and row.attempts == 3 and "451" in row.last_error
     assert smtp_server.messages == []
@@ -167,7 +171,7 @@ def test_temporary_refusal_retries_with_backoff_then_fails(
 
 
 @pytest.mark.django_db
-def test_mail_server_down_is_transient(world: World, settings: pytest.FixtureRequest) -> None:
+def test_mail_server_down_is_transient(world: World, settings: Settings) -> None:
     import socket
 
     with socket.socket() as s:
