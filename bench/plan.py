@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -137,9 +138,7 @@ def main() -> None:
     for levels in (["L1"], ["T11", "T12", "L1"]):
         case, session, units = case_and_session(levels)
         results[f"build_plan, {len(levels)} level(s)"] = per_call_us(
-            lambda case=case, session=session, units=units: build_plan(
-                case=case, version=v, session=session, units=units
-            )
+            partial(build_plan, case=case, version=v, session=session, units=units)
         )
     case, session, units = case_and_session(["T11", "T12", "L1"])
     results["plan_fingerprint alone"] = per_call_us(lambda: plan_fingerprint(case))

@@ -9,11 +9,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from core.roles import Role
@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
+def _fast_password_hashing(settings: Settings) -> None:
     """PBKDF2 costs ~0.5 s a user; tests check roles, not password strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

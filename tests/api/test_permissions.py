@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
+from pytest_django import DjangoDbBlocker
 
 from tests.api.world import (
     PATIENT_ADDRESS,
@@ -182,7 +183,7 @@ EXTRA: dict[str, Row] = {
 
 
 def schema_operations() -> list[str]:
-    schema = SchemaGenerator().get_schema(request=None, public=True)
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
     return sorted(
         f"{method.upper()} {path.removeprefix(PREFIX)}"
         for path, item in schema["paths"].items()
@@ -210,7 +211,7 @@ DEFAULT_TARGETS: dict[str, str] = {
 
 
 def _value(world: World, name: str, param: str) -> str:
-    obj = world.patient if name == "patient" else world.version if name == "version" else None
+    obj: Any = world.patient if name == "patient" else world.version if name == "version" else None
     if name == "template":
         return world.version.template.slug
     if obj is None:
@@ -281,7 +282,7 @@ def check(world: World, operation: str, spec: Row) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+def world(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[World]:
     """One world for the whole module, in a transaction rolled back at the end; every cell
     runs in its own savepoint inside it (see `call`), so the cells cannot see each other."""
     with django_db_blocker.unblock():

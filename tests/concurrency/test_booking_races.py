@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -22,8 +23,15 @@ from scheduling.booking import book_case
 from scheduling.models import Case, CaseEquipment
 from tests.concurrency.row_locks import row_held_elsewhere
 from tests.conftest import make_user
-from tests.factories import EquipmentUnitFactory, PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory
-from tests.scheduling.booking_world import build_world, london
+from tests.factories import (
+    EquipmentUnitFactory,
+    PatientFactory,
+    SurgeonFactory,
+    TheatreFactory,
+    TheatreSessionFactory,
+    london,
+)
+from tests.scheduling.booking_world import build_world
 from theatre.models import TheatreSession
 
 ROUNDS = 10
@@ -189,7 +197,7 @@ def test_exclusion_constraints_reject_overlaps_written_around_the_service(constr
     other = TheatreSessionFactory(
         theatre=TheatreFactory(site=world.site), start=world.session.start, end=world.session.end
     )
-    kwargs = {
+    kwargs: Any = {  # (case fields, session id, place_raw extras)
         "same_session": ({"surgeon": SurgeonFactory()}, world.session.pk, {}),
         "same_surgeon": ({}, other.pk, {}),
         "same_anaesthetist": ({"surgeon": SurgeonFactory()}, other.pk, {"anaesthetist_id": world.anaesthetist.pk}),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission, User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.models import AuditEntry
@@ -103,7 +104,9 @@ def test_unknown_template_is_404(viewer: APIClient) -> None:
 
 
 @pytest.mark.parametrize("extra_templates", [0, 4])
-def test_list_runs_in_constant_queries(extra_templates: int, viewer: APIClient, django_assert_num_queries: Any) -> None:
+def test_list_runs_in_constant_queries(
+    extra_templates: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     add_templates(extra_templates)
     # 1 role lookup, 2 page count, 3 templates, 4 their newest versions (+ author), 5 those versions' steps
     with django_assert_num_queries(5):
@@ -113,7 +116,9 @@ def test_list_runs_in_constant_queries(extra_templates: int, viewer: APIClient, 
 
 
 @pytest.mark.parametrize("versions", [1, 6])
-def test_detail_runs_in_constant_queries(versions: int, viewer: APIClient, django_assert_num_queries: Any) -> None:
+def test_detail_runs_in_constant_queries(
+    versions: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     template = ProcedureTemplateFactory(slug="many-versions")
     for number in range(1, versions + 1):
         ProcedureVersionFactory(template=template, number=number)
@@ -125,7 +130,7 @@ def test_detail_runs_in_constant_queries(versions: int, viewer: APIClient, djang
 
 @pytest.mark.parametrize("versions", [2, 6])
 def test_history_is_newest_first_in_constant_queries(
-    versions: int, viewer: APIClient, django_assert_num_queries: Any
+    versions: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     template = ProcedureTemplateFactory(slug="history")
     for number in range(1, versions + 1):
@@ -170,7 +175,7 @@ def test_publishing_is_audited(template_editor: APIClient) -> None:
         "/api/v1/procedures/vertebroplasty/versions/", {"change_note": "Longer turnover", "turnover_minutes": 25}
     ).json()
     version = ProcedureVersion.objects.get(template__slug="vertebroplasty", number=body["number"])
-    entry = AuditEntry.objects.get(action="procedureversion.created", object_id=str(version.pk))
+    entry: Any = AuditEntry.objects.get(action="procedureversion.created", object_id=str(version.pk))
     assert entry.actor_label == "user:surg" and entry.reason == "Longer turnover"
     assert entry.before == {"number": 1}
     assert entry.after["turnover_minutes"] == 25 and len(entry.after["steps"]) == version.steps.count()
