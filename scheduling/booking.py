@@ -20,19 +20,19 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
-from core.db import constraint_name, is_lock_contention
+from core.db import constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
 from scheduling.models import Case, CaseEquipment, CaseStatus
 from scheduling.slots import check_start, earliest_start
+from theatre.locking import check_open_for_changes
 from theatre.models import SessionStatus, TheatreSession
-from theatre.sessions import check_open_for_changes
 
 T = TypeVar("T")
 
@@ -66,12 +66,15 @@ DETAILS: dict[ErrorCode, str] = {
 }
 
 # Exclusion constraints (scheduling migration 0002) → the rule each one holds.
-CONSTRAINT_CODES: dict[str, ErrorCode] = {
-    "case_no_session_overlap": ErrorCode.SLOT_TAKEN,
-    "case_no_surgeon_overlap": ErrorCode.SURGEON_BUSY,
-    "case_no_anaesthetist_overlap": ErrorCode.ANAESTHETIST_BUSY,
-    "case_no_patient_overlap": ErrorCode.PATIENT_BUSY,
-    "caseequipment_no_unit_overlap": ErrorCode.EQUIPMENT_UNAVAILABLE,
+CONSTRAINT_RULES: dict[str, tuple[ErrorCode, str]] = {
+    name: (code, DETAILS[code])
+    for name, code in {
+        "case_no_session_overlap": ErrorCode.SLOT_TAKEN,
+        "case_no_surgeon_overlap": ErrorCode.SURGEON_BUSY,
+        "case_no_anaesthetist_overlap": ErrorCode.ANAESTHETIST_BUSY,
+        "case_no_patient_overlap": ErrorCode.PATIENT_BUSY,
+        "caseequipment_no_unit_overlap": ErrorCode.EQUIPMENT_UNAVAILABLE,
+    }.items()
 }
 
 
@@ -82,13 +85,8 @@ def rule_broken(code: ErrorCode) -> DomainError:
 def run_in_transaction(work: Callable[[], T]) -> T:
     """Run `work` in one transaction; constraint hits and lock failures become clean 409s."""
     try:
-        with transaction.atomic():
+        with constraint_errors(CONSTRAINT_RULES), transaction.atomic():
             return work()
-    except IntegrityError as exc:
-        constraint = constraint_name(exc)
-        if constraint in CONSTRAINT_CODES:
-            raise rule_broken(CONSTRAINT_CODES[constraint]) from exc
-        raise
     except OperationalError as exc:
         if is_lock_contention(exc):
             raise rule_broken(ErrorCode.BUSY) from exc

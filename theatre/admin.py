@@ -1,7 +1,7 @@
 """Admin for the estate and the lists. Every save is audited (core.admin.AuditedAdmin).
 
-The session form runs the same clash check as the API, so a double-booked surgeon gets a form
-error instead of the database's exclusion constraint surfacing as a server error.
+The session form runs the same clash check as the API, so a surgeon given two lists at once gets
+a form error instead of the database's exclusion constraint surfacing as a server error.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from django.http import HttpRequest
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError, InvalidInput
+from theatre.clashes import ListFootprint, ensure_no_clash, zone_of
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession, Timetable
-from theatre.sessions import Slot, ensure_no_clash, ensure_staff_roles, zone_of
+from theatre.sessions import ensure_staff_roles
 
 
 @admin.register(Site)
@@ -65,14 +66,14 @@ class TheatreSessionForm(forms.ModelForm):  # type: ignore[type-arg]
         anaesthetist = data.get("anaesthetist")
         try:
             ensure_staff_roles(surgeon=surgeon, anaesthetist=anaesthetist)
-            slot = Slot(
+            footprint = ListFootprint(
                 theatre_id=theatre.pk,
                 surgeon_id=surgeon.pk,
                 anaesthetist_id=anaesthetist.pk if anaesthetist else None,
                 start=start,
                 end=end,
             )
-            ensure_no_clash(slot, zone=zone_of(theatre), exclude_id=self.instance.pk)
+            ensure_no_clash(footprint, zone=zone_of(theatre), exclude_id=self.instance.pk)
         except InvalidInput as exc:
             raise forms.ValidationError({exc.field: exc.detail}) from exc
         except DomainError as exc:
@@ -89,12 +90,12 @@ class TheatreSessionAdmin(AuditedAdmin):
     list_select_related = ["theatre__site", "surgeon", "anaesthetist"]
 
     # Once a list exists, its time, theatre, staff and status change only through the session
-    # services (/api/v1/sessions/), which keep booked cases inside the list, copy a new
-    # anaesthetist onto its cases, ask for the 6-4-2 override and tell the team.
-    SCHEDULING_FIELDS = ("theatre", "period", "start", "end", "surgeon", "anaesthetist", "status")
+    # services (/api/v1/sessions/), which run the hooks that keep the work planned into the
+    # list in step (theatre/hooks.py), ask for the 6-4-2 override and tell the team.
+    SERVICE_FIELDS = ("theatre", "period", "start", "end", "surgeon", "anaesthetist", "status")
 
     def get_readonly_fields(self, request: HttpRequest, obj: TheatreSession | None = None) -> tuple[str, ...]:
-        return self.SCHEDULING_FIELDS if obj is not None else ()
+        return self.SERVICE_FIELDS if obj is not None else ()
 
     def has_delete_permission(self, request: HttpRequest, obj: TheatreSession | None = None) -> bool:
-        return False  # a list is cancelled, never erased: its cases' history points at it
+        return False  # a list is cancelled, never erased: the history of the work in it points at it

@@ -1,11 +1,14 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from scheduling.api import plans, views
+from scheduling.api import plans, sessions, views
 from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.reminders import CaseRemindersView
 
 router = DefaultRouter()
+# Lists are shown with their cases, so /sessions/ and the timetables' generate live here.
+router.register("sessions", sessions.SessionViewSet, basename="session")
+router.register("timetables", sessions.TimetableGenerateViewSet, basename="timetable-generate")
 router.register("patients", views.PatientViewSet, basename="patient")
 # Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet (issue 7).
 router.register("cases", plans.CasePlanViewSet, basename="case-plan")

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from core.demo import seed_users
 from theatre.demo import seed_estate
+from theatre.locking import LOCK_AHEAD
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession, Timetable
-from theatre.sessions import LOCK_AHEAD
 
 THEATRE_APP = Path(__file__).resolve().parents[2] / "theatre"
 

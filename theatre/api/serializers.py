@@ -1,7 +1,9 @@
 """Serializers for the estate (sites, theatres, equipment, staff, timetables) and the lists.
 
 Input serializers check shapes and cross-field facts (end after start, a theatre at the site
-given); the services in theatre/sessions.py and theatre/timetables.py hold the rules.
+given); the services in theatre/sessions.py and theatre/timetables.py hold the rules. The views
+that answer with lists (/sessions/, /timetables/{id}/generate/) show the work planned into
+each, so an app above theatre serves them (see config/urls.py), with the session inputs below.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rest_framework import exceptions, serializers
 
 from core.errors import InvalidInput
 from core.roles import is_admin
+from theatre import hooks
 from theatre.models import (
     PERIOD_TIMES,
     Capability,
@@ -30,7 +33,7 @@ from theatre.models import (
     TheatreSession,
     Timetable,
 )
-from theatre.sessions import ensure_staff_roles, utilisation
+from theatre.sessions import ensure_staff_roles
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -85,8 +88,8 @@ class TheatreSerializer(serializers.ModelSerializer[Theatre]):
 
     def validate_site(self, value: Site) -> Site:
         theatre = self.instance
-        # A theatre's lists and timetables are in its site's local time, and its cases claim
-        # that site's equipment: moving it would break both.
+        # A theatre's lists and timetables are in its site's local time, and the work in its
+        # lists uses that site's equipment: moving it would break both.
         moved = theatre is not None and value.pk != theatre.site_id
         if moved and (theatre.sessions.exists() or theatre.timetables.exists()):  # type: ignore[union-attr]
             raise serializers.ValidationError("A theatre with lists or timetables cannot move to another site.")
@@ -102,12 +105,12 @@ class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
 
     def validate_site(self, value: Site) -> Site:
         unit = self.instance
-        # `claims` is scheduling's CaseEquipment, reached through the reverse relation.
-        moved = unit is not None and value.pk != unit.site_id
-        if moved and unit.claims.filter(end__gt=timezone.now()).exists():  # type: ignore[union-attr]
-            raise serializers.ValidationError(
-                "This unit is claimed by upcoming cases at its site; release them before moving it."
-            )
+        if unit is not None and value.pk != unit.site_id:
+            # Work planned onto the unit may hold it at its site (hooks.pre_unit_move).
+            try:
+                hooks.pre_unit_move.send(sender=EquipmentUnit, unit=unit, site=value)
+            except InvalidInput as exc:
+                raise serializers.ValidationError(exc.detail) from exc
         return value
 
 
@@ -124,8 +127,8 @@ class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
         current = staff.user_id if staff is not None else None
         if (value.pk if value else None) == current:
             return value
-        # The link decides whose login signs off a surgeon's case plans: a clinical identity,
-        # so only an admin changes it (coordinators manage the rest of the record).
+        # The link decides whose login signs as this clinician (a surgeon's approvals, for one):
+        # a clinical identity, so only an admin changes it (coordinators manage the rest).
         request = self.context.get("request")
         if request is None or not is_admin(request.user):
             raise exceptions.PermissionDenied("Only an admin may link or unlink a staff member's login.")
@@ -212,76 +215,6 @@ class GenerateSerializer(serializers.Serializer[Any]):
 
 
 # --- Sessions -----------------------------------------------------------------------------------
-
-
-class SessionCaseSerializer(serializers.Serializer[Any]):
-    """A case as it appears on a list; patient identifiers only for roles allowed to see them."""
-
-    id = serializers.IntegerField()
-    reference = serializers.CharField()
-    status = serializers.CharField()
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    procedure = serializers.CharField(source="procedure.slug")
-    levels = serializers.ListField(child=serializers.CharField())
-    anaesthesia = serializers.CharField()
-    surgeon = serializers.IntegerField(source="surgeon_id")
-    estimated_minutes = serializers.IntegerField()
-    patient = serializers.SerializerMethodField()
-
-    def get_patient(self, case: Any) -> dict[str, str] | None:
-        patient = case.patient
-        return {"name": f"{patient.given_name} {patient.family_name}", "nhs_number": patient.nhs_number}
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        if not self.context.get("show_identifiers", False):
-            # Viewers read lists without patient identifiers (DESIGN §3): not even the key.
-            del data["patient"]
-        return data
-
-
-class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
-    """A list for reading: its ordered cases and how full it is. Needs sessions_with_cases()."""
-
-    site = serializers.IntegerField(source="theatre.site_id", read_only=True)
-    theatre_name = serializers.CharField(source="theatre.name", read_only=True)
-    surgeon_name = serializers.CharField(source="surgeon.name", read_only=True)
-    anaesthetist_name = serializers.CharField(source="anaesthetist.name", read_only=True, default=None)
-    cases = serializers.SerializerMethodField()
-    utilisation = serializers.SerializerMethodField()
-
-    class Meta:
-        model = TheatreSession
-        fields = [
-            "id",
-            "site",
-            "theatre",
-            "theatre_name",
-            "timetable",
-            "period",
-            "start",
-            "end",
-            "surgeon",
-            "surgeon_name",
-            "anaesthetist",
-            "anaesthetist_name",
-            "status",
-            "notes",
-            "cases",
-            "utilisation",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-    def get_cases(self, session: TheatreSession) -> list[dict[str, Any]]:
-        cases = session.listed_cases  # type: ignore[attr-defined]
-        return list(SessionCaseSerializer(cases, many=True, context=self.context).data)
-
-    def get_utilisation(self, session: TheatreSession) -> dict[str, Any]:
-        cases = session.listed_cases  # type: ignore[attr-defined]
-        return utilisation(session=session, intervals=[(c.start, c.end) for c in cases]).as_dict()
 
 
 class SessionCreateSerializer(TheatreAtSiteMixin, serializers.Serializer[Any]):
