@@ -26,6 +26,7 @@ from core.audit import Actor, record, snapshot
 from core.db import constraint_name
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.roles import Role, has_role
+from core.time import ensure_aware
 from theatre.models import SessionStatus, StaffMember, StaffRole, Theatre, TheatreSession
 from theatre.signals import session_changed
 
@@ -79,11 +80,6 @@ def save_sessions(sessions: list[TheatreSession]) -> None:
 
 
 # --- Rules (pure) -------------------------------------------------------------------------------
-
-
-def ensure_aware(value: dt.datetime, *, field: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(field, "The datetime must carry a UTC offset (e.g. 2026-03-30T08:00:00+01:00).")
 
 
 # A list is a day's work at most; a typo such as year 9999 must not block a surgeon for ever.

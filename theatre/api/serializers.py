@@ -6,7 +6,6 @@ given); the services in theatre/sessions.py and theatre/timetables.py hold the r
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +13,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework import exceptions, serializers
 
+from core.api.fields import AwareDateTimeField
 from core.errors import InvalidInput
 from core.roles import is_admin
 from theatre.models import (
@@ -31,19 +31,6 @@ from theatre.models import (
     Timetable,
 )
 from theatre.sessions import ensure_staff_roles, utilisation
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 datetime that must carry its UTC offset: a naive one is a 400, never a guess."""
-
-    default_error_messages = {
-        "naive": "The datetime must carry a UTC offset, e.g. 2026-03-30T08:00:00+01:00.",
-    }
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 def _raise_as_field_error(exc: InvalidInput) -> None:
