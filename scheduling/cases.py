@@ -17,9 +17,10 @@ from django.db.models import ProtectedError
 
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
-from procedures.estimates import estimate, validate_levels
+from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import ProcedureVersion
-from procedures.screening import screen
+from procedures.screening import screen, screening_rules_of
+from procedures.versions import version_to_pin
 from scheduling import booking, plans, reminders
 from scheduling.models import Case, CaseStatus, Patient
 from theatre.models import StaffMember, StaffRole
@@ -121,19 +122,6 @@ def delete_patient(*, actor: Actor, patient_id: int) -> None:
             raise DomainError("patient_has_cases", "The patient has cases; cancel them instead of deleting.") from exc
 
 
-def latest_version(*, slug: str) -> ProcedureVersion:
-    version = (
-        ProcedureVersion.objects.filter(template__slug=slug)
-        .select_related("template")
-        .prefetch_related("steps")
-        .order_by("-number")
-        .first()
-    )
-    if version is None:
-        raise InvalidInput("procedure", f"Unknown procedure {slug!r}.")
-    return version
-
-
 def _surgeon(surgeon_id: int) -> StaffMember:
     surgeon = StaffMember.objects.filter(pk=surgeon_id, role=StaffRole.SURGEON, active=True).first()
     if surgeon is None:
@@ -148,9 +136,10 @@ def _new_reference(slug: str) -> str:
 
 def _assess(case: Case, version: ProcedureVersion) -> None:
     """Validate levels and anaesthesia, then store the estimate and the screening outcome (pure rules)."""
-    case.levels = validate_levels(version=version, levels=case.levels)
-    case.estimated_minutes = estimate(version=version, levels=case.levels, anaesthesia=case.anaesthesia).total_minutes
-    case.screening_result = screen(version=version, answers=case.screening_answers or {}).as_dict()
+    rules = estimate_rules_of(version)
+    case.levels = validate_levels(rules=rules, levels=case.levels)
+    case.estimated_minutes = estimate(rules=rules, levels=case.levels, anaesthesia=case.anaesthesia).total_minutes
+    case.screening_result = screen(rules=screening_rules_of(version), answers=case.screening_answers or {}).as_dict()
 
 
 def create_case(
@@ -168,7 +157,7 @@ def create_case(
     notes: str = "",
 ) -> Case:
     """Put a case on the waiting list, pinned to the procedure's latest version, screened and estimated."""
-    version = latest_version(slug=procedure)
+    version = version_to_pin(slug=procedure)
     if not Patient.objects.filter(pk=patient_id).exists():
         raise InvalidInput("patient", "Unknown patient.")
     case = Case(

@@ -235,6 +235,8 @@ class AvailabilityInput(serializers.Serializer[Any]):
                 raise serializers.ValidationError(
                     {f: ["Required unless `case` is given."] for f in missing},
                 )
+        if "levels" in attrs:
+            attrs["levels"] = [level.strip() for level in attrs["levels"].split(",") if level.strip()]
         today = dt.datetime.now(dt.UTC).date()
         date_from = attrs.setdefault("date_from", today)
         date_to = attrs.setdefault("date_to", date_from + dt.timedelta(days=28))
