@@ -65,16 +65,19 @@ def clean_nhs_number(raw: object) -> str:
 
 def _save_patient(patient: Patient) -> None:
     """Save, answering a duplicate NHS number or MRN with a 400 that names the field."""
-    for field, label in (("nhs_number", "NHS number"), ("mrn", "MRN")):
+    for field, label, code in (
+        ("nhs_number", "NHS number", ErrorCode.DUPLICATE_NHS_NUMBER),
+        ("mrn", "MRN", ErrorCode.DUPLICATE_MRN),
+    ):
         value = getattr(patient, field)
         if Patient.objects.filter(**{field: value}).exclude(pk=patient.pk).exists():
-            raise InvalidInput(field, f"A patient with this {label} already exists.", code=f"duplicate_{field}")
+            raise InvalidInput(field, f"A patient with this {label} already exists.", code=code)
     try:
         with transaction.atomic():
             patient.save()
     except IntegrityError as exc:  # a concurrent insert won the unique index
         raise InvalidInput(
-            "nhs_number", "A patient with this NHS number or MRN already exists.", code="duplicate"
+            "nhs_number", "A patient with this NHS number or MRN already exists.", code=ErrorCode.DUPLICATE
         ) from exc
 
 
@@ -119,7 +122,9 @@ def delete_patient(*, actor: Actor, patient_id: int) -> None:
             with transaction.atomic():
                 patient.delete()
         except ProtectedError as exc:
-            raise DomainError("patient_has_cases", "The patient has cases; cancel them instead of deleting.") from exc
+            raise DomainError(
+                ErrorCode.PATIENT_HAS_CASES, "The patient has cases; cancel them instead of deleting."
+            ) from exc
 
 
 def _surgeon(surgeon_id: int) -> StaffMember:
