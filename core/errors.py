@@ -28,6 +28,15 @@ class ErrorCode(StrEnum):
     # or a lock that could not be had in time.
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
     BUSY = "busy"
+    # A patient whose cases keep them on record: cancel the cases (a case's history keeps its patient).
+    PATIENT_HAS_CASES = "patient_has_cases"
+
+    # 400s: the request itself is wrong; `errors` names the field.
+    INVALID = "invalid"
+    OUT_OF_RANGE = "out_of_range"
+    DUPLICATE = "duplicate"
+    DUPLICATE_NHS_NUMBER = "duplicate_nhs_number"
+    DUPLICATE_MRN = "duplicate_mrn"
 
 
 class DomainError(Exception):
@@ -35,7 +44,7 @@ class DomainError(Exception):
 
     status = 409
 
-    def __init__(self, code: ErrorCode | str, detail: str, **extra: Any) -> None:
+    def __init__(self, code: ErrorCode, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.code = str(code)
         self.detail = detail
@@ -53,6 +62,6 @@ class InvalidInput(DomainError):
 
     status = 400
 
-    def __init__(self, field: str, detail: str, code: str = "invalid") -> None:
+    def __init__(self, field: str, detail: str, code: ErrorCode = ErrorCode.INVALID) -> None:
         super().__init__(code, detail, errors={field: [detail]})
         self.field = field

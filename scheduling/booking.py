@@ -27,6 +27,7 @@ from django.utils import timezone
 from core.audit import Actor, record, snapshot
 from core.db import constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
+from core.time import ensure_aware
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
 from scheduling.models import Case, CaseEquipment, CaseStatus
@@ -141,11 +142,6 @@ def _not_before(now: dt.datetime | None) -> dt.datetime:
     return earliest_bookable(now or timezone.now())
 
 
-def _require_aware(start: dt.datetime | None) -> None:
-    if start is not None and (start.tzinfo is None or start.utcoffset() is None):
-        raise InvalidInput("start", "The start must carry a UTC offset, e.g. 2027-01-04T09:00:00+00:00.")
-
-
 def _check_override(*, session: TheatreSession, actor: Actor, override: bool, override_reason: str) -> bool:
     """True if the change goes into a locked list by a coordinator's audited override (6-4-2)."""
     if override and session.status == SessionStatus.LOCKED and not override_reason.strip():
@@ -208,7 +204,8 @@ def book_case(
 ) -> Case:
     """Book a waiting case into a session at `start` (or its earliest fitting time) with one unit of
     each required kind; every invariant holds or nothing changes."""
-    _require_aware(start)
+    if start is not None:
+        ensure_aware(start, field="start")
 
     def work() -> Case:
         case = _lock_case(case_id)
@@ -248,7 +245,8 @@ def move_case(
 ) -> Case:
     """Move a booked or confirmed case to a new session/start: fully at the new place or still fully
     at the old one. A confirmed case goes back to booked and its plan approval is withdrawn."""
-    _require_aware(start)
+    if start is not None:
+        ensure_aware(start, field="start")
 
     def work() -> Case:
         case = _lock_case(case_id)

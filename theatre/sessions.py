@@ -15,6 +15,7 @@ from django.db import transaction
 
 from core.audit import Actor, record, snapshot
 from core.errors import InvalidInput
+from core.time import ensure_aware
 from theatre import hooks
 from theatre.clashes import ensure_no_clash, footprint_of, save_sessions, zone_of
 from theatre.locking import check_open_for_changes
@@ -26,11 +27,6 @@ SETTABLE_STATUSES = (SessionStatus.PLANNED, SessionStatus.PUBLISHED, SessionStat
 
 
 # --- Rules (pure) -------------------------------------------------------------------------------
-
-
-def ensure_aware(value: dt.datetime, *, field: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(field, "The datetime must carry a UTC offset (e.g. 2026-03-30T08:00:00+01:00).")
 
 
 # A list is a day's work at most; a typo such as year 9999 must not block a surgeon for ever.

@@ -1,8 +1,9 @@
 """In-memory ProcedureVersions for the pure-function tests (no database).
 
 `version(...)` returns an unsaved ProcedureVersion whose steps sit in the prefetch cache, which is
-exactly how a view or a service hands a version to estimates.py and screening.py after
-`prefetch_related("steps")`.
+exactly how a view or a service holds a version after `prefetch_related("steps")`.
+`estimate_rules(...)` and `screening_rules(...)` pass it through the same loaders the services use
+(`estimate_rules_of`, `screening_rules_of`) to get the pure functions' frozen input.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from procedures.estimates import EstimateRules, estimate_rules_of
 from procedures.models import ProcedureStep, ProcedureVersion
+from procedures.screening import ScreeningRules, screening_rules_of
 
 T5_L5 = ["T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"]
 
@@ -138,3 +141,13 @@ def version(
         ]
     }
     return v
+
+
+def estimate_rules(*, steps: list[tuple[str, str, int, bool]] | None = None, **fields: Any) -> EstimateRules:
+    """What estimates.py reads from `version(steps=…, **fields)`."""
+    return estimate_rules_of(version(steps=steps, **fields))
+
+
+def screening_rules(**fields: Any) -> ScreeningRules:
+    """What screening.py reads from `version(**fields)`."""
+    return screening_rules_of(version(**fields))

@@ -11,7 +11,7 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor, history
-from procedures.estimates import estimate
+from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
 from scheduling.booking import book_case
 from scheduling.models import Case
@@ -71,7 +71,7 @@ def test_creating_a_case_puts_it_on_the_waiting_list_pinned_screened_and_estimat
     assert body["screening_result"]["result"] == "eligible"
     assert (
         body["estimated_minutes"]
-        == estimate(version=version, levels=["T12", "L1"], anaesthesia="general").total_minutes
+        == estimate(rules=estimate_rules_of(version), levels=["T12", "L1"], anaesthesia="general").total_minutes
     )
     assert body["reference"].startswith("KP-")
     assert history(Case.objects.get(pk=body["id"])).get().action == "case.created"
@@ -118,7 +118,7 @@ def test_patch_of_levels_re_runs_estimate_and_withdraws_approval(coordinator: AP
     assert response.status_code == 200, response.data
     assert (
         response.data["estimated_minutes"]
-        == estimate(version=kyphoplasty(), levels=["L1"], anaesthesia="general").total_minutes
+        == estimate(rules=estimate_rules_of(kyphoplasty()), levels=["L1"], anaesthesia="general").total_minutes
     )
     assert response.data["plan_approved"] is False
     actions = list(history(Case.objects.get(pk=case_id)).values_list("action", flat=True))

@@ -13,7 +13,7 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor
-from procedures.estimates import estimate
+from procedures.estimates import estimate, estimate_rules_of
 from scheduling.booking import move_case
 from scheduling.models import CaseEquipment
 from scheduling.plans import planned_volume_ml, timeline
@@ -63,7 +63,7 @@ def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
 def test_timeline_plus_turnover_is_the_estimate(levels: list[str], anaesthesia: str) -> None:
     version = unsaved_version(steps=STEPS)
     rows = timeline(version=version, levels=levels, anaesthesia=anaesthesia)
-    total = estimate(version=version, levels=levels, anaesthesia=anaesthesia).total_minutes
+    total = estimate(rules=estimate_rules_of(version), levels=levels, anaesthesia=anaesthesia).total_minutes
     assert sum(r["minutes"] for r in rows) + version.turnover_minutes == total
 
 

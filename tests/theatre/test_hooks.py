@@ -11,7 +11,7 @@ import django.dispatch
 import pytest
 
 from core.audit import history
-from core.errors import DomainError
+from core.errors import DomainError, ErrorCode
 from tests.factories import AnaesthetistFactory, CaseFactory, london
 from tests.theatre.test_sessions import SYSTEM, new_session
 from theatre import hooks
@@ -107,7 +107,7 @@ def test_the_services_send_each_hook_with_its_arguments(sent: list[tuple[str, di
 @pytest.mark.parametrize("hook_name", ["pre_session_change", "post_session_change"])
 def test_a_receiver_that_refuses_a_change_rolls_it_back_whole(hook_name: str) -> None:
     session = new_session()
-    refusal = DomainError("invalid_transition", "Not today.")
+    refusal = DomainError(ErrorCode.INVALID_TRANSITION, "Not today.")
 
     def refuse(sender: Any, **kwargs: Any) -> None:
         raise refusal

@@ -8,14 +8,13 @@ each, so an app above theatre serves them (see config/urls.py), with the session
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import User
-from django.utils import timezone
 from rest_framework import exceptions, serializers
 
+from core.api.fields import AwareDateTimeField
 from core.errors import InvalidInput
 from core.roles import is_admin
 from theatre import hooks
@@ -34,19 +33,6 @@ from theatre.models import (
     Timetable,
 )
 from theatre.sessions import ensure_staff_roles
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 datetime that must carry its UTC offset: a naive one is a 400, never a guess."""
-
-    default_error_messages = {
-        "naive": "The datetime must carry a UTC offset, e.g. 2026-03-30T08:00:00+01:00.",
-    }
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 def _raise_as_field_error(exc: InvalidInput) -> None:
