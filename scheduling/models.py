@@ -98,7 +98,7 @@ class Case(models.Model):
     cancel_note = models.TextField(blank=True)
 
     # Case-plan approval by the case's surgeon. `plan_fingerprint` is the hash of the plan that
-    # was approved; any change to the case clears all three (scheduling/plans.py).
+    # was approved; any change to the case clears all three (scheduling/plans/approval.py).
     plan_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
