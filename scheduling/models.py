@@ -204,7 +204,7 @@ class ChecklistEntry(models.Model):
 
 
 class ReminderPlan(models.Model):
-    """What the patient's reminders were last planned for (scheduling/reminders.py), one per case.
+    """What the patient's reminders were last planned for (scheduling/reminders/planning.py), one per case.
 
     Remembers the list and start the patient was told about, so a move or a cancellation can
     tell the old list's staff and the patient, and carries the planning warnings the case shows

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 from django.test import override_settings
 
-from scheduling.sms import MemorySMSBackend
+from scheduling.reminders.sms import MemorySMSBackend
 
 
 @dataclass(frozen=True)
