@@ -9,11 +9,11 @@ class SchedulingConfig(AppConfig):
         # theatre never imports scheduling (DESIGN §1): it sends its hooks and signals, and we
         # connect here. The hooks run before theatre writes, and may refuse the change.
         from scheduling import theatre_rules as rules
-        from scheduling.notices import on_session_changed
+        from scheduling.reminders.notices import on_session_changed
         from theatre import hooks
         from theatre.signals import session_changed
 
-        session_changed.connect(on_session_changed, dispatch_uid="scheduling.notices.on_session_changed")
+        session_changed.connect(on_session_changed, dispatch_uid="scheduling.reminders.notices.on_session_changed")
         for hook, receiver in (
             (hooks.pre_session_placement, rules.refuse_surgeon_operating_elsewhere),
             (hooks.pre_session_change, rules.refuse_change_that_strands_cases),

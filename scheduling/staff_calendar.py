@@ -17,7 +17,6 @@ Three queries: the sessions, the cases, and nothing per event.
 from __future__ import annotations
 
 import datetime as dt
-from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -27,6 +26,7 @@ from django.utils import timezone
 
 from procedures.models import Anaesthesia
 from scheduling.models import OCCUPYING_STATUSES, Case
+from scheduling.reminders.delivery import mail_domain
 from theatre.models import SessionStatus, StaffMember, TheatreSession
 
 # The feed covers recent history and the lists ahead; older events are of no use on a phone.
@@ -39,10 +39,6 @@ _SESSION_STATUS = {
     SessionStatus.LOCKED: "CONFIRMED",
     SessionStatus.CANCELLED: "CANCELLED",
 }
-
-
-def uid_domain() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "theatre.invalid"
 
 
 def _local(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -125,7 +121,7 @@ def staff_calendar(*, staff: StaffMember, now: dt.datetime | None = None) -> byt
         if case.session_id is not None:
             by_session.setdefault(case.session_id, []).append(case)
 
-    domain = uid_domain()
+    domain = mail_domain()
     stamp = now.astimezone(dt.UTC)
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Spinal theatre scheduling//Staff calendar//EN")

@@ -1,4 +1,4 @@
-"""The case plan (issue 7): the pinned template version applied to this patient, timed from the
+"""The case plan: the pinned template version applied to this patient, timed from the
 booked start, with equipment, screening, holds, risks, recovery and follow-up."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from rest_framework.test import APIClient
 
 from core.audit import Actor
 from procedures.estimates import estimate, estimate_rules_of
+from procedures.models import ProcedureVersion
 from scheduling.booking import move_case
 from scheduling.models import CaseEquipment
-from scheduling.plans import planned_volume_ml, timeline
+from scheduling.plans.assembly import planned_volume_ml, timeline
+from scheduling.plans.loading import plan_steps
 from tests.api.world import PATIENT_FAMILY, PATIENT_NHS, Clinic, book, build_clinic, estimated_minutes, kp_version
 from tests.conftest import client_for
 from tests.factories import CaseFactory, EquipmentUnitFactory, PatientFactory, london
@@ -41,8 +43,14 @@ def plan_of(client: APIClient, case_id: int, **params: str) -> Any:
 # --- The pure parts -----------------------------------------------------------------------------
 
 
+def timeline_of(*, version: ProcedureVersion, levels: list[str], anaesthesia: str) -> list[dict[str, Any]]:
+    """The plan's timeline as case_plan builds it: the version's steps, timed by its estimate."""
+    times = estimate(rules=estimate_rules_of(version), levels=levels, anaesthesia=anaesthesia)
+    return timeline(steps=plan_steps(version), levels=levels, estimate=times)
+
+
 def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
-    rows = timeline(version=unsaved_version(steps=STEPS), levels=["T12", "L1"], anaesthesia="general")
+    rows = timeline_of(version=unsaved_version(steps=STEPS), levels=["T12", "L1"], anaesthesia="general")
     assert [(r["name"], r["level"]) for r in rows] == [
         ("Sign in", None),
         ("General anaesthesia: induction", None),
@@ -62,14 +70,14 @@ def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
 @pytest.mark.parametrize("levels", [["L1"], ["T12", "L1"], ["T11", "T12", "L1"]])
 def test_timeline_plus_turnover_is_the_estimate(levels: list[str], anaesthesia: str) -> None:
     version = unsaved_version(steps=STEPS)
-    rows = timeline(version=version, levels=levels, anaesthesia=anaesthesia)
+    rows = timeline_of(version=version, levels=levels, anaesthesia=anaesthesia)
     total = estimate(rules=estimate_rules_of(version), levels=levels, anaesthesia=anaesthesia).total_minutes
     assert sum(r["minutes"] for r in rows) + version.turnover_minutes == total
 
 
 def test_timeline_opens_with_induction_when_the_template_has_no_anaesthesia_step() -> None:
     steps = [("trocar_access", "Trocar access", 10, True), ("closure", "Closure", 5, False)]
-    rows = timeline(version=unsaved_version(steps=steps), levels=["L1"], anaesthesia="local_sedation")
+    rows = timeline_of(version=unsaved_version(steps=steps), levels=["L1"], anaesthesia="local_sedation")
     assert [r["name"] for r in rows] == [
         "Local with sedation: induction",
         "Trocar access",

@@ -1,4 +1,4 @@
-"""Plan approval (issue 7): only the case's own surgeon signs it off; any later change withdraws
+"""Plan approval: only the case's own surgeon signs it off; any later change withdraws
 it; a case is confirmed only with an approved, current plan."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.db import connection
 
 from core.audit import history
 from scheduling.models import Case, CaseStatus
-from scheduling.plans import fingerprint_content, plan_fingerprint
+from scheduling.plans.assembly import fingerprint_content, plan_fingerprint
 from tests.api.world import Clinic, build_clinic, kp_version
 from tests.conftest import client_for
 from tests.factories import london

@@ -14,10 +14,10 @@ from pytest_django import Settings
 
 from core.audit import Actor
 from core.models import AuditEntry
-from scheduling import delivery
 from scheduling.booking import move_case
 from scheduling.models import Reminder, ReminderStatus, StaffNotice
-from scheduling.sms import MemorySMSBackend, TransientSMSError
+from scheduling.reminders import delivery
+from scheduling.reminders.sms import MemorySMSBackend, TransientSMSError
 from tests.scheduling.conftest import SMTPSink
 from tests.scheduling.reminders_world import (
     ACTOR,

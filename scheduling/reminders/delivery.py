@@ -57,9 +57,9 @@ from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
 from scheduling.models import OCCUPYING_STATUSES, Case, Channel, Patient, Reminder, ReminderStatus, StaffNotice
-from scheduling.notices import CHANGE_LABELS
-from scheduling.reminders import patient_address, render_context, slot_of
-from scheduling.sms import SMSBackend, TransientSMSError, get_sms_backend
+from scheduling.reminders.notices import CHANGE_LABELS
+from scheduling.reminders.planning import patient_address, render_context, undated_kind
+from scheduling.reminders.sms import SMSBackend, TransientSMSError, get_sms_backend
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,10 @@ def describe_failure(exc: BaseException, *, address: str) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def _mail_domain() -> str:
+def mail_domain() -> str:
+    """Our own domain, from DEFAULT_FROM_EMAIL: the right-hand side of every id we mint for the
+    world outside (Message-IDs here, iCalendar UIDs in scheduling.staff_calendar), so the ids
+    are globally unique and stable across sends."""
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "theatre.invalid"
 
 
@@ -156,13 +159,13 @@ def render_reminder(row: Reminder) -> Outgoing:
     patient = Patient.objects.get(cases__id=row.case_id)  # one query, not case then patient
     context = {**render_context(row.context), "patient_name": patient.given_name, "channel": row.channel}
     tz_name = str(row.context.get("timezone") or settings.TIME_ZONE)
-    subject, body = _render(slot_of(row.kind).split(":", 1)[0], context, channel=row.channel, tz_name=tz_name)
+    subject, body = _render(undated_kind(row.kind).split(":", 1)[0], context, channel=row.channel, tz_name=tz_name)
     return Outgoing(
         channel=row.channel,
         to=patient_address(patient, row.channel),
         subject=subject,
         body=body,
-        message_id=f"<reminder-{row.pk}@{_mail_domain()}>",
+        message_id=f"<reminder-{row.pk}@{mail_domain()}>",
     )
 
 
@@ -205,7 +208,7 @@ def render_notice(row: StaffNotice) -> Outgoing:
         to=row.staff.email,
         subject=subject,
         body=body,
-        message_id=f"<staff-notice-{row.pk}@{_mail_domain()}>",
+        message_id=f"<staff-notice-{row.pk}@{mail_domain()}>",
     )
 
 
