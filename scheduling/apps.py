@@ -12,8 +12,8 @@ class SchedulingConfig(AppConfig):
 
         session_changed.connect(on_session_changed, dispatch_uid="scheduling.notices.on_session_changed")
 
-        # A unit that upcoming cases claim stays at its site; theatre asks, we answer.
-        from scheduling.estate_claims import unit_claims_after
-        from theatre.estate import register_unit_commitments
+        # A unit that upcoming cases claim stays at its site: theatre asks before a move.
+        from scheduling.estate_claims import refuse_moving_a_claimed_unit
+        from theatre.estate import pre_unit_move
 
-        register_unit_commitments(unit_claims_after, uid="scheduling.estate_claims.unit_claims_after")
+        pre_unit_move.connect(refuse_moving_a_claimed_unit, dispatch_uid="scheduling.estate_claims.unit_move")

@@ -1,24 +1,26 @@
-"""What scheduling tells the estate about its equipment (registered in SchedulingConfig.ready()).
+"""What scheduling tells the estate about its equipment (connected in SchedulingConfig.ready()).
 
-theatre never imports scheduling, so it cannot see which cases claim a unit; it asks through
-theatre.estate.register_unit_commitments instead.
+theatre never imports scheduling, so it cannot see which cases claim a unit; it sends
+theatre.estate.pre_unit_move before a unit changes site, and this receiver answers.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import Any
 
+from django.utils import timezone
+
+from core.errors import InvalidInput
 from scheduling.models import CaseEquipment
-from theatre.models import EquipmentUnit
+from theatre.models import EquipmentUnit, Site
 
 
-def unit_claims_after(*, unit: EquipmentUnit, now: dt.datetime) -> str | None:
-    """Why `unit` must stay at its site: cases still claim it after `now` (else None).
+def refuse_moving_a_claimed_unit(sender: Any, *, unit: EquipmentUnit, site: Site, **kwargs: Any) -> None:
+    """pre_unit_move: a unit claimed by upcoming cases stays at their site until they release it.
 
     Those cases were booked into lists at this site with this unit; moving it would leave them
     holding equipment that is somewhere else on the day. A cancelled case's claims are already
     gone, so only live bookings count.
     """
-    if CaseEquipment.objects.filter(unit=unit, end__gt=now).exists():
-        return "This unit is claimed by upcoming cases at its site; release them before moving it."
-    return None
+    if CaseEquipment.objects.filter(unit=unit, end__gt=timezone.now()).exists():
+        raise InvalidInput("site", "This unit is claimed by upcoming cases at its site; release them before moving it.")

@@ -3,22 +3,22 @@
 The API and the admin both write through these functions, so a rule holds whichever way a change
 comes in. Each write records `<model>.created` or `<model>.updated` in the same transaction.
 
-Whether an equipment unit may move site depends on work planned above theatre, so the apps that
-plan that work register a check here (`register_unit_commitments`, from their AppConfig.ready())
-and theatre asks them without importing them, as it does with `theatre.signals.session_changed`.
+Whether an equipment unit may move site depends on work planned above theatre, so theatre sends
+`pre_unit_move` and the apps that plan that work connect to it in their AppConfig.ready(), as
+they do to `theatre.signals.session_changed`: theatre never imports them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import django.dispatch
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.utils import timezone as django_timezone
 
 from core.audit import Actor, record_saved, snapshot
 from core.errors import InvalidInput
@@ -38,31 +38,17 @@ from theatre.sessions import ensure_staff_roles
 M = TypeVar("M", bound=models.Model)
 
 
-# --- Equipment commitments from the apps above theatre ------------------------------------------
+# --- The hook for the apps above theatre -------------------------------------------------------
 
+pre_unit_move = django.dispatch.Signal()
+"""Sent before an equipment unit moves to another site (sender EquipmentUnit), inside the write's
+transaction with the unit's row locked.
 
-class UnitCommitments(Protocol):
-    """Why `unit` must stay at its site from `now` on (a sentence for the user), or None."""
-
-    def __call__(self, *, unit: EquipmentUnit, now: dt.datetime) -> str | None: ...
-
-
-_unit_commitments: dict[str, UnitCommitments] = {}
-
-
-def register_unit_commitments(source: UnitCommitments, *, uid: str) -> None:
-    """Ask `source` before any unit moves site. One source per uid, so ready() may run twice."""
-    _unit_commitments[uid] = source
-
-
-def unregister_unit_commitments(*, uid: str) -> None:
-    _unit_commitments.pop(uid, None)
-
-
-def unit_commitments(*, unit: EquipmentUnit, now: dt.datetime) -> list[str]:
-    """Every registered reason why `unit` must stay at its site after `now`; empty if it may move."""
-    reasons = (source(unit=unit, now=now) for source in _unit_commitments.values())
-    return [reason for reason in reasons if reason]
+Arguments: `unit: EquipmentUnit` (still at its old site), `site: Site` (the new one). A receiver
+refuses the move by raising InvalidInput("site", …): a 400 on the site field, nothing changed.
+Apps that plan work onto units connect in AppConfig.ready() with a dispatch_uid; with none
+connected, a unit moves freely.
+"""
 
 
 # --- Rules --------------------------------------------------------------------------------------
@@ -106,11 +92,8 @@ def _check_theatre(theatre: Theatre | None, fields: Mapping[str, Any]) -> None:
 
 
 def _check_unit(unit: EquipmentUnit | None, fields: Mapping[str, Any]) -> None:
-    if unit is None or "site" not in fields or fields["site"].pk == unit.site_id:
-        return
-    reasons = unit_commitments(unit=unit, now=django_timezone.now())
-    if reasons:
-        raise InvalidInput("site", reasons[0])
+    if unit is not None and "site" in fields and fields["site"].pk != unit.site_id:
+        pre_unit_move.send(sender=EquipmentUnit, unit=unit, site=fields["site"])
 
 
 def ensure_may_link_login(*, staff: StaffMember | None, user: User | None, actor: Actor) -> None:
@@ -244,7 +227,7 @@ def create_equipment_unit(
 def update_equipment_unit(
     *, actor: Actor, unit: EquipmentUnit, changes: Mapping[str, Any], reason: str = ""
 ) -> EquipmentUnit:
-    """Change a unit; one committed to upcoming work at its site cannot move site; audited."""
+    """Change a unit; a move to another site is put to pre_unit_move's receivers first; audited."""
     return _update(unit, changes=changes, check=_check_unit, actor=actor, reason=reason)
 
 

@@ -1,10 +1,10 @@
-"""theatre.estate: the estate's rules in one place, and the hook through which the apps above
-theatre say that an equipment unit is committed to upcoming work."""
+"""theatre.estate: the estate's rules in one place, and the hook (pre_unit_move) through which
+the apps above theatre keep an equipment unit at its site."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,50 +19,37 @@ from theatre.models import EquipmentUnit, Site
 
 pytestmark = pytest.mark.django_db
 
-Asked = list[tuple[int, dt.datetime]]
-
 
 @pytest.fixture
-def on_loan() -> Iterator[Asked]:
-    """A stand-in app that says every unit is on loan until further notice, and records the asks."""
-    asked: Asked = []
+def on_loan() -> Iterator[list[tuple[int, int]]]:
+    """A stand-in app that says every unit is on loan, and records each (unit, new site) asked."""
+    asked: list[tuple[int, int]] = []
 
-    def source(*, unit: EquipmentUnit, now: dt.datetime) -> str | None:
-        asked.append((unit.pk, now))
-        return "On loan to the spinal list until Friday."
+    def refuse(sender: Any, *, unit: EquipmentUnit, site: Site, **kwargs: Any) -> None:
+        asked.append((unit.pk, site.pk))
+        raise InvalidInput("site", "On loan to the spinal list until Friday.")
 
-    estate.register_unit_commitments(source, uid="tests.on_loan")
+    estate.pre_unit_move.connect(refuse, dispatch_uid="tests.on_loan")
     yield asked
-    estate.unregister_unit_commitments(uid="tests.on_loan")
+    estate.pre_unit_move.disconnect(dispatch_uid="tests.on_loan")
 
 
-def test_a_registered_source_keeps_a_unit_at_its_site(on_loan: Asked, admin_user_: User) -> None:
+def test_a_receiver_keeps_a_unit_at_its_site(on_loan: list[tuple[int, int]], admin_user_: User) -> None:
     unit = EquipmentUnitFactory()
     other = SiteFactory(name="Other Hospital")
     with pytest.raises(InvalidInput) as refused:
-        estate.update_equipment_unit(actor=Actor.of(admin_user_), unit=unit, changes={"site": other})
+        estate.update_equipment_unit(actor=Actor.of(admin_user_), unit=unit, changes={"site": other, "name": "X"})
     assert (refused.value.field, refused.value.detail) == ("site", "On loan to the spinal list until Friday.")
-    assert [pk for pk, _ in on_loan] == [unit.pk]
-    assert EquipmentUnit.objects.get(pk=unit.pk).site_id == unit.site_id
+    assert on_loan == [(unit.pk, other.pk)]
+    assert EquipmentUnit.objects.filter(pk=unit.pk, site=unit.site_id).exclude(name="X").exists()
+    assert not history(unit).exists()
 
 
-def test_sources_are_asked_only_when_the_site_changes(on_loan: Asked, admin_user_: User) -> None:
+def test_receivers_are_asked_only_when_the_site_changes(on_loan: list[tuple[int, int]], admin_user_: User) -> None:
     unit = EquipmentUnitFactory()
     estate.update_equipment_unit(actor=Actor.of(admin_user_), unit=unit, changes={"site": unit.site, "name": "Renamed"})
     assert on_loan == []
     assert EquipmentUnit.objects.get(pk=unit.pk).name == "Renamed"
-
-
-def test_registering_the_same_uid_again_replaces_the_source(on_loan: Asked) -> None:
-    """AppConfig.ready() may run more than once: the second registration must not ask twice."""
-
-    def back_by_monday(*, unit: EquipmentUnit, now: dt.datetime) -> str | None:
-        return "Back on Monday."
-
-    estate.register_unit_commitments(back_by_monday, uid="tests.on_loan")
-    unit = EquipmentUnitFactory()
-    assert estate.unit_commitments(unit=unit, now=dt.datetime(2027, 1, 4, tzinfo=dt.UTC)) == ["Back on Monday."]
-    assert on_loan == []
 
 
 def test_a_unit_nothing_is_committed_to_moves_site_audited(admin_user_: User) -> None:
@@ -70,11 +57,12 @@ def test_a_unit_nothing_is_committed_to_moves_site_audited(admin_user_: User) ->
     other = SiteFactory(name="Other Hospital")
     moved = estate.update_equipment_unit(actor=Actor.of(admin_user_), unit=unit, changes={"site": other})
     assert moved.site_id == other.pk
+    entry: Any  # before/after are JSON
     (entry,) = history(unit)
     assert (entry.action, entry.before["site"], entry.after["site"]) == (
         "equipmentunit.updated",
         unit.site_id,
-        moved.site_id,
+        other.pk,
     )
 
 
