@@ -92,10 +92,10 @@ class TheatreSessionAdmin(ServiceAdmin[TheatreSession]):
     # Once a list exists, its time, theatre, staff and status change only through the session
     # services (/api/v1/sessions/), which keep what is on the list inside it, ask for the 6-4-2
     # override and tell the team.
-    SCHEDULING_FIELDS = ("theatre", "period", "start", "end", "surgeon", "anaesthetist", "status")
+    SERVICE_FIELDS = ("theatre", "period", "start", "end", "surgeon", "anaesthetist", "status")
 
     def get_readonly_fields(self, request: HttpRequest, obj: TheatreSession | None = None) -> tuple[str, ...]:
-        return self.SCHEDULING_FIELDS if obj is not None else ()
+        return self.SERVICE_FIELDS if obj is not None else ()
 
     def has_delete_permission(self, request: HttpRequest, obj: TheatreSession | None = None) -> bool:
         return False  # a list is cancelled, never erased: the history of what was on it points at it
@@ -104,7 +104,7 @@ class TheatreSessionAdmin(ServiceAdmin[TheatreSession]):
         return create_session(actor=actor, **data)
 
     def update_object(self, *, actor: Actor, obj: TheatreSession, changes: dict[str, Any]) -> TheatreSession:
-        # Only the notes are editable here (SCHEDULING_FIELDS are read-only). A note moves nothing
+        # Only the notes are editable here (SERVICE_FIELDS are read-only). A note moves nothing
         # and breaks no rule, so a porter's note may go on a locked list without the override.
         session = TheatreSession.objects.get(pk=obj.pk)
         for name, value in changes.items():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.forms.forms import NON_FIELD_ERRORS
-from django.http import HttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.test import Client
 
 from core.audit import history
@@ -58,6 +58,7 @@ def test_admin_session_save_is_audited(admin_client_: Client) -> None:
     session = TheatreSessionFactory()
     response = admin_client_.post(f"/admin/theatre/theatresession/{session.pk}/change/", form_data(session, notes="x"))
     assert response.status_code == 302
+    entry: Any  # before/after are JSON
     (entry,) = history(session)
     assert (entry.action, entry.reason, entry.after["notes"]) == ("theatresession.updated", "admin", "x")
 
@@ -109,7 +110,7 @@ def test_admin_bulk_delete_is_audited_row_by_row(admin_client_: Client) -> None:
 # --- The estate's rules hold in the admin as they do in the API ------------------------------------
 
 
-def refusal(response: HttpResponse, field: str | None, message: str) -> None:
+def refusal(response: Any, field: str | None, message: str) -> None:
     """The admin re-showed the form with `message` beside `field` (None: above the form)."""
     assert response.status_code == 200, "the admin saved what the rule refuses"
     errors = response.context["adminform"].form.errors
@@ -138,6 +139,7 @@ def test_admin_changes_the_time_zone_of_a_site_without_lists_audited(admin_clien
     assert response.status_code == 302
     site.refresh_from_db()
     assert site.timezone == "Europe/Dublin"
+    entry: Any  # before/after are JSON
     (entry,) = history(site)
     assert (entry.action, entry.reason, entry.before["timezone"], entry.after["timezone"]) == (
         "site.updated",
@@ -182,6 +184,7 @@ def test_admin_moves_an_unused_theatre_and_tidies_its_capabilities(admin_client_
     assert response.status_code == 302
     theatre.refresh_from_db()
     assert (theatre.site_id, theatre.capabilities) == (other.pk, ["fluoroscopy", "laminar_flow"])
+    entry: Any  # before/after are JSON
     (entry,) = history(theatre)
     assert (entry.action, entry.reason, entry.after["site"]) == ("theatre.updated", "admin", other.pk)
 
@@ -204,8 +207,9 @@ def claimed_unit(*, start: dt.datetime) -> EquipmentUnit:
     """A unit that a booked case claims for the first hour of a list starting at `start`."""
     session = TheatreSessionFactory(start=start, end=start + dt.timedelta(hours=5))
     unit = EquipmentUnitFactory(site=session.theatre.site)
-    case = CaseFactory(status="booked", session=session, start=session.start, end=session.start + dt.timedelta(hours=1))
-    case.equipment_claims.create(unit=unit, start=case.start, end=case.end)
+    end = start + dt.timedelta(hours=1)
+    case = CaseFactory(status="booked", session=session, start=start, end=end)
+    case.equipment_claims.create(unit=unit, start=start, end=end)
     return unit
 
 
@@ -263,9 +267,10 @@ def test_only_a_superuser_links_a_login_to_a_staff_member_in_the_admin(
     # The clerk still edits the rest of the record; the superuser links the login.
     assert clerk_client.post(url, staff_data(staff, phone="0113 496 0001")).status_code == 302
     assert admin_client_.post(url, staff_data(staff, phone="0113 496 0001", user=surgeon_user.pk)).status_code == 302
-    staff.refresh_from_db()
-    assert (staff.phone, staff.user_id) == ("0113 496 0001", surgeon_user.pk)
-    assert [(e.actor_label, e.after["user"]) for e in history(staff).order_by("id")] == [
+    linked = StaffMember.objects.get(pk=staff.pk)
+    assert (linked.phone, linked.user_id) == ("0113 496 0001", surgeon_user.pk)
+    entries: list[Any] = list(history(staff).order_by("id"))  # before/after are JSON
+    assert [(e.actor_label, e.after["user"]) for e in entries] == [
         ("user:clerk", None),
         ("user:root", surgeon_user.pk),
     ]
