@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.test import Client
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
@@ -147,6 +148,14 @@ def viewer(viewer_user: User) -> APIClient:
 @pytest.fixture
 def admin(admin_user_: User) -> APIClient:
     return client_for(admin_user_)
+
+
+@pytest.fixture
+def admin_client_(admin_user_: User) -> Client:
+    """A browser logged in to the Django admin as a superuser (a session, not an API token)."""
+    client = Client()
+    client.force_login(admin_user_)
+    return client
 
 
 # --- A real Celery worker --------------------------------------------------------------------

@@ -1,25 +1,21 @@
 """Serializers for the estate (sites, theatres, equipment, staff, timetables) and the lists.
 
 Input serializers check shapes and cross-field facts (end after start, a theatre at the site
-given); the services in theatre/sessions.py and theatre/timetables.py hold the rules. The views
-that answer with lists (/sessions/, /timetables/{id}/generate/) show the work planned into
-each, so an app above theatre serves them (see config/urls.py), with the session inputs below.
+given); the services hold the rules: theatre/estate.py for the estate and timetables,
+theatre/sessions.py and theatre/timetables.py for the lists. The views that answer with lists
+(/sessions/, /timetables/{id}/generate/) show the work planned into each, so an app above theatre
+serves them (see config/urls.py), with the session inputs below.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import User
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 
 from core.api.fields import AwareDateTimeField
-from core.errors import InvalidInput
-from core.roles import is_admin
-from theatre import hooks
 from theatre.models import (
-    PERIOD_TIMES,
     Capability,
     EquipmentKind,
     EquipmentUnit,
@@ -32,12 +28,6 @@ from theatre.models import (
     TheatreSession,
     Timetable,
 )
-from theatre.sessions import ensure_staff_roles
-
-
-def _raise_as_field_error(exc: InvalidInput) -> None:
-    raise serializers.ValidationError({exc.field: [exc.detail]}) from exc
-
 
 # --- Estate -------------------------------------------------------------------------------------
 
@@ -46,18 +36,6 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
     class Meta:
         model = Site
         fields = ["id", "name", "timezone", "address", "phone"]
-
-    def validate_timezone(self, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).") from None
-        # Lists are stored in UTC from local wall-clock times: a new zone would silently shift
-        # every existing list by the difference.
-        site = self.instance
-        if site is not None and value != site.timezone and TheatreSession.objects.filter(theatre__site=site).exists():
-            raise serializers.ValidationError("A site that has lists cannot change its time zone.")
-        return value
 
 
 class TheatreSerializer(serializers.ModelSerializer[Theatre]):
@@ -69,18 +47,6 @@ class TheatreSerializer(serializers.ModelSerializer[Theatre]):
         model = Theatre
         fields = ["id", "site", "name", "capabilities", "active"]
 
-    def validate_capabilities(self, value: list[str]) -> list[str]:
-        return sorted(set(value))
-
-    def validate_site(self, value: Site) -> Site:
-        theatre = self.instance
-        # A theatre's lists and timetables are in its site's local time, and the work in its
-        # lists uses that site's equipment: moving it would break both.
-        moved = theatre is not None and value.pk != theatre.site_id
-        if moved and (theatre.sessions.exists() or theatre.timetables.exists()):  # type: ignore[union-attr]
-            raise serializers.ValidationError("A theatre with lists or timetables cannot move to another site.")
-        return value
-
 
 class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
     kind = serializers.ChoiceField(choices=EquipmentKind.choices)
@@ -88,16 +54,6 @@ class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
     class Meta:
         model = EquipmentUnit
         fields = ["id", "site", "kind", "name", "serial", "active"]
-
-    def validate_site(self, value: Site) -> Site:
-        unit = self.instance
-        if unit is not None and value.pk != unit.site_id:
-            # Work planned onto the unit may hold it at its site (hooks.pre_unit_move).
-            try:
-                hooks.pre_unit_move.send(sender=EquipmentUnit, unit=unit, site=value)
-            except InvalidInput as exc:
-                raise serializers.ValidationError(exc.detail) from exc
-        return value
 
 
 class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
@@ -107,23 +63,6 @@ class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
     class Meta:
         model = StaffMember
         fields = ["id", "name", "role", "user", "email", "phone", "active"]
-
-    def validate_user(self, value: User | None) -> User | None:
-        staff = self.instance if isinstance(self.instance, StaffMember) else None
-        current = staff.user_id if staff is not None else None
-        if (value.pk if value else None) == current:
-            return value
-        # The link decides whose login signs as this clinician (a surgeon's approvals, for one):
-        # a clinical identity, so only an admin changes it (coordinators manage the rest).
-        request = self.context.get("request")
-        if request is None or not is_admin(request.user):
-            raise exceptions.PermissionDenied("Only an admin may link or unlink a staff member's login.")
-        others = StaffMember.objects.filter(user=value)
-        if staff is not None:
-            others = others.exclude(pk=staff.pk)
-        if value is not None and others.exists():
-            raise serializers.ValidationError("This login already belongs to another staff member.")
-        return value
 
 
 class TheatreAtSiteMixin:
@@ -160,26 +99,8 @@ class TimetableSerializer(TheatreAtSiteMixin, serializers.ModelSerializer[Timeta
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        current = self.instance
-
-        def value(name: str) -> Any:
-            return attrs[name] if name in attrs else getattr(current, name, None)
-
-        self.check_site(site=attrs.pop("site", None), theatre=value("theatre"))
-        period = value("period")
-        if current is None or "period" in attrs:
-            default_start, default_end = PERIOD_TIMES[period]
-            attrs.setdefault("start_time", default_start)
-            attrs.setdefault("end_time", default_end)
-        if value("end_time") <= value("start_time"):
-            raise serializers.ValidationError({"end_time": ["The end time must be after the start time."]})
-        valid_to = value("valid_to")
-        if valid_to is not None and valid_to < value("valid_from"):
-            raise serializers.ValidationError({"valid_to": ["valid_to must be on or after valid_from."]})
-        try:
-            ensure_staff_roles(surgeon=value("surgeon"), anaesthetist=value("anaesthetist"))
-        except InvalidInput as exc:
-            _raise_as_field_error(exc)
+        theatre = attrs.get("theatre", getattr(self.instance, "theatre", None))
+        self.check_site(site=attrs.pop("site", None), theatre=theatre)
         return attrs
 
     def to_representation(self, instance: Timetable) -> dict[str, Any]:

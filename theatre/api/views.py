@@ -1,22 +1,27 @@
 """Theatre API: the estate and timetables as audited CRUD.
 
 Views are thin: an input serializer, one service, an output serializer. Coordinators and
-admins write; every role reads (core.permissions.CoordinatorWritesOthersRead). The views that
-answer with lists, /sessions/ and /timetables/{id}/generate/, show the work planned into each,
-so an app above theatre serves them (see config/urls.py).
+admins write; every role reads (core.permissions.CoordinatorWritesOthersRead). The estate's
+rules live in theatre/estate.py, which the admin calls too. The views that answer with lists,
+/sessions/ and /timetables/{id}/generate/, show the work planned into each, so an app above
+theatre serves them (see config/urls.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models, transaction
 from django.db.models import ProtectedError
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 
 from core.audit import Actor, record, snapshot
-from core.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode, InvalidInput
 from core.permissions import CoordinatorWritesOthersRead
+from theatre import estate
 from theatre.api.serializers import (
     EquipmentUnitSerializer,
     SiteSerializer,
@@ -26,37 +31,55 @@ from theatre.api.serializers import (
 )
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, Timetable
 
+M = TypeVar("M", bound=models.Model)
 
-class AuditedModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
-    """Plain CRUD for reference data, each write audited in the same transaction."""
+
+@contextmanager
+def _as_request_errors() -> Iterator[None]:
+    """An estate service's refusal as the field-level 400 (or the 403) that clients know."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise serializers.ValidationError({exc.field: [exc.detail]}) from exc
+    except DjangoPermissionDenied as exc:
+        raise exceptions.PermissionDenied(str(exc)) from exc
+
+
+class EstateViewSet(viewsets.ModelViewSet[M]):
+    """CRUD for the estate: writes go through the theatre.estate services (which audit them).
+
+    Deletes are audited here; a row still in use is protected and answers 409.
+    """
 
     permission_classes = [CoordinatorWritesOthersRead]
 
-    def _actor(self) -> Actor:
-        return Actor.of(self.request.user)
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> M:
+        raise NotImplementedError
 
-    def _action_name(self, verb: str) -> str:
-        model: type[models.Model] = self.get_queryset().model
-        return f"{model._meta.model_name}.{verb}"
+    def update_object(self, *, actor: Actor, obj: M, changes: dict[str, Any]) -> M:
+        raise NotImplementedError
 
-    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        with transaction.atomic():
-            obj = serializer.save()
-            record(actor=self._actor(), action=self._action_name("created"), obj=obj, after=snapshot(obj))
-
-    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        with transaction.atomic():
-            before = snapshot(serializer.instance)  # type: ignore[arg-type]
-            obj = serializer.save()
-            record(
-                actor=self._actor(), action=self._action_name("updated"), obj=obj, before=before, after=snapshot(obj)
+    def perform_create(self, serializer: serializers.BaseSerializer[M]) -> None:
+        with _as_request_errors():
+            serializer.instance = self.create_object(
+                actor=Actor.of(self.request.user), data=dict(serializer.validated_data)
             )
 
-    def perform_destroy(self, instance: models.Model) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[M]) -> None:
+        obj = cast(M, serializer.instance)  # an update always has its row (get_object)
+        with _as_request_errors():
+            serializer.instance = self.update_object(
+                actor=Actor.of(self.request.user), obj=obj, changes=dict(serializer.validated_data)
+            )
+
+    def perform_destroy(self, instance: M) -> None:
         try:
             with transaction.atomic():
                 record(
-                    actor=self._actor(), action=self._action_name("deleted"), obj=instance, before=snapshot(instance)
+                    actor=Actor.of(self.request.user),
+                    action=f"{instance._meta.model_name}.deleted",
+                    obj=instance,
+                    before=snapshot(instance),
                 )
                 instance.delete()
         except ProtectedError:
@@ -66,30 +89,60 @@ class AuditedModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             ) from None
 
 
-class SiteViewSet(AuditedModelViewSet):
+class SiteViewSet(EstateViewSet[Site]):
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Site:
+        return estate.create_site(actor=actor, **data)
 
-class TheatreViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: Site, changes: dict[str, Any]) -> Site:
+        return estate.update_site(actor=actor, site=obj, changes=changes)
+
+
+class TheatreViewSet(EstateViewSet[Theatre]):
     queryset = Theatre.objects.all()
     serializer_class = TheatreSerializer
     filterset_fields = ["site", "active"]
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
+        return estate.create_theatre(actor=actor, **data)
 
-class EquipmentUnitViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: Theatre, changes: dict[str, Any]) -> Theatre:
+        return estate.update_theatre(actor=actor, theatre=obj, changes=changes)
+
+
+class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
     queryset = EquipmentUnit.objects.all()
     serializer_class = EquipmentUnitSerializer
     filterset_fields = ["site", "kind", "active"]
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
+        return estate.create_equipment_unit(actor=actor, **data)
 
-class StaffMemberViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: EquipmentUnit, changes: dict[str, Any]) -> EquipmentUnit:
+        return estate.update_equipment_unit(actor=actor, unit=obj, changes=changes)
+
+
+class StaffMemberViewSet(EstateViewSet[StaffMember]):
     queryset = StaffMember.objects.all()
     serializer_class = StaffMemberSerializer
     filterset_fields = ["role", "active"]
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
+        return estate.create_staff_member(actor=actor, **data)
 
-class TimetableViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: StaffMember, changes: dict[str, Any]) -> StaffMember:
+        return estate.update_staff_member(actor=actor, staff=obj, changes=changes)
+
+
+class TimetableViewSet(EstateViewSet[Timetable]):
     queryset = Timetable.objects.select_related("theatre")
     serializer_class = TimetableSerializer
     filterset_fields = ["theatre", "weekday", "surgeon", "active"]
+
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Timetable:
+        return estate.create_timetable(actor=actor, **data)
+
+    def update_object(self, *, actor: Actor, obj: Timetable, changes: dict[str, Any]) -> Timetable:
+        return estate.update_timetable(actor=actor, timetable=obj, changes=changes)
