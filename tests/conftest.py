@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from core.roles import Role
+from tests.builders.people import login
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,39 +79,29 @@ def _fast_password_hashing(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_user(username: str, role: Role | None, *, superuser: bool = False) -> User:
-    user = User.objects.create_user(username=username, password="pw")  # noqa: S106
-    if superuser:
-        user.is_superuser = user.is_staff = True
-        user.save()
-    if role is not None:
-        user.groups.add(Group.objects.get(name=role.value))
-    return user
-
-
 @pytest.fixture
 def coordinator_user(db: None) -> User:
-    return make_user("coord", Role.COORDINATOR)
+    return login("coord", Role.COORDINATOR)
 
 
 @pytest.fixture
 def surgeon_user(db: None) -> User:
-    return make_user("surg", Role.SURGEON)
+    return login("surg", Role.SURGEON)
 
 
 @pytest.fixture
 def anaesthetist_user(db: None) -> User:
-    return make_user("anaes", Role.ANAESTHETIST)
+    return login("anaes", Role.ANAESTHETIST)
 
 
 @pytest.fixture
 def viewer_user(db: None) -> User:
-    return make_user("view", Role.VIEWER)
+    return login("view", Role.VIEWER)
 
 
 @pytest.fixture
 def admin_user_(db: None) -> User:
-    return make_user("root", None, superuser=True)
+    return login("root", None, superuser=True)
 
 
 def client_for(user: User | None) -> APIClient:

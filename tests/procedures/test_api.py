@@ -3,7 +3,6 @@ screening and estimates."""
 
 from __future__ import annotations
 
-import copy
 import importlib
 from typing import Any
 
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 
 from core.models import AuditEntry
 from procedures.models import ProcedureStep, ProcedureVersion
+from tests.builders.answers import eligible_answers
 from tests.conftest import client_for
 from tests.factories import ProcedureTemplateFactory, ProcedureVersionFactory
 
@@ -23,18 +23,10 @@ pytestmark = pytest.mark.django_db
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
 ROLES = ["coordinator", "surgeon", "anaesthetist", "viewer", "admin"]
 
-CLEAN_ANSWERS: dict[str, Any] = {
-    "fracture_painful": True,
-    "fracture_unhealed_on_imaging": True,
-    "conservative_care_tried": True,
-    "fragment_or_tumour_in_canal": False,
-    "active_infection": False,
-    "bleeding_disorder": False,
-    "inr": 1.0,
-    "platelets": 250,
-    "cement_allergy": False,
-    "anticoagulants": ["warfarin"],
-}
+
+def on_warfarin(**changes: Any) -> dict[str, Any]:
+    """Eligible answers from a patient taking warfarin, which the seeded versions hold for 5 days."""
+    return eligible_answers(anticoagulants=["warfarin"]) | changes
 
 
 @pytest.fixture(autouse=True)
@@ -313,7 +305,7 @@ def test_a_version_is_immutable_once_saved() -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_may_screen(role: str, request: pytest.FixtureRequest) -> None:
     client: APIClient = request.getfixturevalue(role)
-    response = client.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": CLEAN_ANSWERS}, format="json")
+    response = client.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": on_warfarin()}, format="json")
     assert response.status_code == 200
     assert response.json() == {
         "result": "eligible",
@@ -326,7 +318,7 @@ def test_every_role_may_screen(role: str, request: pytest.FixtureRequest) -> Non
 
 
 def test_screen_reports_blockers_and_missing(viewer: APIClient) -> None:
-    answers = copy.deepcopy(CLEAN_ANSWERS)
+    answers = on_warfarin()
     answers["active_infection"] = True
     del answers["inr"]
     body = viewer.post("/api/v1/procedures/vertebroplasty/screen/", {"answers": answers}, format="json").json()
@@ -352,9 +344,7 @@ def test_screen_with_no_answers_is_incomplete(viewer: APIClient) -> None:
 def test_screen_rejects_malformed_answers_naming_the_field(
     answers: dict[str, Any], field: str, viewer: APIClient
 ) -> None:
-    response = viewer.post(
-        "/api/v1/procedures/kyphoplasty/screen/", {"answers": {**CLEAN_ANSWERS, **answers}}, format="json"
-    )
+    response = viewer.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": on_warfarin(**answers)}, format="json")
     assert response.status_code == 400
     assert field in response.json()["errors"]
 
@@ -368,7 +358,7 @@ def test_screen_needs_an_answers_object(viewer: APIClient) -> None:
 
 def test_screen_against_a_pinned_older_version(template_editor: APIClient, viewer: APIClient) -> None:
     template_editor.post("/api/v1/procedures/kyphoplasty/versions/", {"change_note": "x", "inr_max": "1.8"})
-    answers = {**CLEAN_ANSWERS, "inr": 1.7}
+    answers = on_warfarin(inr=1.7)
     latest = viewer.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": answers}, format="json").json()
     pinned = viewer.post(
         "/api/v1/procedures/kyphoplasty/screen/", {"answers": answers, "version": 1}, format="json"

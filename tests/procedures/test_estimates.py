@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import InvalidInput
 from procedures.estimates import VERTEBRAE, AnaesthesiaOption, StepSpec, estimate, estimate_rules_of, validate_levels
-from tests.procedures.builders import T5_L5, estimate_rules, version
+from tests.builders.versions import T5_L5, estimate_rules, version
 
 pytestmark = pytest.mark.pure
 

@@ -15,7 +15,7 @@ from procedures.estimates import VERTEBRAE, EstimateRules, estimate
 from procedures.models import StepKind
 from procedures.screening import QUESTIONS, ScreeningRules, screen
 from procedures.versions import validate_version
-from tests.procedures.builders import estimate_rules, screening_rules
+from tests.builders.versions import estimate_rules, screening_rules
 
 pytestmark = pytest.mark.pure
 

@@ -22,13 +22,10 @@ from procedures.screening import (
     validate_hold_days,
     validate_rules,
 )
-from tests.procedures.builders import GOOD_ANSWERS, RULES, screening_rules, version
+from tests.builders.answers import eligible_answers as answers
+from tests.builders.versions import RULES, screening_rules, version
 
 pytestmark = pytest.mark.pure
-
-
-def answers(**changes: Any) -> dict[str, Any]:
-    return {**GOOD_ANSWERS, **changes}
 
 
 def codes(findings: Any) -> list[str]:

@@ -15,23 +15,11 @@ from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
 from procedures.screening import screen, screening_rules_of
 from procedures.versions import STEP_FIELDS, VERSION_FIELDS, validate_version, versions_with_steps
+from tests.builders.answers import eligible_answers
 
 pytestmark = pytest.mark.django_db
 
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
-
-CLEAN_ANSWERS: dict[str, Any] = {
-    "fracture_painful": True,
-    "fracture_unhealed_on_imaging": True,
-    "conservative_care_tried": True,
-    "fragment_or_tumour_in_canal": False,
-    "active_infection": False,
-    "bleeding_disorder": False,
-    "inr": 1.0,
-    "platelets": 250,
-    "cement_allergy": False,
-    "anticoagulants": [],
-}
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +66,7 @@ def test_seeded_version_obeys_its_own_rules(slug: str) -> None:
 def test_seeded_rules_block_the_leaflet_situations(
     slug: str, situation: str, answers: dict[str, Any], blocker: str
 ) -> None:
-    outcome = screen(rules=screening_rules_of(seeded(slug)), answers={**CLEAN_ANSWERS, **answers})
+    outcome = screen(rules=screening_rules_of(seeded(slug)), answers=eligible_answers(**answers))
     assert outcome.result == "ineligible", situation
     assert [f.code for f in outcome.blockers] == [blocker]
 
@@ -87,7 +75,7 @@ def test_seeded_rules_block_the_leaflet_situations(
 def test_seeded_rules_pass_a_clean_patient_and_hold_anticoagulants(slug: str) -> None:
     outcome = screen(
         rules=screening_rules_of(seeded(slug)),
-        answers={**CLEAN_ANSWERS, "anticoagulants": ["warfarin", "apixaban", "clopidogrel"], "mdt_discussed": True},
+        answers=eligible_answers(anticoagulants=["warfarin", "apixaban", "clopidogrel"], mdt_discussed=True),
     )
     assert outcome.result == "eligible"
     assert [(h.drug, h.stop_days_before) for h in outcome.holds] == [

@@ -17,15 +17,15 @@ from core.models import AuditEntry
 from procedures.estimates import estimate, estimate_rules_of
 from scheduling.booking import book_case
 from scheduling.models import Case, Patient, Reminder, ReminderStatus
+from tests.builders.world import BookingWorld, at, build_booking_world
 from tests.factories import PatientFactory, valid_nhs_number
-from tests.scheduling.booking_world import World, at, build_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world() -> World:
-    return build_world()
+def world() -> BookingWorld:
+    return build_booking_world()
 
 
 def patient_data(patient: Patient, **overrides: Any) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def patient_data(patient: Patient, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def booked_case(world: World, coordinator_user: User, patient: Patient) -> Case:
+def booked_case(world: BookingWorld, coordinator_user: User, patient: Patient) -> Case:
     """A booked case whose stored estimate is the template's, so re-assessing it changes nothing."""
     minutes = estimate(rules=estimate_rules_of(world.version), levels=["L1"], anaesthesia="general").total_minutes
     case = world.case(patient=patient, levels=["L1"], anaesthesia="general", estimated_minutes=minutes)
@@ -51,7 +51,7 @@ def booked_case(world: World, coordinator_user: User, patient: Patient) -> Case:
 
 
 def test_new_contact_details_in_the_admin_reach_the_reminders_still_to_come(
-    admin_client_: Client, coordinator_user: User, world: World
+    admin_client_: Client, coordinator_user: User, world: BookingWorld
 ) -> None:
     """Given a booked patient without contact details (so no reminders), when the admin records an
     email address and the email channel, then the case's reminders are re-planned, as in the API."""
@@ -121,7 +121,7 @@ def case_data(case: Case, **overrides: Any) -> dict[str, Any]:
 
 
 def test_admin_priority_change_goes_through_update_case(
-    admin_client_: Client, coordinator_user: User, world: World
+    admin_client_: Client, coordinator_user: User, world: BookingWorld
 ) -> None:
     case = booked_case(world, coordinator_user, PatientFactory())
     before = set(history(case).values_list("id", flat=True))
@@ -135,7 +135,7 @@ def test_admin_priority_change_goes_through_update_case(
     assert new[-1].after["priority"] == "P1"
 
 
-def test_admin_cannot_edit_a_cancelled_case(admin_client_: Client, world: World) -> None:
+def test_admin_cannot_edit_a_cancelled_case(admin_client_: Client, world: BookingWorld) -> None:
     case = world.case(status="cancelled", cancel_reason="patient_declined")
     response = admin_client_.post(f"/admin/scheduling/case/{case.pk}/change/", case_data(case, priority="P1"))
     assert response.status_code == 200

@@ -16,8 +16,8 @@ from core.errors import DomainError, InvalidInput
 from scheduling.availability import AvailabilityQuery, availability_for, demand_of, find_slots
 from scheduling.booking import book_case
 from scheduling.slots import OpenSlot
+from tests.builders.world import BookingWorld, at, build_booking_world
 from tests.factories import PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory, london
-from tests.scheduling.booking_world import World, at, build_world
 
 URL = "/api/v1/availability/"
 UTC = dt.UTC
@@ -27,11 +27,11 @@ UTC = dt.UTC
 
 
 @pytest.fixture
-def world(db: None) -> World:
-    return build_world()
+def world(db: None) -> BookingWorld:
+    return build_booking_world()
 
 
-def query(world: World, **params: Any) -> dict[str, Any]:
+def query(world: BookingWorld, **params: Any) -> dict[str, Any]:
     params.setdefault("date_from", "2027-01-01")
     params.setdefault("date_to", "2027-01-31")
     return params
@@ -39,7 +39,7 @@ def query(world: World, **params: Any) -> dict[str, Any]:
 
 @pytest.mark.django_db
 def test_availability_for_a_case_lists_the_earliest_time_per_session(
-    coordinator: APIClient, coordinator_user: User, world: World
+    coordinator: APIClient, coordinator_user: User, world: BookingWorld
 ) -> None:
     booked = world.case()
     book_case(case_id=booked.pk, session_id=world.session.pk, start=at(8), actor=Actor.of(coordinator_user))
@@ -57,7 +57,7 @@ def test_availability_for_a_case_lists_the_earliest_time_per_session(
 
 @pytest.mark.django_db
 def test_availability_for_a_booked_case_ignores_its_own_slot(
-    coordinator: APIClient, coordinator_user: User, world: World
+    coordinator: APIClient, coordinator_user: User, world: BookingWorld
 ) -> None:
     case = world.case()
     book_case(case_id=case.pk, session_id=world.session.pk, start=at(8), actor=Actor.of(coordinator_user))
@@ -67,7 +67,7 @@ def test_availability_for_a_booked_case_ignores_its_own_slot(
 
 @pytest.mark.django_db
 def test_availability_skips_patient_clash_locked_lists_and_other_surgeons(
-    coordinator: APIClient, coordinator_user: User, world: World
+    coordinator: APIClient, coordinator_user: User, world: BookingWorld
 ) -> None:
     patient = PatientFactory()
     elsewhere = world.other_session(hour=8, hours=5)
@@ -85,7 +85,7 @@ def test_availability_skips_patient_clash_locked_lists_and_other_surgeons(
 
 
 @pytest.mark.django_db
-def test_availability_by_procedure_levels_and_surgeon(coordinator: APIClient, world: World) -> None:
+def test_availability_by_procedure_levels_and_surgeon(coordinator: APIClient, world: BookingWorld) -> None:
     slug = world.version.template.slug
     params = query(world, procedure=slug, levels="L1,L2", anaesthesia="local_sedation", surgeon=world.surgeon.pk)
     slots = coordinator.get(URL, params).data["results"]
@@ -93,7 +93,7 @@ def test_availability_by_procedure_levels_and_surgeon(coordinator: APIClient, wo
 
 
 @pytest.mark.django_db
-def test_availability_respects_the_date_range(coordinator: APIClient, world: World) -> None:
+def test_availability_respects_the_date_range(coordinator: APIClient, world: BookingWorld) -> None:
     assert coordinator.get(URL, query(world, case=world.case().pk, date_from="2027-01-05")).data["results"] == []
 
 
@@ -113,7 +113,9 @@ def test_availability_bad_input_is_400(coordinator: APIClient, params: dict[str,
 
 
 @pytest.mark.django_db
-def test_availability_for_unknown_case_is_404_and_ineligible_case_409(coordinator: APIClient, world: World) -> None:
+def test_availability_for_unknown_case_is_404_and_ineligible_case_409(
+    coordinator: APIClient, world: BookingWorld
+) -> None:
     assert coordinator.get(URL, {"case": 999999}).status_code == 404
     ineligible = world.case(screening_result={"result": "ineligible"})
     response = coordinator.get(URL, {"case": ineligible.pk})
@@ -125,7 +127,7 @@ def test_availability_for_unknown_case_is_404_and_ineligible_case_409(coordinato
 def test_availability_uses_constant_queries(
     coordinator: APIClient, coordinator_user: User, django_assert_num_queries: DjangoAssertNumQueries, sessions: int
 ) -> None:
-    world = build_world(units=2)
+    world = build_booking_world(units=2)
     actor = Actor.of(coordinator_user)
     theatres = [world.theatre, TheatreFactory(site=world.site, capabilities=["fluoroscopy"])]
     for n in range(sessions - 1):
@@ -149,7 +151,7 @@ def test_availability_uses_constant_queries(
 # --- never in the past ----------------------------------------------------------------------
 
 
-def test_availability_never_offers_time_that_has_passed(world: World) -> None:
+def test_availability_never_offers_time_that_has_passed(world: BookingWorld) -> None:
     """Given a list from 08:00 to 13:00 and the clock at 09:58,
     when availability is asked, then the slot offered starts at 10:00, not 08:00."""
     query = AvailabilityQuery(
@@ -167,7 +169,7 @@ def test_availability_never_offers_time_that_has_passed(world: World) -> None:
 # --- the service ----------------------------------------------------------------------------
 
 
-def test_availability_for_a_case_is_what_the_endpoint_answers(coordinator: APIClient, world: World) -> None:
+def test_availability_for_a_case_is_what_the_endpoint_answers(coordinator: APIClient, world: BookingWorld) -> None:
     case = world.case()
     slots = availability_for(case_id=case.pk, date_from=dt.date(2027, 1, 1), date_to=dt.date(2027, 1, 31))
     body = coordinator.get(URL, query(world, case=case.pk)).json()
@@ -178,14 +180,14 @@ def test_availability_for_a_case_is_what_the_endpoint_answers(coordinator: APICl
     assert slots and body["count"] == len(slots)
 
 
-def test_availability_for_an_ineligible_case_is_not_eligible(world: World) -> None:
+def test_availability_for_an_ineligible_case_is_not_eligible(world: BookingWorld) -> None:
     case = world.case(screening_result={"result": "incomplete"})
     with pytest.raises(DomainError) as excinfo:
         availability_for(case_id=case.pk, date_from=dt.date(2027, 1, 1), date_to=dt.date(2027, 1, 31))
     assert (excinfo.value.status, excinfo.value.code) == (409, "not_eligible")
 
 
-def test_availability_for_an_unknown_procedure_names_the_field(coordinator: APIClient, world: World) -> None:
+def test_availability_for_an_unknown_procedure_names_the_field(coordinator: APIClient, world: BookingWorld) -> None:
     with pytest.raises(InvalidInput) as excinfo:
         availability_for(
             procedure="laminectomy",
@@ -199,7 +201,7 @@ def test_availability_for_an_unknown_procedure_names_the_field(coordinator: APIC
     assert (response.status_code, list(response.json()["errors"])) == (400, ["procedure"])
 
 
-def test_availability_by_procedure_estimates_the_latest_version(world: World) -> None:
+def test_availability_by_procedure_estimates_the_latest_version(world: BookingWorld) -> None:
     """A hypothetical case of the latest version, its levels and anaesthesia, is one with those minutes."""
     day, slug = dt.date(2027, 1, 4), world.version.template.slug
 

@@ -12,16 +12,17 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.roles import Role
-from tests.conftest import client_for, make_user
-from tests.factories import SurgeonFactory, TheatreFactory, TheatreSessionFactory
-from tests.scheduling.reminders_world import LONDON, World, at, build_world, next_monday, next_october_change
+from tests.builders.people import login
+from tests.builders.world import World, at, build_reminder_world, next_monday, next_october_change
+from tests.conftest import client_for
+from tests.factories import LONDON, SurgeonFactory, TheatreFactory, TheatreSessionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world() -> World:
-    return build_world()
+    return build_reminder_world()
 
 
 def url(staff_id: int) -> str:
@@ -37,17 +38,17 @@ def test_feed_lists_sessions_and_cases_with_stable_uids_and_no_patient_name(
     world: World, coordinator: APIClient
 ) -> None:
     monday = next_monday()
-    session = world.session(monday)
+    session = world.session_on(monday)
     named = {"given_name": "Zebedee", "family_name": "Quigglesworth"}
-    first = world.booked(session, at(monday, 8), patient_kwargs=named)
+    first = world.booked(session, at(8, day=monday), patient_kwargs=named)
     second = world.booked(
         session,
-        at(monday, 10),
+        at(10, day=monday),
         anaesthesia="local_sedation",
         levels=["T12", "L1"],
         patient_kwargs={"given_name": "Wilhelmina", "family_name": "Zarathustra"},
     )
-    cancelled = world.session(monday + dt.timedelta(days=1), status="cancelled")
+    cancelled = world.session_on(monday + dt.timedelta(days=1), status="cancelled")
 
     response = coordinator.get(url(world.surgeon.pk))
     assert response.status_code == 200
@@ -84,9 +85,9 @@ def test_feed_lists_sessions_and_cases_with_stable_uids_and_no_patient_name(
 
 def test_anaesthetist_feed_and_shared_list_case_surgeon(world: World, coordinator: APIClient) -> None:
     monday = next_monday()
-    session = world.session(monday)
+    session = world.session_on(monday)
     guest = SurgeonFactory()
-    guest_case = world.booked(session, at(monday, 9), surgeon=guest)
+    guest_case = world.booked(session, at(9, day=monday), surgeon=guest)
     assert set(events(coordinator.get(url(world.anaesthetist.pk)))) == {
         f"session-{session.pk}@localhost",
         f"case-{guest_case.pk}@localhost",
@@ -115,7 +116,7 @@ def test_event_across_the_october_clock_change_keeps_its_real_length(world: Worl
 
 
 def test_staff_member_reads_own_feed_but_not_a_colleagues(world: World) -> None:
-    own_user = make_user("surgeon-own", Role.SURGEON)
+    own_user = login("surgeon-own", Role.SURGEON)
     world.surgeon.user = own_user
     world.surgeon.save()
     other = SurgeonFactory()
@@ -152,19 +153,19 @@ def test_query_count_does_not_grow_with_sessions_and_cases(
         return client_for(User.objects.get(pk=coordinator_user.pk))
 
     monday = next_monday()
-    world.booked(world.session(monday), at(monday, 8))
+    world.booked(world.session_on(monday), at(8, day=monday))
     # 1 roles, 2 the staff member, 3 their sessions, 4 the cases
     fresh = client()
     with django_assert_num_queries(4):
         small = fresh.get(url(world.surgeon.pk))
     for n in range(1, 5):
         day = monday + dt.timedelta(days=n)
-        session = world.session(day)
-        world.booked(session, at(day, 8))
-        world.booked(session, at(day, 10))
+        session = world.session_on(day)
+        world.booked(session, at(8, day=day))
+        world.booked(session, at(10, day=day))
     other_theatre = TheatreFactory(site=world.site)
     TheatreSessionFactory(
-        theatre=other_theatre, anaesthetist=world.anaesthetist, start=at(monday, 14), end=at(monday, 18)
+        theatre=other_theatre, anaesthetist=world.anaesthetist, start=at(14, day=monday), end=at(18, day=monday)
     )
     fresh = client()
     with django_assert_num_queries(4):

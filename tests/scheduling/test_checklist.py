@@ -13,7 +13,7 @@ from core.audit import history
 from core.errors import InvalidInput
 from scheduling.checklist import ITEMS, PHASE_ORDER, validate_items
 from scheduling.models import Case, CaseStatus, ChecklistEntry
-from tests.api.world import PHASE_ITEMS, SIGN_IN, Clinic, build_clinic
+from tests.builders.clinic import PHASE_ITEMS, SIGN_IN, Clinic, build_clinic
 from tests.conftest import client_for
 
 URL = "/api/v1/cases/{}/checklist/"

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from pytest_django import DjangoAssertNumQueries
 
 from core.audit import Actor, record
-from tests.api.world import Clinic, build_clinic, sign
+from tests.builders.clinic import Clinic, build_clinic, sign
 from tests.conftest import client_for
 
 URL = "/api/v1/cases/{}/history/"

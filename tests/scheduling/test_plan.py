@@ -19,19 +19,11 @@ from scheduling.booking import move_case
 from scheduling.models import CaseEquipment
 from scheduling.plans.assembly import planned_volume_ml, timeline
 from scheduling.plans.loading import plan_steps
-from tests.api.world import PATIENT_FAMILY, PATIENT_NHS, Clinic, book, build_clinic, estimated_minutes, kp_version
+from tests.builders.clinic import PATIENT_FAMILY, PATIENT_NHS, Clinic, book, build_clinic
+from tests.builders.versions import DEFAULT_STEPS, estimated_minutes, kp_version
+from tests.builders.versions import version as unsaved_version
 from tests.conftest import client_for
 from tests.factories import CaseFactory, EquipmentUnitFactory, PatientFactory, london
-from tests.procedures.builders import version as unsaved_version
-
-STEPS = [
-    ("sign_in", "Sign in", 5, False),
-    ("anaesthesia", "Induction", 0, False),
-    ("trocar_access", "Trocar access", 10, True),
-    ("balloon_inflation", "Balloon inflation", 8, True),
-    ("cement_injection", "Cement fill", 6, True),
-    ("closure", "Closure", 5, False),
-]
 
 
 def plan_of(client: APIClient, case_id: int, **params: str) -> Any:
@@ -50,7 +42,7 @@ def timeline_of(*, version: ProcedureVersion, levels: list[str], anaesthesia: st
 
 
 def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
-    rows = timeline_of(version=unsaved_version(steps=STEPS), levels=["T12", "L1"], anaesthesia="general")
+    rows = timeline_of(version=unsaved_version(steps=DEFAULT_STEPS), levels=["T12", "L1"], anaesthesia="general")
     assert [(r["name"], r["level"]) for r in rows] == [
         ("Sign in", None),
         ("General anaesthesia: induction", None),
@@ -69,7 +61,7 @@ def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
 @pytest.mark.parametrize("anaesthesia", ["general", "local_sedation"])
 @pytest.mark.parametrize("levels", [["L1"], ["T12", "L1"], ["T11", "T12", "L1"]])
 def test_timeline_plus_turnover_is_the_estimate(levels: list[str], anaesthesia: str) -> None:
-    version = unsaved_version(steps=STEPS)
+    version = unsaved_version(steps=DEFAULT_STEPS)
     rows = timeline_of(version=version, levels=levels, anaesthesia=anaesthesia)
     total = estimate(rules=estimate_rules_of(version), levels=levels, anaesthesia=anaesthesia).total_minutes
     assert sum(r["minutes"] for r in rows) + version.turnover_minutes == total

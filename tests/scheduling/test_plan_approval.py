@@ -13,7 +13,8 @@ from django.db import connection
 from core.audit import history
 from scheduling.models import Case, CaseStatus
 from scheduling.plans.assembly import fingerprint_content, plan_fingerprint
-from tests.api.world import Clinic, build_clinic, kp_version
+from tests.builders.clinic import Clinic, build_clinic
+from tests.builders.versions import kp_version
 from tests.conftest import client_for
 from tests.factories import london
 

@@ -11,16 +11,15 @@ import pytest
 from core.audit import history
 from core.errors import DomainError
 from scheduling.models import Case
+from tests.builders.world import SYSTEM, new_session, placed_case
 from tests.factories import (
     AnaesthetistFactory,
-    CaseFactory,
     SurgeonFactory,
     TheatreFactory,
     TheatreSessionFactory,
     TimetableFactory,
     london,
 )
-from tests.theatre.test_sessions import SYSTEM, new_session
 from theatre.models import StaffMember, TheatreSession
 from theatre.sessions import cancel_session, create_session, update_session
 from theatre.timetables import generate_sessions
@@ -29,7 +28,7 @@ from theatre.timetables import generate_sessions
 @pytest.mark.django_db
 def test_a_list_cannot_shrink_past_its_booked_cases_or_be_cancelled_with_them() -> None:
     session = new_session()
-    CaseFactory(status="booked", session=session, start=london(2027, 3, 1, 11), end=london(2027, 3, 1, 12))
+    placed_case(session, london(2027, 3, 1, 11), london(2027, 3, 1, 12))
     with pytest.raises(DomainError) as shrink:
         update_session(session=session, changes={"end": london(2027, 3, 1, 11, 30)}, actor=SYSTEM)
     with pytest.raises(DomainError) as cancel:
@@ -43,13 +42,7 @@ def test_a_list_cannot_shrink_past_its_booked_cases_or_be_cancelled_with_them() 
 @pytest.mark.django_db
 def test_changing_the_anaesthetist_keeps_booked_cases_in_step() -> None:
     session = new_session()
-    case = CaseFactory(
-        status="booked",
-        session=session,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
-        anaesthetist=session.anaesthetist,
-    )
+    case = placed_case(session, london(2027, 3, 1, 9), london(2027, 3, 1, 10))
     replacement = AnaesthetistFactory()
     update_session(session=session, changes={"anaesthetist": replacement}, actor=SYSTEM)
     case.refresh_from_db()
@@ -59,20 +52,8 @@ def test_changing_the_anaesthetist_keeps_booked_cases_in_step() -> None:
 @pytest.mark.django_db
 def test_a_new_anaesthetist_never_rewrites_the_record_of_a_completed_case() -> None:
     session = new_session()
-    done = CaseFactory(
-        status="completed",
-        session=session,
-        start=london(2027, 3, 1, 8),
-        end=london(2027, 3, 1, 9),
-        anaesthetist=session.anaesthetist,
-    )
-    upcoming = CaseFactory(
-        status="booked",
-        session=session,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
-        anaesthetist=session.anaesthetist,
-    )
+    done = placed_case(session, london(2027, 3, 1, 8), london(2027, 3, 1, 9), status="completed")
+    upcoming = placed_case(session, london(2027, 3, 1, 9), london(2027, 3, 1, 10))
     first, replacement = cast(StaffMember, session.anaesthetist), AnaesthetistFactory()
     update_session(session=session, changes={"anaesthetist": replacement}, actor=SYSTEM)
     done.refresh_from_db()
@@ -86,13 +67,7 @@ def test_a_new_anaesthetist_never_rewrites_the_record_of_a_completed_case() -> N
 @pytest.mark.django_db
 def test_the_anaesthetist_cannot_change_while_a_case_is_in_theatre() -> None:
     session = new_session()
-    CaseFactory(
-        status="in_theatre",
-        session=session,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
-        anaesthetist=session.anaesthetist,
-    )
+    placed_case(session, london(2027, 3, 1, 9), london(2027, 3, 1, 10), status="in_theatre")
     with pytest.raises(DomainError) as refused:
         update_session(session=session, changes={"anaesthetist": AnaesthetistFactory()}, actor=SYSTEM)
     assert refused.value.code == "invalid_transition"
@@ -104,14 +79,7 @@ def test_a_surgeon_operating_on_a_shared_list_cannot_be_given_a_list_elsewhere_t
     who is operating on someone else's list at that time is refused the same way."""
     shared = new_session()
     guest = SurgeonFactory()
-    CaseFactory(
-        status="booked",
-        surgeon=guest,
-        session=shared,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
-        anaesthetist=shared.anaesthetist,
-    )
+    placed_case(shared, london(2027, 3, 1, 9), london(2027, 3, 1, 10), surgeon=guest)
     elsewhere = TheatreFactory(site=shared.theatre.site)
     with pytest.raises(DomainError) as refused:
         create_session(
@@ -129,14 +97,7 @@ def test_a_surgeon_operating_on_a_shared_list_cannot_be_given_a_list_elsewhere_t
 @pytest.mark.django_db
 def test_a_list_with_general_anaesthetics_booked_cannot_lose_its_anaesthetist() -> None:
     session = new_session()
-    CaseFactory(
-        status="booked",
-        anaesthesia="general",
-        session=session,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
-        anaesthetist=session.anaesthetist,
-    )
+    placed_case(session, london(2027, 3, 1, 9), london(2027, 3, 1, 10), anaesthesia="general")
     with pytest.raises(DomainError) as refused:
         update_session(session=session, changes={"anaesthetist": None}, actor=SYSTEM)
     assert refused.value.code == "anaesthetist_required"
@@ -151,21 +112,15 @@ def test_a_new_anaesthetist_who_has_a_case_elsewhere_then_is_refused_as_busy() -
     cases refuses it as 409 anaesthetist_busy, and list B and its case are left as they were."""
     first = new_session()
     elsewhere = AnaesthetistFactory()
-    CaseFactory(
+    placed_case(
+        first,
+        london(2027, 3, 1, 9),
+        london(2027, 3, 1, 10),
         status="completed",
-        session=first,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
         anaesthetist=elsewhere,  # who was there, before the list's anaesthetist changed
     )
     second = new_session(theatre=TheatreFactory(site=first.theatre.site))
-    upcoming = CaseFactory(
-        status="booked",
-        session=second,
-        start=london(2027, 3, 1, 9),
-        end=london(2027, 3, 1, 10),
-        anaesthetist=second.anaesthetist,
-    )
+    upcoming = placed_case(second, london(2027, 3, 1, 9), london(2027, 3, 1, 10))
     with pytest.raises(DomainError) as refused:
         update_session(session=second, changes={"anaesthetist": elsewhere}, actor=SYSTEM)
     assert (refused.value.code, refused.value.detail) == (
@@ -182,14 +137,7 @@ def test_a_new_anaesthetist_who_has_a_case_elsewhere_then_is_refused_as_busy() -
 def test_moving_a_list_onto_the_time_its_surgeon_operates_elsewhere_is_refused() -> None:
     shared = new_session()
     guest = SurgeonFactory()
-    CaseFactory(
-        status="confirmed",
-        surgeon=guest,
-        session=shared,
-        start=london(2027, 3, 1, 12),
-        end=london(2027, 3, 1, 13),
-        anaesthetist=shared.anaesthetist,
-    )
+    placed_case(shared, london(2027, 3, 1, 12), london(2027, 3, 1, 13), status="confirmed", surgeon=guest)
     # Back to back with the guest's case: half-open intervals, so no clash.
     after = create_session(
         theatre=TheatreFactory(site=shared.theatre.site),
@@ -209,7 +157,7 @@ def test_moving_a_list_onto_the_time_its_surgeon_operates_elsewhere_is_refused()
 @pytest.mark.django_db
 def test_a_cancelled_case_no_longer_holds_its_list() -> None:
     session = new_session()
-    CaseFactory(status="cancelled", session=session, start=london(2027, 3, 1, 9), end=london(2027, 3, 1, 10))
+    placed_case(session, london(2027, 3, 1, 9), london(2027, 3, 1, 10), status="cancelled")
     cancel_session(session=session, actor=SYSTEM, reason="surgeon on leave")
     session.refresh_from_db()
     assert session.status == "cancelled"
@@ -219,14 +167,7 @@ def test_a_cancelled_case_no_longer_holds_its_list() -> None:
 def test_generation_is_all_or_nothing_when_the_surgeon_operates_on_a_shared_list_one_date() -> None:
     timetable = TimetableFactory(weekday=0)
     shared = TheatreSessionFactory(start=london(2026, 6, 15, 8), end=london(2026, 6, 15, 13))
-    CaseFactory(
-        status="booked",
-        surgeon=timetable.surgeon,
-        session=shared,
-        start=london(2026, 6, 15, 11),
-        end=london(2026, 6, 15, 12),
-        anaesthetist=shared.anaesthetist,
-    )
+    placed_case(shared, london(2026, 6, 15, 11), london(2026, 6, 15, 12), surgeon=timetable.surgeon)
     with pytest.raises(DomainError) as excinfo:
         generate_sessions(
             timetable=timetable, date_from=dt.date(2026, 6, 1), date_to=dt.date(2026, 6, 30), actor=SYSTEM

@@ -15,9 +15,9 @@ from django.test import Client
 
 from core.audit import history
 from core.models import AuditEntry
+from tests.builders.world import placed_case
 from tests.factories import (
     AnaesthetistFactory,
-    CaseFactory,
     EquipmentUnitFactory,
     SiteFactory,
     StaffMemberFactory,
@@ -207,9 +207,7 @@ def claimed_unit(*, start: dt.datetime) -> EquipmentUnit:
     """A unit that a booked case claims for the first hour of a list starting at `start`."""
     session = TheatreSessionFactory(start=start, end=start + dt.timedelta(hours=5))
     unit = EquipmentUnitFactory(site=session.theatre.site)
-    end = start + dt.timedelta(hours=1)
-    case = CaseFactory(status="booked", session=session, start=start, end=end)
-    case.equipment_claims.create(unit=unit, start=start, end=end)
+    placed_case(session, start, start + dt.timedelta(hours=1), units=[unit])
     return unit
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pytest_django import DjangoAssertNumQueries
@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from core.audit import history
 from core.models import AuditEntry
+from tests.builders.world import placed_case
 from tests.factories import (
     AnaesthetistFactory,
     CaseFactory,
@@ -202,8 +203,7 @@ def test_a_theatre_with_lists_cannot_move_site(coordinator: APIClient) -> None:
 def test_equipment_claimed_by_upcoming_cases_cannot_move_site(coordinator: APIClient) -> None:
     session = TheatreSessionFactory(start=london(2099, 1, 5, 8), end=london(2099, 1, 5, 13))
     unit = EquipmentUnitFactory(site=session.theatre.site)
-    case = CaseFactory(status="booked", session=session, start=session.start, end=session.start + dt.timedelta(hours=1))
-    case.equipment_claims.create(unit=unit, start=cast(dt.datetime, case.start), end=cast(dt.datetime, case.end))
+    placed_case(session, session.start, session.start + dt.timedelta(hours=1), units=[unit])
     other = SiteFactory(name="Other Hospital")
     response = coordinator.patch(f"/api/v1/equipment/{unit.pk}/", {"site": other.pk})
     assert response.status_code == 400

@@ -12,8 +12,8 @@ import pytest
 
 from core.audit import history
 from core.errors import DomainError, ErrorCode
-from tests.factories import AnaesthetistFactory, CaseFactory, london
-from tests.theatre.test_sessions import SYSTEM, new_session
+from tests.builders.world import SYSTEM, new_session, placed_case
+from tests.factories import AnaesthetistFactory, london
 from theatre import hooks
 from theatre.clashes import ListFootprint, footprint_of
 from theatre.models import TheatreSession
@@ -125,13 +125,7 @@ def test_without_receivers_theatre_knows_no_rule_about_the_work_in_a_list() -> N
     it past the case, takes its anaesthetist away and cancels it: theatre itself holds no rule
     about the work in its lists, and touches none of it."""
     session = new_session()
-    case = CaseFactory(
-        status="booked",
-        session=session,
-        start=london(2027, 3, 1, 11),
-        end=london(2027, 3, 1, 12),
-        anaesthetist=session.anaesthetist,
-    )
+    case = placed_case(session, london(2027, 3, 1, 11), london(2027, 3, 1, 12))
     first_anaesthetist = session.anaesthetist_id
     with nothing_connected():
         update_session(session=session, changes={"end": london(2027, 3, 1, 11, 30), "anaesthetist": None}, actor=SYSTEM)
@@ -146,7 +140,7 @@ def test_without_receivers_theatre_knows_no_rule_about_the_work_in_a_list() -> N
 def test_with_scheduling_installed_the_same_change_is_refused() -> None:
     """The control for the test above: scheduling's receivers are connected at start-up."""
     session = new_session()
-    CaseFactory(status="booked", session=session, start=london(2027, 3, 1, 11), end=london(2027, 3, 1, 12))
+    placed_case(session, london(2027, 3, 1, 11), london(2027, 3, 1, 12))
     with pytest.raises(DomainError) as excinfo:
         update_session(session=session, changes={"end": london(2027, 3, 1, 11, 30)}, actor=SYSTEM)
     assert excinfo.value.code == "outside_session"

@@ -15,6 +15,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from core.audit import Actor, history
 from core.errors import DomainError, InvalidInput
+from tests.builders.world import SYSTEM, new_session
 from tests.factories import (
     AnaesthetistFactory,
     SurgeonFactory,
@@ -29,7 +30,6 @@ from theatre.sessions import cancel_session, create_session, update_session
 from theatre.signals import session_changed
 from theatre.tasks import lock_upcoming_sessions
 
-SYSTEM = Actor.system("test")
 Announcements = list[tuple[int, str, str]]  # (session_id, change, actor_label)
 
 
@@ -44,19 +44,6 @@ def announcements() -> Iterator[Announcements]:
     session_changed.connect(receiver, weak=False)
     yield sent
     session_changed.disconnect(receiver)
-
-
-def new_session(**overrides: Any) -> TheatreSession:
-    values: dict[str, Any] = {
-        "theatre": TheatreFactory(),
-        "start": london(2027, 3, 1, 8),
-        "end": london(2027, 3, 1, 13),
-        "surgeon": SurgeonFactory(),
-        "anaesthetist": AnaesthetistFactory(),
-        "actor": SYSTEM,
-        **overrides,
-    }
-    return create_session(**values)
 
 
 # --- Staff and theatre clashes ------------------------------------------------------------------
