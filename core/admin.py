@@ -19,11 +19,12 @@ M = TypeVar("M", bound=models.Model)
 ADMIN_REASON = "admin"
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
-    list_display = ["at", "actor_label", "action", "object_type", "object_id"]
-    list_filter = ["action", "object_type"]
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+class ReadOnlyAdmin(admin.ModelAdmin[M]):
+    """Rows that are never changed once written (the audit trail, published versions): shown, every
+    field read-only, with no add, change or delete."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -33,6 +34,12 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
+    list_display = ["at", "actor_label", "action", "object_type", "object_id"]
+    list_filter = ["action", "object_type"]
 
 
 def save_audited(obj: M, *, actor: Actor, adding: bool) -> M:
