@@ -79,13 +79,19 @@ def _option_of(option: dict[str, Any]) -> AnaesthesiaOption:
     )
 
 
+def anaesthesia_options_of(version: ProcedureVersion) -> tuple[AnaesthesiaOption, ...]:
+    """The anaesthesia options a version offers, in its order (no query): what the estimate counts
+    and what the case plan shows."""
+    return tuple(_option_of(option) for option in version.anaesthesia_options)
+
+
 def estimate_rules_of(version: ProcedureVersion) -> EstimateRules:
     """The estimate's view of a version. No query when the caller prefetched "steps"."""
     return EstimateRules(
         allowed_levels=tuple(version.allowed_levels),
         max_levels=version.max_levels,
         levels_contiguous=version.levels_contiguous,
-        anaesthesia_options=tuple(_option_of(option) for option in version.anaesthesia_options),
+        anaesthesia_options=anaesthesia_options_of(version),
         steps=tuple(
             StepSpec(kind=step.kind, name=step.name, minutes=step.minutes, per_level=step.per_level)
             for step in sorted(version.steps.all(), key=lambda step: step.order)
@@ -154,19 +160,19 @@ def validate_levels(*, rules: EstimateRules, levels: Sequence[str]) -> list[str]
     return ordered
 
 
-def anaesthesia_option(*, rules: EstimateRules, anaesthesia: str) -> AnaesthesiaOption:
+def anaesthesia_option(*, options: Sequence[AnaesthesiaOption], anaesthesia: str) -> AnaesthesiaOption:
     """The version's option for `anaesthesia`, or InvalidInput("anaesthesia", …) if it is not offered."""
-    for option in rules.anaesthesia_options:
+    for option in options:
         if option.code == anaesthesia:
             return option
-    offered = ", ".join(option.code for option in rules.anaesthesia_options) or "none"
+    offered = ", ".join(option.code for option in options) or "none"
     raise InvalidInput("anaesthesia", f"{anaesthesia!r} is not offered for this procedure (offered: {offered}).")
 
 
 def estimate(*, rules: EstimateRules, levels: Sequence[str], anaesthesia: str) -> Estimate:
     """Minutes for a case and the breakdown behind them; never a negative or partial sum."""
     ordered = validate_levels(rules=rules, levels=levels)
-    option = anaesthesia_option(rules=rules, anaesthesia=anaesthesia)
+    option = anaesthesia_option(options=rules.anaesthesia_options, anaesthesia=anaesthesia)
     count = len(ordered)
     induction = EstimateLine("anaesthesia", f"{option.label}: induction", option.induction_minutes)
     lines: list[EstimateLine] = []

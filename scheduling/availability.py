@@ -187,7 +187,11 @@ def demand_for_procedure(
 
 
 def local_day_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[date_from 00:00, date_to + 1 day 00:00) in the planning zone, as aware datetimes (DST-safe)."""
+    """[date_from 00:00, date_to + 1 day 00:00) in the planning zone, as aware datetimes.
+
+    The planning zone is the unit's (TIME_ZONE, Europe/London): midnight exists on every day
+    there, so a clock change never makes a day's boundary ambiguous. Date filters draw days so too.
+    """
     zone = ZoneInfo(settings.TIME_ZONE)
     start = dt.datetime.combine(date_from, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=zone)

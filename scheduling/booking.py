@@ -214,21 +214,16 @@ def book_case(
                 ErrorCode.INVALID_TRANSITION, f"Only a waiting case can be booked; this one is {case.status}."
             )
         session = _lock_session(session_id)
-        overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
-        _lock_resources(case=case, session=session)
-        before = _booking_snapshot(case)
-        case.status = CaseStatus.BOOKED
-        _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
-        _after_placement(
+        return _put_case_in_session(
             case=case,
             session=session,
+            start=start,
             actor=actor,
             action="case.booked",
-            before=before,
-            overridden=overridden,
+            override=override,
             override_reason=override_reason,
+            now=now,
         )
-        return case
 
     return run_in_transaction(work)
 
@@ -260,23 +255,46 @@ def move_case(
         overridden_source = source is not None and source.pk != session.pk and source.status == SessionStatus.LOCKED
         if overridden_source and source is not None:
             _check_override(session=source, actor=actor, override=override, override_reason=override_reason)
-        overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
-        _lock_resources(case=case, session=session)
-        before = _booking_snapshot(case)
-        case.status = CaseStatus.BOOKED
-        _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
-        _after_placement(
+        return _put_case_in_session(
             case=case,
             session=session,
+            start=start,
             actor=actor,
             action="case.moved",
-            before=before,
-            overridden=overridden or overridden_source,
+            override=override,
             override_reason=override_reason,
+            now=now,
+            overridden_source=overridden_source,
         )
-        return case
 
     return run_in_transaction(work)
+
+
+def _put_case_in_session(
+    *,
+    case: Case,
+    session: TheatreSession,
+    start: dt.datetime | None,
+    actor: Actor,
+    action: str,
+    override: bool,
+    override_reason: str,
+    now: dt.datetime | None,
+    overridden_source: bool = False,
+) -> Case:
+    """Book or move the locked case into the locked session: the override check, the resource
+    locks, the placement, then the approval withdrawn, the audit entry and the reminders re-planned.
+    `overridden_source` says the case left a locked list by override (a move), for the audit."""
+    overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
+    _lock_resources(case=case, session=session)
+    before = _booking_snapshot(case)
+    case.status = CaseStatus.BOOKED
+    _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
+    reason = f"locked list override: {override_reason.strip()}" if overridden or overridden_source else ""
+    plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
+    record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
+    reminders.replan_for_case(case=case, actor=actor)
+    return case
 
 
 def refit_case(*, case: Case, actor: Actor) -> None:
@@ -299,22 +317,6 @@ def refit_case(*, case: Case, actor: Actor) -> None:
         after=_booking_snapshot(case),
         reason="estimate changed",
     )
-    reminders.replan_for_case(case=case, actor=actor)
-
-
-def _after_placement(
-    *,
-    case: Case,
-    session: TheatreSession,
-    actor: Actor,
-    action: str,
-    before: dict[str, Any],
-    overridden: bool,
-    override_reason: str,
-) -> None:
-    reason = f"locked list override: {override_reason.strip()}" if overridden else ""
-    plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
-    record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
     reminders.replan_for_case(case=case, actor=actor)
 
 

@@ -22,7 +22,7 @@ from core.db import constraint_errors
 from core.errors import DomainError, ErrorCode, InvalidInput
 from procedures.models import Anaesthesia
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment, CaseStatus
-from theatre.clashes import ListFootprint
+from theatre.clashes import ListFootprint, span_label
 from theatre.hooks import SessionChange
 from theatre.models import EquipmentUnit, Site, TheatreSession
 
@@ -59,7 +59,7 @@ def find_case_clash(
     for surgeon_id, start, end, session_id in rows:
         for footprint in footprints:
             if surgeon_id == footprint.surgeon_id and start < footprint.end and footprint.start < end:
-                when = f"{start.astimezone(zone):%a %d %b %Y %H:%M}–{end.astimezone(zone):%H:%M}"
+                when = span_label(start, end, zone)
                 return DomainError(ErrorCode.SURGEON_BUSY, f"The surgeon is operating on list {session_id} on {when}.")
     return None
 

@@ -92,6 +92,7 @@ def upward_imports(package: str) -> list[str]:
     ]
 
 
+@pytest.mark.pure
 def test_the_import_check_finds_imports_however_written() -> None:
     source = (
         "import scheduling.models\n"
@@ -108,6 +109,7 @@ def test_the_import_check_finds_imports_however_written() -> None:
     ]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("package", sorted(HIGHER))
 def test_no_app_imports_one_above_it(package: str) -> None:
     hits = upward_imports(package)
@@ -224,6 +226,7 @@ class ListCase(serializers.Serializer):
 """
 
 
+@pytest.mark.pure
 def test_the_string_check_finds_the_old_reach_into_scheduling() -> None:
     found = mentions(OLD_REACH, scheduling_vocabulary())
     lines = {line for line, _ in found}
@@ -234,11 +237,13 @@ def test_the_string_check_finds_the_old_reach_into_scheduling() -> None:
     assert {"cases", "related_model", "anaesthesia", "claims", "patient", "nhs"} <= what
 
 
+@pytest.mark.pure
 def test_the_string_check_leaves_theatres_own_words_alone() -> None:
     own = 'status = "cancelled"  # a locked list (6-4-2) needs an override\nTheatreSession.objects.filter(surgeon=s)\n'
     assert mentions(own, scheduling_vocabulary()) == []
 
 
+@pytest.mark.pure
 def test_theatre_never_names_scheduling() -> None:
     vocabulary = scheduling_vocabulary()
     hits = [

@@ -20,7 +20,7 @@ from django.db.models import Q
 from core.db import constraint_errors
 from core.errors import DomainError, ErrorCode
 from theatre import hooks
-from theatre.models import SessionStatus, Theatre, TheatreSession
+from theatre.models import SessionStatus, TheatreSession
 
 # Which 409 each database constraint stands for (theatre/migrations/0002 and models.py).
 SESSION_CONSTRAINTS: dict[str, tuple[ErrorCode, str]] = {
@@ -55,8 +55,9 @@ def footprint_of(session: TheatreSession) -> ListFootprint:
     )
 
 
-def zone_of(theatre: Theatre) -> ZoneInfo:
-    return ZoneInfo(theatre.site.timezone)
+def span_label(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> str:
+    """The time of whatever stands in the way, as a 409 names it: "Mon 01 Mar 2027 08:00–13:00", local."""
+    return f"{start.astimezone(zone):%a %d %b %Y %H:%M}–{end.astimezone(zone):%H:%M}"
 
 
 def find_clash(footprint: ListFootprint, others: Iterable[TheatreSession], zone: ZoneInfo) -> DomainError | None:
@@ -68,7 +69,7 @@ def find_clash(footprint: ListFootprint, others: Iterable[TheatreSession], zone:
     for other in others:
         if other.status == SessionStatus.CANCELLED or not (other.start < footprint.end and footprint.start < other.end):
             continue
-        when = f"{other.start.astimezone(zone):%a %d %b %Y %H:%M}–{other.end.astimezone(zone):%H:%M}"
+        when = span_label(other.start, other.end, zone)
         if other.theatre_id == footprint.theatre_id:
             return DomainError(ErrorCode.SLOT_TAKEN, f"The theatre already has list {other.pk} on {when}.")
         if other.surgeon_id == footprint.surgeon_id:

@@ -17,7 +17,7 @@ from core.audit import Actor, record, snapshot
 from core.errors import InvalidInput
 from core.time import ensure_aware
 from theatre import hooks
-from theatre.clashes import ensure_no_clash, footprint_of, save_sessions, zone_of
+from theatre.clashes import ensure_no_clash, footprint_of, save_sessions
 from theatre.locking import check_open_for_changes
 from theatre.models import SessionStatus, StaffMember, StaffRole, Theatre, TheatreSession
 from theatre.signals import announce, is_announced
@@ -93,7 +93,7 @@ def create_session(
         notes=notes,
     )
     with transaction.atomic():
-        ensure_no_clash(footprint_of(session), zone=zone_of(theatre))
+        ensure_no_clash(footprint_of(session), zone=theatre.site.zone)
         save_sessions([session])
         record(actor=actor, action="session.created", obj=session, after=snapshot(session))
     return session
@@ -158,7 +158,7 @@ def _validate_change(change: hooks.SessionChange) -> None:
     if change.changed("theatre") and not session.theatre.active:
         raise InvalidInput("theatre", f"Theatre {session.theatre_id} is not active.")
     if change.moved or change.restaffed:
-        ensure_no_clash(footprint_of(session), zone=zone_of(session.theatre), exclude_id=session.pk)
+        ensure_no_clash(footprint_of(session), zone=session.theatre.site.zone, exclude_id=session.pk)
 
 
 def cancel_session(*, session: TheatreSession, actor: Actor, reason: str, override: bool = False) -> TheatreSession:

@@ -116,7 +116,7 @@ def generate_sessions(
         new = _new_sessions(timetable, date_from=date_from, date_to=date_to, status=status)
         if not new:
             return []
-        zone = ZoneInfo(timetable.theatre.site.timezone)
+        zone = timetable.theatre.site.zone
         footprints = [footprint_of(s) for s in new]
         others = clash_candidates(footprints)
         for footprint in footprints:
@@ -135,7 +135,7 @@ def generate_sessions(
 
 def _new_sessions(timetable: Timetable, *, date_from: dt.date, date_to: dt.date, status: str) -> list[TheatreSession]:
     """Unsaved lists for the dates in range that have none yet (one query for what exists)."""
-    zone = ZoneInfo(timetable.theatre.site.timezone)
+    zone = timetable.theatre.site.zone
     days = timetable_days(
         weekday=timetable.weekday,
         valid_from=timetable.valid_from,

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import django_filters
-from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
@@ -24,6 +22,7 @@ from rest_framework.response import Response
 from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
 from scheduling.api.views import IdentifiedContextMixin
+from scheduling.availability import local_day_range
 from scheduling.lists import sessions_with_cases, utilisation
 from scheduling.models import Case
 from theatre.api.serializers import (
@@ -113,12 +112,6 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
 # --- Views --------------------------------------------------------------------------------------
 
 
-def _local_midnight(day: dt.date) -> dt.datetime:
-    # Dates in filters are days at the unit (TIME_ZONE, Europe/London): midnight always exists
-    # there, so the DST changes never make a day boundary ambiguous.
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(settings.TIME_ZONE))
-
-
 class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter has no type hints
     date_from = django_filters.DateFilter(method="filter_date_from", label="Lists starting on or after this date")
     date_to = django_filters.DateFilter(method="filter_date_to", label="Lists starting on or before this date")
@@ -131,11 +124,14 @@ class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-f
         model = TheatreSession
         fields = ["date_from", "date_to", "theatre", "surgeon", "site", "status"]
 
+    # Dates in filters are days at the unit (TIME_ZONE), drawn as availability draws them.
     def filter_date_from(self, queryset: Any, name: str, value: dt.date) -> Any:
-        return queryset.filter(start__gte=_local_midnight(value))
+        day_start, _ = local_day_range(date_from=value, date_to=value)
+        return queryset.filter(start__gte=day_start)
 
     def filter_date_to(self, queryset: Any, name: str, value: dt.date) -> Any:
-        return queryset.filter(start__lt=_local_midnight(value + dt.timedelta(days=1)))
+        _, day_end = local_day_range(date_from=value, date_to=value)
+        return queryset.filter(start__lt=day_end)
 
 
 class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSession]):

@@ -10,7 +10,7 @@ router = DefaultRouter()
 router.register("sessions", sessions.SessionViewSet, basename="session")
 router.register("timetables", sessions.TimetableGenerateViewSet, basename="timetable-generate")
 router.register("patients", views.PatientViewSet, basename="patient")
-# Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet (issue 7).
+# Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet.
 router.register("cases", plans.CasePlanViewSet, basename="case-plan")
 router.register("cases", views.CaseViewSet, basename="case")
 

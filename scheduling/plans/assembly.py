@@ -22,7 +22,7 @@ from itertools import groupby
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from procedures.estimates import Estimate, EstimateLine
+from procedures.estimates import AnaesthesiaOption, Estimate, EstimateLine, anaesthesia_option
 from procedures.screening import AnticoagulantHold, ScreeningOutcome, hold_dates
 
 # The audit actions of the approval; approval_state shows the last withdrawal read back from the trail.
@@ -62,7 +62,7 @@ class PlanVersion:
     slug: str  # the template's
     name: str  # the template's
     sources: tuple[str, ...]
-    anaesthesia_options: tuple[Mapping[str, Any], ...]
+    anaesthesia_options: tuple[AnaesthesiaOption, ...]  # procedures.estimates.anaesthesia_options_of
     fasting: Mapping[str, Any]
     positioning: str
     imaging: Mapping[str, Any]
@@ -224,12 +224,13 @@ def _local(value: dt.datetime, zone: ZoneInfo) -> dict[str, str]:
 
 
 def _anaesthesia(version: PlanVersion, code: str) -> dict[str, Any]:
-    option: Mapping[str, Any] = next((o for o in version.anaesthesia_options if o.get("code") == code), {})
+    # The same option the estimate counted, so the plan shows the minutes the case was booked for.
+    option = anaesthesia_option(options=version.anaesthesia_options, anaesthesia=code)
     return {
         "code": code,
-        "label": option.get("label") or code.replace("_", " ").capitalize(),
-        "induction_minutes": int(option.get("induction_minutes", 0)),
-        "recovery_minutes": int(option.get("recovery_minutes", 0)),
+        "label": option.label,
+        "induction_minutes": option.induction_minutes,
+        "recovery_minutes": option.recovery_minutes,
         # Fasting applies to general anaesthesia only (clinical-standards: 6 h food, 2 h clear fluids).
         "fasting": dict(version.fasting) if code == "general" and version.fasting else None,
     }

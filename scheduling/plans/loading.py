@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch, QuerySet
 
 from core.models import AuditEntry
-from procedures.estimates import estimate, estimate_rules_of
+from procedures.estimates import anaesthesia_options_of, estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
 from scheduling.models import Case, CaseEquipment
 from scheduling.plans.assembly import (
@@ -71,7 +71,7 @@ def plan_version(version: ProcedureVersion) -> PlanVersion:
         slug=version.template.slug,
         name=version.template.name,
         sources=tuple(version.sources),
-        anaesthesia_options=tuple(version.anaesthesia_options),
+        anaesthesia_options=anaesthesia_options_of(version),
         fasting=version.fasting,
         positioning=version.positioning,
         imaging=version.imaging,
@@ -123,7 +123,7 @@ def plan_session(session: TheatreSession | None) -> PlanSession | None:
         end=session.end,
         theatre=Ref(id=session.theatre_id, name=session.theatre.name),
         site_name=session.theatre.site.name,
-        timezone=session.theatre.site.timezone,
+        timezone=session.theatre.site.zone.key,
         surgeon=Ref(id=session.surgeon_id, name=session.surgeon.name),
         anaesthetist=Ref(id=anaesthetist.pk, name=anaesthetist.name) if anaesthetist is not None else None,
     )

@@ -139,13 +139,13 @@ def mail_domain() -> str:
 # --- Rendering -------------------------------------------------------------------------------
 
 
-def _render(template_base: str, context: dict[str, Any], *, channel: str, tz_name: str) -> tuple[str, str]:
+def _render(template_base: str, context: dict[str, Any], *, channel: str, zone: ZoneInfo) -> tuple[str, str]:
     """(subject, body) from reminders/<base>.subject.txt + <base>.txt, or <base>.sms.txt.
 
     Rendered with the site's zone active, so every time shows in Europe/London.
     """
     try:
-        with timezone.override(ZoneInfo(tz_name)):
+        with timezone.override(zone):
             if channel == Channel.SMS:
                 return "", render_to_string(f"reminders/{template_base}.sms.txt", context).strip()
             subject = " ".join(render_to_string(f"reminders/{template_base}.subject.txt", context).split())
@@ -158,8 +158,9 @@ def _render(template_base: str, context: dict[str, Any], *, channel: str, tz_nam
 def render_reminder(row: Reminder) -> Outgoing:
     patient = Patient.objects.get(cases__id=row.case_id)  # one query, not case then patient
     context = {**render_context(row.context), "patient_name": patient.given_name, "channel": row.channel}
-    tz_name = str(row.context.get("timezone") or settings.TIME_ZONE)
-    subject, body = _render(undated_kind(row.kind).split(":", 1)[0], context, channel=row.channel, tz_name=tz_name)
+    # The zone the row was planned in (the site's, kept in its context when it was planned).
+    zone = ZoneInfo(str(row.context.get("timezone") or settings.TIME_ZONE))
+    subject, body = _render(undated_kind(row.kind).split(":", 1)[0], context, channel=row.channel, zone=zone)
     return Outgoing(
         channel=row.channel,
         to=patient_address(patient, row.channel),
@@ -200,9 +201,7 @@ def render_notice(row: StaffNotice) -> Outgoing:
             for c in cases
         ],
     }
-    subject, body = _render(
-        "staff_notice", context, channel=Channel.EMAIL, tz_name=session.theatre.site.timezone or settings.TIME_ZONE
-    )
+    subject, body = _render("staff_notice", context, channel=Channel.EMAIL, zone=session.theatre.site.zone)
     return Outgoing(
         channel=Channel.EMAIL,
         to=row.staff.email,

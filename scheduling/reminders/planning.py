@@ -146,7 +146,7 @@ def _appointment_context(appointment: Appointment, tz: ZoneInfo) -> dict[str, An
         "levels": list(appointment.levels),
         "anaesthesia": Anaesthesia(appointment.anaesthesia).label,
         "start": appointment.start.astimezone(dt.UTC).isoformat(),
-        "timezone": str(tz.key),
+        "timezone": tz.key,
         "session": appointment.session_id,
         "theatre": appointment.theatre,
         "site_name": appointment.site_name,
@@ -332,7 +332,7 @@ def appointment_of(case: Case) -> Appointment:
         site_name=site.name,
         site_address=site.address,
         site_phone=site.phone,
-        timezone=site.timezone or settings.TIME_ZONE,
+        timezone=site.zone.key,
         screening_result=case.screening_result or {},
         fasting=version.fasting,
         follow_up=tuple(version.follow_up or []),
@@ -407,13 +407,13 @@ def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
         return
     channels, _ = reachable_channels(case.patient)
     session = plan.session
-    tz = ZoneInfo(session.theatre.site.timezone or settings.TIME_ZONE)
+    tz = session.theatre.site.zone
     context = {
         "reference": case.reference,
         "procedure": case.procedure_version.template.name,
         "levels": list(case.levels),
         "start": plan.start.astimezone(dt.UTC).isoformat(),
-        "timezone": str(tz.key),
+        "timezone": tz.key,
         "session": session.pk,
         "site_name": session.theatre.site.name,
         "site_phone": session.theatre.site.phone,

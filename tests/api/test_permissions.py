@@ -1,4 +1,4 @@
-"""The permission matrix (issue 7): every endpoint in the OpenAPI schema × every role.
+"""The permission matrix: every endpoint in the OpenAPI schema × every role.
 
 Each operation the schema lists must have a row below giving the status code each role gets;
 an operation without a row fails, and so does a row whose operation left the schema. Every
@@ -148,7 +148,7 @@ TABLE: dict[str, Row] = {
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
     # A staff member's own calendar, or a coordinator's or admin's view of it.
     "GET /staff/{id}/calendar.ics": row(403, 403, 200, 200, 403, 403, 200),
-    # Case plan, approval, confirmation, WHO checklist, history (issue 7).
+    # Case plan, approval, confirmation, WHO checklist, history.
     "GET /cases/{id}/plan/": read(),
     # Only the case's own surgeon approves; not another surgeon, not a coordinator, not an admin.
     "POST /cases/{id}/plan/approve/": row(403, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),

@@ -22,6 +22,7 @@ def broken(constraint: str | None) -> IntegrityError:
     return error
 
 
+@pytest.mark.pure
 def test_a_named_constraint_becomes_its_domain_error() -> None:
     original = broken("case_no_patient_overlap")
     with pytest.raises(DomainError) as excinfo, constraint_errors(RULES):
@@ -34,6 +35,7 @@ def test_a_named_constraint_becomes_its_domain_error() -> None:
     assert excinfo.value.__cause__ is original
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("constraint", ["session_no_theatre_overlap", None])
 def test_any_other_integrity_error_passes_through_unchanged(constraint: str | None) -> None:
     original = broken(constraint)
@@ -42,6 +44,7 @@ def test_any_other_integrity_error_passes_through_unchanged(constraint: str | No
     assert excinfo.value is original
 
 
+@pytest.mark.pure
 def test_each_use_raises_a_fresh_error() -> None:
     """Shared exception instances would carry one request's traceback into the next."""
     errors = []

@@ -1,4 +1,4 @@
-"""Issue 2: the service starts, guards its configuration, and answers with one error shape."""
+"""The service starts, guards its configuration, and answers with one error shape."""
 
 from __future__ import annotations
 

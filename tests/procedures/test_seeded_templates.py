@@ -1,5 +1,5 @@
 """The seeded kyphoplasty and vertebroplasty templates (data migration 0003) hold every element the
-seed leaflet and the issue name, pass their own version rules, and block the leaflet's three
+seed leaflet and NICE TA279 name, pass their own version rules, and block the leaflet's three
 "cannot be performed" situations."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GET /cases/{id}/history/ (issue 7): the case's audit trail for coordinators, admins and the
+"""GET /cases/{id}/history/: the case's audit trail for coordinators, admins and the
 case's own surgeon, in a constant number of queries."""
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ def timeline_of(*, version: ProcedureVersion, levels: list[str], anaesthesia: st
     return timeline(steps=plan_steps(version), levels=levels, estimate=times)
 
 
+@pytest.mark.pure
 def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
     rows = timeline_of(version=unsaved_version(steps=DEFAULT_STEPS), levels=["T12", "L1"], anaesthesia="general")
     assert [(r["name"], r["level"]) for r in rows] == [
@@ -58,6 +59,7 @@ def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
     assert [r["offset_minutes"] for r in rows] == [0, 5, 25, 35, 43, 49, 59, 67, 73, 78]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("anaesthesia", ["general", "local_sedation"])
 @pytest.mark.parametrize("levels", [["L1"], ["T12", "L1"], ["T11", "T12", "L1"]])
 def test_timeline_plus_turnover_is_the_estimate(levels: list[str], anaesthesia: str) -> None:
@@ -67,6 +69,7 @@ def test_timeline_plus_turnover_is_the_estimate(levels: list[str], anaesthesia: 
     assert sum(r["minutes"] for r in rows) + version.turnover_minutes == total
 
 
+@pytest.mark.pure
 def test_timeline_opens_with_induction_when_the_template_has_no_anaesthesia_step() -> None:
     steps = [("trocar_access", "Trocar access", 10, True), ("closure", "Closure", 5, False)]
     rows = timeline_of(version=unsaved_version(steps=steps), levels=["L1"], anaesthesia="local_sedation")
@@ -78,6 +81,7 @@ def test_timeline_opens_with_induction_when_the_template_has_no_anaesthesia_step
     ]
 
 
+@pytest.mark.pure
 def test_cement_volume_follows_the_approach_and_never_exceeds_the_template_maximum() -> None:
     version = unsaved_version(
         cement_ml_per_level=Decimal("4.1"),

@@ -61,6 +61,7 @@ def _case(**changes: Any) -> Case:
     return base
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     "change",
     [
@@ -79,6 +80,7 @@ def test_fingerprint_changes_with_every_clinical_input(change: dict[str, Any]) -
     assert plan_fingerprint(_case(**change)) != plan_fingerprint(_case())
 
 
+@pytest.mark.pure
 def test_fingerprint_ignores_what_is_not_clinical_and_the_zone_a_time_is_written_in() -> None:
     same_instant = london(2027, 3, 1, 8).astimezone(dt.UTC)
     assert plan_fingerprint(_case(priority="P1", notes="call first")) == plan_fingerprint(_case())

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from procedures.estimates import Estimate, EstimateLine
+from procedures.estimates import AnaesthesiaOption, Estimate, EstimateLine
 from scheduling.models import Case
 from scheduling.plans.assembly import (
     Approval,
@@ -45,8 +45,8 @@ VERSION = PlanVersion(
     name="Balloon kyphoplasty",
     sources=("NICE TA279",),
     anaesthesia_options=(
-        {"code": "general", "label": "General anaesthesia", "induction_minutes": 20, "recovery_minutes": 10},
-        {"code": "local_sedation", "label": "Local with sedation", "induction_minutes": 10, "recovery_minutes": 5},
+        AnaesthesiaOption(code="general", label="General anaesthesia", induction_minutes=20, recovery_minutes=10),
+        AnaesthesiaOption(code="local_sedation", label="Local with sedation", induction_minutes=10, recovery_minutes=5),
     ),
     fasting={"food_hours": 6, "clear_fluids_hours": 2},
     positioning="prone",

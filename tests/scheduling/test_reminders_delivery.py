@@ -194,6 +194,7 @@ def test_transient_sms_error_retries(world: World) -> None:
     assert sweep()["retrying"] == 1
 
 
+@pytest.mark.pure
 def test_failures_are_classified_by_name_and_reply_code() -> None:
     assert delivery.is_transient(smtplib.SMTPServerDisconnected("gone"))
     assert delivery.is_transient(ConnectionRefusedError())
@@ -205,6 +206,7 @@ def test_failures_are_classified_by_name_and_reply_code() -> None:
     assert not delivery.is_transient(ValueError("bug"))
 
 
+@pytest.mark.pure
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
     low = [delivery.retry_delay(n, base=30, cap=240, rand=lambda: 0.0) for n in range(1, 7)]
     high = [delivery.retry_delay(n, base=30, cap=240, rand=lambda: 0.999999) for n in range(1, 7)]

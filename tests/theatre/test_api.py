@@ -1,4 +1,4 @@
-"""Issue 3 API: the estate, timetables with generate, and /sessions/ with cases and utilisation."""
+"""The estate API, timetables with generate, and /sessions/ with cases and utilisation."""
 
 from __future__ import annotations
 

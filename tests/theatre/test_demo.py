@@ -1,4 +1,4 @@
-"""Issue 3 "done when": `make run` has a spinal unit with two theatres, kit, staff and four weeks of lists."""
+"""`make run` has a spinal unit with two theatres, kit, staff and four weeks of lists."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def test_seed_estate_builds_the_unit_and_is_idempotent() -> None:
         assert session.status == ("locked" if due else "published")
 
 
+@pytest.mark.pure
 def test_theatre_never_imports_scheduling_or_procedures() -> None:
     """DESIGN §1: imports flow theatre <- procedures <- scheduling."""
     offenders = []

@@ -1,4 +1,4 @@
-"""Issue 3: staff are in one list at a time, lists lock two weeks ahead, locked lists need an override."""
+"""Staff are in one list at a time, lists lock two weeks ahead, locked lists need an override."""
 
 from __future__ import annotations
 

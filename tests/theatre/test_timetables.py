@@ -1,4 +1,4 @@
-"""Issue 3: timetables become dated lists at local wall-clock times, skipping bank holidays."""
+"""Timetables become dated lists at local wall-clock times, skipping bank holidays."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def local_starts(sessions: list[TheatreSession]) -> list[tuple[dt.date, dt.time]
 # --- Pure rules ---------------------------------------------------------------------------------
 
 
+@pytest.mark.pure
 def test_england_bank_holidays_2026_are_the_gov_uk_weekdays() -> None:
     # gov.uk's 2026 list: Boxing Day falls on Saturday, so its bank holiday is Monday 28 December.
     assert sorted(england_bank_holidays(years=[2026])) == [
@@ -41,6 +42,7 @@ def test_england_bank_holidays_2026_are_the_gov_uk_weekdays() -> None:
     ]
 
 
+@pytest.mark.pure
 def test_weekend_holiday_dates_are_not_bank_holidays_but_their_substitutes_are() -> None:
     holidays_2027 = england_bank_holidays(years=[2027])
     # Christmas Day Sat 25 and Boxing Day Sun 26 Dec 2027 are observed Mon 27 and Tue 28.
@@ -49,6 +51,7 @@ def test_weekend_holiday_dates_are_not_bank_holidays_but_their_substitutes_are()
     assert {dt.date(2027, 12, 27), dt.date(2027, 12, 28)} <= holidays_2027
 
 
+@pytest.mark.pure
 def test_local_datetime_keeps_the_wall_clock_across_both_2026_clock_changes() -> None:
     for day, utc_hour in [
         (dt.date(2026, 3, 28), 8),  # GMT
@@ -61,6 +64,7 @@ def test_local_datetime_keeps_the_wall_clock_across_both_2026_clock_changes() ->
         assert value.astimezone(dt.UTC).hour == utc_hour
 
 
+@pytest.mark.pure
 def test_local_time_skipped_by_spring_change_is_refused_naming_the_date() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         local_datetime(day=dt.date(2026, 3, 29), at=dt.time(1, 30), zone=LONDON, field="start_time")
@@ -69,6 +73,7 @@ def test_local_time_skipped_by_spring_change_is_refused_naming_the_date() -> Non
     assert "does not exist" in excinfo.value.detail
 
 
+@pytest.mark.pure
 def test_local_time_repeated_by_autumn_change_is_refused_naming_the_date() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         local_datetime(day=dt.date(2026, 10, 25), at=dt.time(1, 30), zone=LONDON, field="end_time")
@@ -77,6 +82,7 @@ def test_local_time_repeated_by_autumn_change_is_refused_naming_the_date() -> No
     assert "ambiguous" in excinfo.value.detail
 
 
+@pytest.mark.pure
 def test_timetable_days_respect_weekday_validity_and_holidays() -> None:
     days = timetable_days(
         weekday=0,
