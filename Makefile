@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test check lint format services bench venv clean
+.PHONY: run test test-pure check lint format services bench venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ check: venv
 ## make test: the checks above, then the whole suite against real PostgreSQL and Redis.
 test: venv services check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## make test-pure: only the tests marked pure (no database, no broker, no checks), in seconds.
+test-pure: venv
+	$(BIN)/pytest -q -m pure $(PYTEST_ARGS)
 
 services:
 	@scripts/services.sh

@@ -63,13 +63,13 @@ def drop_database() -> None:
 
 def seed() -> dict[int, list[int]]:
     """The estate, lists and waiting cases; returns surgeon id -> their session ids."""
-    from procedures.models import ProcedureVersion
+    from procedures.versions import latest_version
     from scheduling.models import Case, Patient
     from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession
 
     zone = dt.UTC
     site = Site.objects.create(name="Bench General")
-    version = ProcedureVersion.objects.filter(template__slug="kyphoplasty").order_by("-number").first()
+    version = latest_version(slug="kyphoplasty")
     assert version is not None, "the kyphoplasty seed migration is missing"
     for kind in version.required_equipment:
         EquipmentUnit.objects.bulk_create(

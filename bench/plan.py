@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/plan.py
 
-The plan is a pure function of the case, its pinned version (steps prefetched), its session and
-its claimed units, so the figures below are the CPU cost per GET /cases/{id}/plan/ on top of its
-five queries. Prints µs per plan for 1 and 3 levels, the fingerprint alone, and the print view's
-template render, with ratios. Figures, not assertions; not part of `make test`.
+The plan is a pure function of frozen inputs (the case, its pinned version with its steps, its
+session, its claimed units and its estimate), so the figures below are the CPU cost per
+GET /cases/{id}/plan/ on top of its five queries. Prints µs per plan for 1 and 3 levels, the
+fingerprint alone, and the print view's template render, with ratios. Figures, not assertions;
+not part of `make test`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +35,11 @@ django.setup()
 
 from django.template.loader import render_to_string  # noqa: E402
 
+from procedures.estimates import estimate, estimate_rules_of  # noqa: E402
 from procedures.models import ProcedureStep, ProcedureTemplate, ProcedureVersion  # noqa: E402
 from scheduling.models import Case  # noqa: E402
-from scheduling.plans import approval_state, build_plan, plan_fingerprint  # noqa: E402
+from scheduling.plans.assembly import PlanUnit, approval_state, build_plan, plan_fingerprint  # noqa: E402
+from scheduling.plans.loading import plan_approval, plan_case, plan_session, plan_version  # noqa: E402
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession  # noqa: E402
 
 ROUNDS = 2000
@@ -66,6 +70,7 @@ def version() -> ProcedureVersion:
             {"code": "general", "label": "General anaesthesia", "induction_minutes": 15, "recovery_minutes": 10}
         ],
         default_anaesthesia="general",
+        allowed_levels=["T11", "T12", "L1"],
         imaging={"intra_op": ["fluoroscopy"], "post_op": ["xray"]},
         required_equipment=["c_arm", "kyphoplasty_system"],
         cement_product="PMMA",
@@ -131,20 +136,25 @@ def per_call_us(work: Callable[[], object]) -> float:
     return statistics.median(samples)
 
 
+def plan_of(v: ProcedureVersion, levels: list[str]) -> Callable[[], dict[str, Any]]:
+    """build_plan with its frozen inputs built once, as scheduling.plans.loading builds them."""
+    case, session, units = case_and_session(levels)
+    facts, terms, plan_list = plan_case(case), plan_version(v), plan_session(session)
+    claimed = [PlanUnit(id=u.pk, kind=u.kind, name=u.name, serial=u.serial) for u in units]
+    times = estimate(rules=estimate_rules_of(v), levels=levels, anaesthesia=case.anaesthesia)
+    return lambda: build_plan(case=facts, version=terms, session=plan_list, units=claimed, estimate=times)
+
+
 def main() -> None:
     v = version()
     results: dict[str, float] = {}
     for levels in (["L1"], ["T11", "T12", "L1"]):
-        case, session, units = case_and_session(levels)
-        results[f"build_plan, {len(levels)} level(s)"] = per_call_us(
-            lambda case=case, session=session, units=units: build_plan(
-                case=case, version=v, session=session, units=units
-            )
-        )
-    case, session, units = case_and_session(["T11", "T12", "L1"])
-    results["plan_fingerprint alone"] = per_call_us(lambda: plan_fingerprint(case))
-    plan = build_plan(case=case, version=v, session=session, units=units)
-    plan["approval"] = approval_state(case=case, fingerprint=plan["fingerprint"], withdrawal=None)
+        results[f"build_plan, {len(levels)} level(s)"] = per_call_us(plan_of(v, levels))
+    case, _, _ = case_and_session(["T11", "T12", "L1"])
+    facts = plan_case(case)
+    results["plan_fingerprint alone"] = per_call_us(lambda: plan_fingerprint(facts))
+    plan = plan_of(v, ["T11", "T12", "L1"])()
+    plan["approval"] = approval_state(approval=plan_approval(case), fingerprint=plan["fingerprint"], withdrawal=None)
     plan["patient"] = None
     results["print view render, 3 levels"] = per_call_us(lambda: render_to_string("plans/print.html", {"plan": plan}))
     base = results["build_plan, 1 level(s)"]

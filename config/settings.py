@@ -238,7 +238,7 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Spinal Theatre Bookings <theatres@localhost>")
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "scheduling.sms.FileSMSBackend")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "scheduling.reminders.sms.FileSMSBackend")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms-outbox"))
 
 # --- Security (production profile: DEBUG off) ----------------------------------------------
@@ -281,7 +281,7 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# --- Reminders (scheduling/reminders.py, scheduling/delivery.py) ----------------------------
+# --- Reminders (scheduling/reminders/planning.py, scheduling/reminders/delivery.py) --------
 # Policy, not clinical numbers (those live on the procedure version): when patients are asked to
 # arrive, and how hard delivery tries before a row is marked failed.
 REMINDER_ARRIVAL_MINUTES = env_int("REMINDER_ARRIVAL_MINUTES", default=60)  # arrive this long before the case

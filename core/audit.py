@@ -93,5 +93,15 @@ def record(
     )
 
 
+def record_saved(
+    obj: models.Model, *, actor: Actor, before: Mapping[str, Any] | None = None, reason: str = ""
+) -> AuditEntry:
+    """Audit a save of `obj` just made: `<model>.created`, or `<model>.updated` given `before`."""
+    verb = "created" if before is None else "updated"
+    return record(
+        actor=actor, action=f"{obj._meta.model_name}.{verb}", obj=obj, before=before, after=snapshot(obj), reason=reason
+    )
+
+
 def history(obj: models.Model) -> models.QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).select_related("actor")

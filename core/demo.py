@@ -40,4 +40,5 @@ def seed_users() -> dict[str, User]:
 
 
 def demo_token(username: str) -> str:
-    return Token.objects.get(user__username=username).key
+    # The stubs leave Token.key untyped (a bare CharField); it is a str.
+    return str(Token.objects.get(user__username=username).key)

@@ -28,6 +28,26 @@ class ErrorCode(StrEnum):
     # or a lock that could not be had in time.
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
     BUSY = "busy"
+    # A patient whose cases keep them on record: cancel the cases (a case's history keeps its patient).
+    PATIENT_HAS_CASES = "patient_has_cases"
+    # The WHO sign out is refused while the recorded theatre times contradict it (DESIGN §5.1).
+    TIMES_CONTRADICT_SIGN_OUT = "times_contradict_sign_out"
+
+    # 400s: the request itself is wrong; `errors` names the field.
+    INVALID = "invalid"
+    OUT_OF_RANGE = "out_of_range"
+    DUPLICATE = "duplicate"
+    DUPLICATE_NHS_NUMBER = "duplicate_nhs_number"
+    DUPLICATE_MRN = "duplicate_mrn"
+    # Theatre times (scheduling/milestones.py): recorded milestones out of order, too far in the
+    # future for a clock difference, outside the list's day, the operation starting after the WHO
+    # sign out, an unknown milestone name, and a correction without its reason.
+    OUT_OF_ORDER = "out_of_order"
+    TIME_IN_FUTURE = "time_in_future"
+    OUTSIDE_LIST_WINDOW = "outside_list_window"
+    AFTER_SIGN_OUT = "after_sign_out"
+    UNKNOWN_MILESTONE = "unknown_milestone"
+    REASON_REQUIRED = "reason_required"
 
 
 class DomainError(Exception):
@@ -35,7 +55,7 @@ class DomainError(Exception):
 
     status = 409
 
-    def __init__(self, code: ErrorCode | str, detail: str, **extra: Any) -> None:
+    def __init__(self, code: ErrorCode, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.code = str(code)
         self.detail = detail
@@ -53,6 +73,6 @@ class InvalidInput(DomainError):
 
     status = 400
 
-    def __init__(self, field: str, detail: str, code: str = "invalid") -> None:
+    def __init__(self, field: str, detail: str, code: ErrorCode = ErrorCode.INVALID) -> None:
         super().__init__(code, detail, errors={field: [detail]})
         self.field = field

@@ -18,7 +18,7 @@ def _database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     except Exception:  # any failure means "down"; the reason goes to the log, not the client
         logger.exception("healthz: database check failed")
         return False

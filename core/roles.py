@@ -23,7 +23,7 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
     if cached is None:
         names = user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True)  # type: ignore[attr-defined]
         cached = frozenset(names)
-        user._role_cache = cached  # type: ignore[union-attr,attr-defined]
+        user._role_cache = cached  # type: ignore[attr-defined]
     return cached
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.admin import AuditedAdmin
+from core.admin import AuditedAdmin, ReadOnlyAdmin
 from procedures.models import ProcedureStep, ProcedureTemplate, ProcedureVersion
 
 
@@ -35,22 +35,10 @@ class ProcedureTemplateAdmin(AuditedAdmin):
 
 
 @admin.register(ProcedureVersion)
-class ProcedureVersionAdmin(admin.ModelAdmin[ProcedureVersion]):
+class ProcedureVersionAdmin(ReadOnlyAdmin[ProcedureVersion]):
     """Read-only: a version never changes. Publish with POST /api/v1/procedures/{slug}/versions/."""
 
     list_display = ["template", "number", "created_at", "created_by", "default_anaesthesia", "max_levels"]
     list_filter = ["template"]
     list_select_related = ["template", "created_by"]
     inlines = [ReadOnlyStepInline]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in ProcedureVersion._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

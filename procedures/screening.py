@@ -1,5 +1,8 @@
 """Pre-operative screening: (version, answers) → eligible | ineligible | incomplete. Pure: no DB.
 
+The functions take `ScreeningRules`, a frozen copy of the version's rules and limits made by
+`screening_rules_of(version)`, so they never reach the database and test in microseconds.
+
 The answers
 -----------
 A flat object, answer code → value (DESIGN §3). The vocabulary is fixed here (`QUESTIONS`);
@@ -72,10 +75,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidInput
-from procedures.models import ProcedureVersion
+
+if TYPE_CHECKING:
+    from procedures.models import ProcedureVersion
 
 BOOL = "bool"
 NUMBER = "number"
@@ -88,7 +93,7 @@ ELIGIBLE = "eligible"
 INELIGIBLE = "ineligible"
 INCOMPLETE = "incomplete"
 
-# The version fields a rule may name as a limit.
+# The version fields a rule may name as a limit (ScreeningRules carries them by the same names).
 LIMIT_FIELDS: tuple[str, ...] = ("inr_max", "platelets_min")
 
 _DRUG_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -143,6 +148,26 @@ QUESTIONS: tuple[Question, ...] = (
     Question("mdt_discussed", BOOL, "Has the case been discussed at the spinal MDT?"),
 )
 QUESTION_BY_CODE: dict[str, Question] = {q.code: q for q in QUESTIONS}
+
+
+@dataclass(frozen=True)
+class ScreeningRules:
+    """What screening reads from a version: its rules, and the limits and hold days they name."""
+
+    contraindications: tuple[Mapping[str, Any], ...]  # the rules, in the version's order
+    inr_max: Decimal
+    platelets_min: Decimal
+    anticoagulant_hold_days: Mapping[str, int]  # drug code → days
+
+
+def screening_rules_of(version: ProcedureVersion) -> ScreeningRules:
+    """Screening's view of a version (no query: every field is on the version row)."""
+    return ScreeningRules(
+        contraindications=tuple(version.contraindications),
+        inr_max=Decimal(str(version.inr_max)),
+        platelets_min=Decimal(str(version.platelets_min)),
+        anticoagulant_hold_days={str(drug): int(days) for drug, days in version.anticoagulant_hold_days.items()},
+    )
 
 
 @dataclass(frozen=True)
@@ -222,17 +247,15 @@ def parse_answers(answers: object) -> dict[str, object]:
 # --- Rules ---------------------------------------------------------------------------------
 
 
-def _limit(version: ProcedureVersion, name: str) -> Decimal:
-    return Decimal(str(getattr(version, name)))
+def _limit(rules: ScreeningRules, name: str) -> Decimal:
+    return Decimal(str(getattr(rules, name)))
 
 
 def _fmt(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
 
-def _condition_detail(
-    condition: Mapping[str, Any], parsed: Mapping[str, object], version: ProcedureVersion
-) -> str | None:
+def _condition_detail(condition: Mapping[str, Any], parsed: Mapping[str, object], rules: ScreeningRules) -> str | None:
     """None if the condition does not hold (or its answer is missing); else a short reason ("" if none)."""
     code = condition["answer"]
     if code not in parsed:
@@ -242,17 +265,17 @@ def _condition_detail(
     if "is" in condition:
         return "" if value is condition["is"] else None
     if "above" in condition:
-        limit = _limit(version, condition["above"])
+        limit = _limit(rules, condition["above"])
         if isinstance(value, Decimal) and value > limit:
             return f"{label} {_fmt(value)} is above the limit of {_fmt(limit)}"
         return None
     if "below" in condition:
-        limit = _limit(version, condition["below"])
+        limit = _limit(rules, condition["below"])
         if isinstance(value, Decimal) and value < limit:
             return f"{label} {_fmt(value)} is below the limit of {_fmt(limit)}"
         return None
     if condition.get("without_hold"):
-        unplanned = [drug for drug in value if drug not in version.anticoagulant_hold_days]  # type: ignore[attr-defined]
+        unplanned = [drug for drug in value if drug not in rules.anticoagulant_hold_days]  # type: ignore[attr-defined]
         return f"no hold rule for {', '.join(unplanned)}" if unplanned else None
     return None
 
@@ -261,10 +284,10 @@ def _is_required(rule: Mapping[str, Any]) -> bool:
     return bool(rule.get("required", rule["severity"] == BLOCKER))
 
 
-def mandatory_answers(version: ProcedureVersion) -> list[str]:
+def mandatory_answers(rules: ScreeningRules) -> list[str]:
     """Answer codes the version's required rules read, in rule order (no duplicates)."""
     codes: list[str] = []
-    for rule in version.contraindications:
+    for rule in rules.contraindications:
         if _is_required(rule):
             for condition in rule["any"]:
                 if condition["answer"] not in codes:
@@ -272,30 +295,30 @@ def mandatory_answers(version: ProcedureVersion) -> list[str]:
     return codes
 
 
-def questionnaire(version: ProcedureVersion) -> list[dict[str, Any]]:
+def questionnaire(rules: ScreeningRules) -> list[dict[str, Any]]:
     """What a UI renders: every question, with `required` as this version's rules say."""
-    required = set(mandatory_answers(version))
+    required = set(mandatory_answers(rules))
     return [{**q.as_dict(), "required": q.code in required} for q in QUESTIONS]
 
 
-def screen(*, version: ProcedureVersion, answers: Mapping[str, object]) -> ScreeningOutcome:
+def screen(*, rules: ScreeningRules, answers: Mapping[str, object]) -> ScreeningOutcome:
     """The outcome of the version's rules on `answers`: never eligible with a blocker or a missing answer."""
     parsed = parse_answers(answers)
     blockers: list[Finding] = []
     warnings: list[Finding] = []
-    for rule in version.contraindications:
-        details = [d for c in rule["any"] if (d := _condition_detail(c, parsed, version)) is not None]
+    for rule in rules.contraindications:
+        details = [d for c in rule["any"] if (d := _condition_detail(c, parsed, rules)) is not None]
         if not details:
             continue
         reasons = "; ".join(d for d in details if d)
         message = f"{rule['message']} ({reasons})" if reasons else str(rule["message"])
         (blockers if rule["severity"] == BLOCKER else warnings).append(Finding(rule["code"], message))
-    missing = tuple(code for code in mandatory_answers(version) if code not in parsed)
+    missing = tuple(code for code in mandatory_answers(rules) if code not in parsed)
     drugs = parsed.get("anticoagulants", ())
     holds = tuple(
-        AnticoagulantHold(drug, int(version.anticoagulant_hold_days[drug]))
+        AnticoagulantHold(drug, rules.anticoagulant_hold_days[drug])
         for drug in drugs  # type: ignore[attr-defined]
-        if drug in version.anticoagulant_hold_days
+        if drug in rules.anticoagulant_hold_days
     )
     if blockers:
         result = INELIGIBLE

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from core.audit import Actor, record, snapshot
-from core.errors import DomainError, InvalidInput
+from core.errors import InvalidInput
 from core.roles import Role, is_admin, roles_of
 from procedures.estimates import VERTEBRAE, vertebra_position
 from procedures.models import Anaesthesia, ProcedureStep, ProcedureTemplate, ProcedureVersion, StepKind
@@ -86,11 +86,17 @@ def templates_with_latest() -> QuerySet[ProcedureTemplate]:
     )
 
 
-def latest_version(template: ProcedureTemplate) -> ProcedureVersion:
-    """The newest version of `template`, steps prefetched (what a new case pins)."""
-    version = versions_with_steps().filter(template=template).order_by("-number").first()
+def latest_version(*, slug: str) -> ProcedureVersion | None:
+    """The newest version of the template `slug`, steps prefetched (what a new case pins and what
+    the API shows), or None if there is no such template or it has no version yet (2 queries)."""
+    return versions_with_steps().filter(template__slug=slug).order_by("-number").first()
+
+
+def version_to_pin(*, slug: str) -> ProcedureVersion:
+    """The version a new case of procedure `slug` pins (its latest), or a 400 naming `procedure`."""
+    version = latest_version(slug=slug)
     if version is None:
-        raise DomainError("no_version", f"{template.slug} has no published version.")
+        raise InvalidInput("procedure", f"Unknown procedure {slug!r}.")
     return version
 
 
@@ -314,7 +320,7 @@ def create_version(
     # Lock the template row: two clinicians publishing at once get numbers n+1 and n+2 in
     # turn, never a unique-constraint error.
     ProcedureTemplate.objects.select_for_update().filter(pk=template.pk).get()
-    latest = versions_with_steps().filter(template=template).order_by("-number").first()
+    latest = latest_version(slug=template.slug)
     data: dict[str, Any] = {}
     if latest is not None:
         data = {name: getattr(latest, name) for name in VERSION_FIELDS}

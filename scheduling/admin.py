@@ -1,4 +1,4 @@
-"""Admin for patients and cases: every save audited (core.admin.AuditedAdmin).
+"""Admin for patients and cases, saved through scheduling.cases like the API (core.admin.ServiceAdmin).
 
 Patients (identifiers) are for superusers only. A case's booking fields are read-only here:
 placing, moving and cancelling go through scheduling.booking, which holds the invariants.
@@ -8,41 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.admin import AuditedAdmin
-from core.errors import InvalidInput
-from scheduling.cases import clean_nhs_number
+from core.admin import ServiceAdmin
+from core.audit import Actor
+from scheduling import cases
 from scheduling.models import Case, CaseEquipment, Patient
 
 
-class PatientForm(forms.ModelForm[Patient]):
-    class Meta:
-        model = Patient
-        fields = [
-            "nhs_number",
-            "mrn",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "email",
-            "phone",
-            "address",
-            "reminder_channels",
-        ]
-
-    def clean_nhs_number(self) -> str:
-        try:
-            return clean_nhs_number(self.cleaned_data["nhs_number"])
-        except InvalidInput as exc:
-            raise forms.ValidationError(exc.detail) from exc
-
-
 @admin.register(Patient)
-class PatientAdmin(AuditedAdmin):
-    form = PatientForm
+class PatientAdmin(ServiceAdmin[Patient]):
+    fields = [*cases.PATIENT_FIELDS, "created_at", "updated_at"]
     list_display = ["id", "mrn", "family_name", "given_name", "date_of_birth"]
     search_fields = ["=nhs_number", "=mrn", "family_name"]
     readonly_fields = ["created_at", "updated_at"]
@@ -63,6 +40,13 @@ class PatientAdmin(AuditedAdmin):
         # Deleting goes through the API (refused while the patient has cases).
         return False
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Patient:
+        return cases.create_patient(actor=actor, data=data)
+
+    def update_object(self, *, actor: Actor, obj: Patient, changes: dict[str, Any]) -> Patient:
+        # New contact details or channels re-plan the reminders still to come, as in the API.
+        return cases.update_patient(actor=actor, patient_id=obj.pk, changes=changes)
+
 
 class CaseEquipmentInline(admin.TabularInline[CaseEquipment, Case]):
     model = CaseEquipment
@@ -75,7 +59,7 @@ class CaseEquipmentInline(admin.TabularInline[CaseEquipment, Case]):
 
 
 @admin.register(Case)
-class CaseAdmin(AuditedAdmin):
+class CaseAdmin(ServiceAdmin[Case]):
     list_display = ["reference", "procedure", "status", "priority", "surgeon", "session", "start"]
     list_filter = ["status", "priority", "procedure"]
     search_fields = ["=reference"]
@@ -111,3 +95,8 @@ class CaseAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # cancel instead: a case's history stays
+
+    def update_object(self, *, actor: Actor, obj: Case, changes: dict[str, Any]) -> Case:
+        # Priority and referral date are clinical facts: update_case refuses a closed case, re-plans
+        # the reminders of a booked one and audits the change, as the API does.
+        return cases.update_case(actor=actor, case_id=obj.pk, changes=changes)

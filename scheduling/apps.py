@@ -6,8 +6,19 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
-        # theatre never imports scheduling; it sends session_changed and we listen (DESIGN §1).
-        from scheduling.notices import on_session_changed
+        # theatre never imports scheduling (DESIGN §1): it sends its hooks and signals, and we
+        # connect here. The hooks run before theatre writes, and may refuse the change.
+        from scheduling import theatre_rules as rules
+        from scheduling.reminders.notices import on_session_changed
+        from theatre import hooks
         from theatre.signals import session_changed
 
-        session_changed.connect(on_session_changed, dispatch_uid="scheduling.notices.on_session_changed")
+        session_changed.connect(on_session_changed, dispatch_uid="scheduling.reminders.notices.on_session_changed")
+        for hook, receiver in (
+            (hooks.pre_session_placement, rules.refuse_surgeon_operating_elsewhere),
+            (hooks.pre_session_change, rules.refuse_change_that_strands_cases),
+            (hooks.post_session_change, rules.hand_cases_to_new_anaesthetist),
+            (hooks.pre_session_cancel, rules.refuse_cancelling_a_list_with_cases),
+            (hooks.pre_unit_move, rules.refuse_moving_a_claimed_unit),
+        ):
+            hook.connect(receiver, dispatch_uid=f"{receiver.__module__}.{receiver.__name__}")

@@ -1,7 +1,8 @@
 """Availability: load what holds time around some sessions, then ask the pure slot search.
 
 `load_occupancy` reads everything in four queries whatever the number of sessions or cases
-(cases, the surgeon's other lists, units, unit claims); `find_slots` adds the sessions query.
+(cases, the surgeon's other lists, units, unit claims); `find_slots` adds the sessions query, and
+`availability_for` (GET /availability/) the case or the procedure version it searches for.
 Booking uses the same loader and search for the one session it has locked, so "the earliest
 fitting time" has a single definition (scheduling/slots.py).
 """
@@ -16,12 +17,15 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from procedures.estimates import estimate, validate_levels
+from core.errors import ErrorCode
+from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import Anaesthesia, ProcedureVersion
+from procedures.versions import version_to_pin
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment
-from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, SessionWindow, Slot, earliest_slots
+from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, OpenSlot, SessionWindow, earliest_slots
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 
 # An availability answer lists at most this many slots (one per session, earliest first).
@@ -144,7 +148,7 @@ class AvailabilityQuery:
     now: dt.datetime | None = None  # the clock; None reads it (tests pin it)
 
 
-def find_slots(*, query: AvailabilityQuery) -> list[Slot]:
+def find_slots(*, query: AvailabilityQuery) -> list[OpenSlot]:
     """The earliest future slot in each of the surgeon's open sessions in the range, earliest first (5 queries)."""
     not_before = earliest_bookable(query.now or timezone.now())
     sessions = (
@@ -168,9 +172,10 @@ def demand_for_procedure(
     *, version: ProcedureVersion, levels: Sequence[str], anaesthesia: str | None, surgeon_id: int
 ) -> Demand:
     """A hypothetical case of this version (steps prefetched): its minutes, capabilities and kit."""
-    ordered = validate_levels(version=version, levels=levels)
+    rules = estimate_rules_of(version)
+    ordered = validate_levels(rules=rules, levels=levels)
     chosen = anaesthesia or version.default_anaesthesia
-    minutes = estimate(version=version, levels=ordered, anaesthesia=chosen)
+    minutes = estimate(rules=rules, levels=ordered, anaesthesia=chosen)
     return Demand(
         needs_anaesthetist=chosen == Anaesthesia.GENERAL,
         minutes=minutes.total_minutes,
@@ -182,8 +187,50 @@ def demand_for_procedure(
 
 
 def local_day_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[date_from 00:00, date_to + 1 day 00:00) in the planning zone, as aware datetimes (DST-safe)."""
+    """[date_from 00:00, date_to + 1 day 00:00) in the planning zone, as aware datetimes.
+
+    The planning zone is the unit's (TIME_ZONE, Europe/London): midnight exists on every day
+    there, so a clock change never makes a day's boundary ambiguous. Date filters draw days so too.
+    """
     zone = ZoneInfo(settings.TIME_ZONE)
     start = dt.datetime.combine(date_from, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
     return start, end
+
+
+def availability_for(
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    case_id: int | None = None,
+    procedure: str | None = None,
+    levels: Sequence[str] = (),
+    anaesthesia: str | None = None,
+    surgeon_id: int | None = None,
+    limit: int = 20,
+) -> list[OpenSlot]:
+    """The earliest open slot in each of the surgeon's lists on the local days [date_from, date_to].
+
+    For `case_id` (404 if unknown, 409 not_eligible unless its screening is eligible, its own
+    booking ignored), or else for a hypothetical case of `procedure`'s latest version with these
+    levels, anaesthesia (default: the version's) and surgeon (400 naming the field that is wrong).
+    """
+    exclude_case_id = None
+    if case_id is not None:
+        case = get_object_or_404(Case.objects.select_related("procedure_version"), pk=case_id)
+        demand = demand_of(case)
+        if not demand.eligible:
+            # Imported here: booking imports this module for the same slot search.
+            from scheduling.booking import rule_broken
+
+            raise rule_broken(ErrorCode.NOT_ELIGIBLE)
+        exclude_case_id = case.pk
+    else:
+        if procedure is None or surgeon_id is None:
+            raise TypeError("availability_for needs case_id, or procedure and surgeon_id")
+        demand = demand_for_procedure(
+            version=version_to_pin(slug=procedure), levels=levels, anaesthesia=anaesthesia, surgeon_id=surgeon_id
+        )
+    start, end = local_day_range(date_from=date_from, date_to=date_to)
+    query = AvailabilityQuery(demand=demand, date_from=start, date_to=end, exclude_case_id=exclude_case_id, limit=limit)
+    return find_slots(query=query)

@@ -20,20 +20,21 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
-from core.db import constraint_name, is_lock_contention
+from core.db import constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
+from core.time import ensure_aware
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
 from scheduling.cancellations import record_cancellation
 from scheduling.models import CancelCategory, Case, CaseEquipment, CaseStatus
 from scheduling.slots import check_start, earliest_start
+from theatre.locking import check_open_for_changes
 from theatre.models import SessionStatus, TheatreSession
-from theatre.sessions import check_open_for_changes
 
 T = TypeVar("T")
 
@@ -106,12 +107,15 @@ DETAILS: dict[ErrorCode, str] = {
 }
 
 # Exclusion constraints (scheduling migration 0002) → the rule each one holds.
-CONSTRAINT_CODES: dict[str, ErrorCode] = {
-    "case_no_session_overlap": ErrorCode.SLOT_TAKEN,
-    "case_no_surgeon_overlap": ErrorCode.SURGEON_BUSY,
-    "case_no_anaesthetist_overlap": ErrorCode.ANAESTHETIST_BUSY,
-    "case_no_patient_overlap": ErrorCode.PATIENT_BUSY,
-    "caseequipment_no_unit_overlap": ErrorCode.EQUIPMENT_UNAVAILABLE,
+CONSTRAINT_RULES: dict[str, tuple[ErrorCode, str]] = {
+    name: (code, DETAILS[code])
+    for name, code in {
+        "case_no_session_overlap": ErrorCode.SLOT_TAKEN,
+        "case_no_surgeon_overlap": ErrorCode.SURGEON_BUSY,
+        "case_no_anaesthetist_overlap": ErrorCode.ANAESTHETIST_BUSY,
+        "case_no_patient_overlap": ErrorCode.PATIENT_BUSY,
+        "caseequipment_no_unit_overlap": ErrorCode.EQUIPMENT_UNAVAILABLE,
+    }.items()
 }
 
 
@@ -122,13 +126,8 @@ def rule_broken(code: ErrorCode) -> DomainError:
 def run_in_transaction(work: Callable[[], T]) -> T:
     """Run `work` in one transaction; constraint hits and lock failures become clean 409s."""
     try:
-        with transaction.atomic():
+        with constraint_errors(CONSTRAINT_RULES), transaction.atomic():
             return work()
-    except IntegrityError as exc:
-        constraint = constraint_name(exc)
-        if constraint in CONSTRAINT_CODES:
-            raise rule_broken(CONSTRAINT_CODES[constraint]) from exc
-        raise
     except OperationalError as exc:
         if is_lock_contention(exc):
             raise rule_broken(ErrorCode.BUSY) from exc
@@ -181,11 +180,6 @@ def _not_before(now: dt.datetime | None) -> dt.datetime:
     """No new booking or move starts in the past. `now` is injectable so that tests, and demo data
     recorded for last week's list, can say when "now" is."""
     return earliest_bookable(now or timezone.now())
-
-
-def _require_aware(start: dt.datetime | None) -> None:
-    if start is not None and (start.tzinfo is None or start.utcoffset() is None):
-        raise InvalidInput("start", "The start must carry a UTC offset, e.g. 2027-01-04T09:00:00+00:00.")
 
 
 def _check_override(*, session: TheatreSession, actor: Actor, override: bool, override_reason: str) -> bool:
@@ -250,7 +244,8 @@ def book_case(
 ) -> Case:
     """Book a waiting case into a session at `start` (or its earliest fitting time) with one unit of
     each required kind; every invariant holds or nothing changes."""
-    _require_aware(start)
+    if start is not None:
+        ensure_aware(start, field="start")
 
     def work() -> Case:
         case = _lock_case(case_id)
@@ -259,21 +254,16 @@ def book_case(
                 ErrorCode.INVALID_TRANSITION, f"Only a waiting case can be booked; this one is {case.status}."
             )
         session = _lock_session(session_id)
-        overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
-        _lock_resources(case=case, session=session)
-        before = _booking_snapshot(case)
-        case.status = CaseStatus.BOOKED
-        _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
-        _after_placement(
+        return _put_case_in_session(
             case=case,
             session=session,
+            start=start,
             actor=actor,
             action="case.booked",
-            before=before,
-            overridden=overridden,
+            override=override,
             override_reason=override_reason,
+            now=now,
         )
-        return case
 
     return run_in_transaction(work)
 
@@ -290,7 +280,8 @@ def move_case(
 ) -> Case:
     """Move a booked or confirmed case to a new session/start: fully at the new place or still fully
     at the old one. A confirmed case goes back to booked and its plan approval is withdrawn."""
-    _require_aware(start)
+    if start is not None:
+        ensure_aware(start, field="start")
 
     def work() -> Case:
         case = _lock_case(case_id)
@@ -304,23 +295,46 @@ def move_case(
         overridden_source = source is not None and source.pk != session.pk and source.status == SessionStatus.LOCKED
         if overridden_source and source is not None:
             _check_override(session=source, actor=actor, override=override, override_reason=override_reason)
-        overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
-        _lock_resources(case=case, session=session)
-        before = _booking_snapshot(case)
-        case.status = CaseStatus.BOOKED
-        _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
-        _after_placement(
+        return _put_case_in_session(
             case=case,
             session=session,
+            start=start,
             actor=actor,
             action="case.moved",
-            before=before,
-            overridden=overridden or overridden_source,
+            override=override,
             override_reason=override_reason,
+            now=now,
+            overridden_source=overridden_source,
         )
-        return case
 
     return run_in_transaction(work)
+
+
+def _put_case_in_session(
+    *,
+    case: Case,
+    session: TheatreSession,
+    start: dt.datetime | None,
+    actor: Actor,
+    action: str,
+    override: bool,
+    override_reason: str,
+    now: dt.datetime | None,
+    overridden_source: bool = False,
+) -> Case:
+    """Book or move the locked case into the locked session: the override check, the resource
+    locks, the placement, then the approval withdrawn, the audit entry and the reminders re-planned.
+    `overridden_source` says the case left a locked list by override (a move), for the audit."""
+    overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
+    _lock_resources(case=case, session=session)
+    before = _booking_snapshot(case)
+    case.status = CaseStatus.BOOKED
+    _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
+    reason = f"locked list override: {override_reason.strip()}" if overridden or overridden_source else ""
+    plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
+    record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
+    reminders.replan_for_case(case=case, actor=actor)
+    return case
 
 
 def refit_case(*, case: Case, actor: Actor) -> None:
@@ -343,22 +357,6 @@ def refit_case(*, case: Case, actor: Actor) -> None:
         after=_booking_snapshot(case),
         reason="estimate changed",
     )
-    reminders.replan_for_case(case=case, actor=actor)
-
-
-def _after_placement(
-    *,
-    case: Case,
-    session: TheatreSession,
-    actor: Actor,
-    action: str,
-    before: dict[str, Any],
-    overridden: bool,
-    override_reason: str,
-) -> None:
-    reason = f"locked list override: {override_reason.strip()}" if overridden else ""
-    plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
-    record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
     reminders.replan_for_case(case=case, actor=actor)
 
 

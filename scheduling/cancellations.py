@@ -37,7 +37,7 @@ def record_cancellation(
     of its list. A case abandoned in theatre is on the day by definition: it was signed in."""
     on_the_day = False
     if session is not None:
-        zone = ZoneInfo(session.theatre.site.timezone)
+        zone = session.theatre.site.zone
         on_the_day = from_status == CaseStatus.IN_THEATRE or is_on_the_day(
             list_start=session.start, cancelled_at=cancelled_at, zone=zone
         )

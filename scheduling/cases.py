@@ -17,9 +17,10 @@ from django.db.models import ProtectedError
 
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
-from procedures.estimates import estimate, validate_levels
+from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import ProcedureVersion
-from procedures.screening import screen
+from procedures.screening import screen, screening_rules_of
+from procedures.versions import version_to_pin
 from scheduling import booking, plans, reminders
 from scheduling.models import Case, CaseStatus, Patient
 from theatre.models import StaffMember, StaffRole
@@ -64,16 +65,19 @@ def clean_nhs_number(raw: object) -> str:
 
 def _save_patient(patient: Patient) -> None:
     """Save, answering a duplicate NHS number or MRN with a 400 that names the field."""
-    for field, label in (("nhs_number", "NHS number"), ("mrn", "MRN")):
+    for field, label, code in (
+        ("nhs_number", "NHS number", ErrorCode.DUPLICATE_NHS_NUMBER),
+        ("mrn", "MRN", ErrorCode.DUPLICATE_MRN),
+    ):
         value = getattr(patient, field)
         if Patient.objects.filter(**{field: value}).exclude(pk=patient.pk).exists():
-            raise InvalidInput(field, f"A patient with this {label} already exists.", code=f"duplicate_{field}")
+            raise InvalidInput(field, f"A patient with this {label} already exists.", code=code)
     try:
         with transaction.atomic():
             patient.save()
     except IntegrityError as exc:  # a concurrent insert won the unique index
         raise InvalidInput(
-            "nhs_number", "A patient with this NHS number or MRN already exists.", code="duplicate"
+            "nhs_number", "A patient with this NHS number or MRN already exists.", code=ErrorCode.DUPLICATE
         ) from exc
 
 
@@ -118,20 +122,9 @@ def delete_patient(*, actor: Actor, patient_id: int) -> None:
             with transaction.atomic():
                 patient.delete()
         except ProtectedError as exc:
-            raise DomainError("patient_has_cases", "The patient has cases; cancel them instead of deleting.") from exc
-
-
-def latest_version(*, slug: str) -> ProcedureVersion:
-    version = (
-        ProcedureVersion.objects.filter(template__slug=slug)
-        .select_related("template")
-        .prefetch_related("steps")
-        .order_by("-number")
-        .first()
-    )
-    if version is None:
-        raise InvalidInput("procedure", f"Unknown procedure {slug!r}.")
-    return version
+            raise DomainError(
+                ErrorCode.PATIENT_HAS_CASES, "The patient has cases; cancel them instead of deleting."
+            ) from exc
 
 
 def _surgeon(surgeon_id: int) -> StaffMember:
@@ -148,9 +141,10 @@ def _new_reference(slug: str) -> str:
 
 def _assess(case: Case, version: ProcedureVersion) -> None:
     """Validate levels and anaesthesia, then store the estimate and the screening outcome (pure rules)."""
-    case.levels = validate_levels(version=version, levels=case.levels)
-    case.estimated_minutes = estimate(version=version, levels=case.levels, anaesthesia=case.anaesthesia).total_minutes
-    case.screening_result = screen(version=version, answers=case.screening_answers or {}).as_dict()
+    rules = estimate_rules_of(version)
+    case.levels = validate_levels(rules=rules, levels=case.levels)
+    case.estimated_minutes = estimate(rules=rules, levels=case.levels, anaesthesia=case.anaesthesia).total_minutes
+    case.screening_result = screen(rules=screening_rules_of(version), answers=case.screening_answers or {}).as_dict()
 
 
 def create_case(
@@ -168,7 +162,7 @@ def create_case(
     notes: str = "",
 ) -> Case:
     """Put a case on the waiting list, pinned to the procedure's latest version, screened and estimated."""
-    version = latest_version(slug=procedure)
+    version = version_to_pin(slug=procedure)
     if not Patient.objects.filter(pk=patient_id).exists():
         raise InvalidInput("patient", "Unknown patient.")
     case = Case(

@@ -29,8 +29,6 @@ from scheduling.plans import approval_is_current, ensure_eligible, plan_queryset
 from theatre.models import StaffMember
 
 NOT_APPLICABLE = "not_applicable"
-# 409 code: sign out refused while the recorded theatre times contradict it.
-TIMES_CONTRADICT_SIGN_OUT = "times_contradict_sign_out"
 CONFIRMED: tuple[object, ...] = (True,)
 CONFIRMED_OR_NA: tuple[object, ...] = (True, NOT_APPLICABLE)
 
@@ -200,7 +198,7 @@ def _check_times_agree(case: Case, *, signed_out_at: dt.datetime) -> None:
     problems = sign_out_problems(times, signed_out_at=signed_out_at, tolerance=clock_tolerance())
     if problems:
         raise DomainError(
-            TIMES_CONTRADICT_SIGN_OUT,
+            ErrorCode.TIMES_CONTRADICT_SIGN_OUT,
             "The recorded theatre times contradict the sign out; correct them first. "
             + " ".join(p.detail for p in problems),
             fields=sorted({name for p in problems for name in p.fields}, key=MILESTONES.index),

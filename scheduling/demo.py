@@ -11,7 +11,6 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -24,7 +23,7 @@ from scheduling.cases import create_case, create_patient
 from scheduling.checklist import record_phase
 from scheduling.models import Case, Patient
 from scheduling.plans import approve_plan, confirm_case
-from scheduling.reminders import retire_for_case
+from scheduling.reminders.planning import retire_for_case
 from theatre.demo import SITE_NAME
 from theatre.models import SessionStatus, StaffMember, StaffRole, Theatre, TheatreSession
 from theatre.sessions import create_session
@@ -219,24 +218,10 @@ def _book_half(cases: list[Case], *, actor: Actor) -> int:
     return booked
 
 
-# --- Issue 7: the surgeon's side (helper E) ---------------------------------------------------
+# --- The surgeon's side: a plan approved and taken through theatre, one whose approval a move withdrew
 
-PLAN_DEMO_ANSWERS: dict[str, object] = {
-    "fracture_painful": True,
-    "fracture_unhealed_on_imaging": True,
-    "conservative_care_tried": True,
-    "fragment_or_tumour_in_canal": False,
-    "active_infection": False,
-    "bleeding_disorder": False,
-    "inr": 1.1,
-    "platelets": 210,
-    "cement_allergy": False,
-    "anticoagulants": ["apixaban"],
-    "can_lie_prone": True,
-    "radicular_pain_dominant": False,
-    "vertebra_plana": False,
-    "mdt_discussed": True,
-}
+# Eligible, on apixaban: the plan then shows an anticoagulant hold with its dates.
+PLAN_DEMO_ANSWERS: dict[str, object] = {**ELIGIBLE, "inr": 1.1, "platelets": 210, "anticoagulants": ["apixaban"]}
 
 # (NHS number, MRN, given, family, date of birth): fictional, from the reserved 999 range.
 PLAN_DEMO_PATIENTS: dict[str, tuple[str, str, str, str, dt.date]] = {
@@ -294,7 +279,7 @@ def _last_week_list(
 ) -> TheatreSession:
     """Last week's Monday morning list in `theatre` (made here: timetables generate from today on)."""
     monday = today - dt.timedelta(days=today.weekday() + 7)
-    zone = ZoneInfo(theatre.site.timezone)
+    zone = theatre.site.zone
     start = dt.datetime.combine(monday, dt.time(8, 0), tzinfo=zone)
     existing = TheatreSession.objects.filter(theatre=theatre, start=start).first()
     if existing is not None:

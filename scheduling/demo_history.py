@@ -20,23 +20,23 @@ import datetime as dt
 import math
 import random
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
-from procedures.estimates import estimate
+from procedures.estimates import estimate, estimate_rules_of
+from procedures.versions import version_to_pin
 from scheduling import theatre_times
 from scheduling.booking import book_case, cancel_case
-from scheduling.cases import create_case, create_patient, latest_version
+from scheduling.cases import create_case, create_patient
 from scheduling.checklist import record_phase
 from scheduling.demo import ELIGIBLE, FAMILY, GIVEN, LEVEL_WEIGHTS, LEVELS, PAST_CASE_REASON, PLAN_DEMO_ITEMS
 from scheduling.demo import reserved_nhs_number as nhs_number_for
 from scheduling.models import Case, ReminderStatus, StaffNotice
 from scheduling.plans import approve_plan, confirm_case
-from scheduling.reminders import retire_for_case
+from scheduling.reminders.planning import retire_for_case
 from theatre.demo import SITE_NAME, TIMETABLES
 from theatre.models import PERIOD_TIMES, Period, SessionStatus, StaffMember, Theatre, TheatreSession
 from theatre.sessions import create_session
@@ -135,7 +135,7 @@ def seed_history(*, today: dt.date | None = None) -> dict[str, int]:
 
 
 def _create_list(planned: PlannedList, *, theatre: Theatre, staff: dict[str, StaffMember]) -> TheatreSession | None:
-    zone = ZoneInfo(theatre.site.timezone)
+    zone = theatre.site.zone
     start_time, end_time = PERIOD_TIMES[planned.period]
     start = dt.datetime.combine(planned.day, start_time, tzinfo=zone)
     if TheatreSession.objects.filter(theatre=theatre, start=start).exists():
@@ -174,7 +174,7 @@ class _CaseSpec:
         levels = LEVELS[first : first + count]
         general = rng.random() < (0.8 if procedure == "kyphoplasty" else 0.3)
         anaesthesia = "general" if general else "local_sedation"
-        version = latest_version(slug=procedure)
+        rules = estimate_rules_of(version_to_pin(slug=procedure))
         return cls(
             n=n,
             procedure=procedure,
@@ -183,7 +183,7 @@ class _CaseSpec:
             priority=rng.choices(["P2", "P3", "P4"], weights=[2, 5, 1])[0],
             referral_days_before=rng.randint(20, 90),
             born=dt.date(1932 + rng.randint(0, 28), rng.randint(1, 12), rng.randint(1, 28)),
-            estimated_minutes=estimate(version=version, levels=levels, anaesthesia=anaesthesia).total_minutes,
+            estimated_minutes=estimate(rules=rules, levels=levels, anaesthesia=anaesthesia).total_minutes,
         )
 
     def create(self, *, surgeon_id: int, day: dt.date, actor: Actor) -> Case:

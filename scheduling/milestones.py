@@ -16,6 +16,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from core.errors import ErrorCode
+
 MILESTONES: tuple[str, ...] = (
     "anaesthesia_start",
     "in_theatre",
@@ -31,10 +33,10 @@ MILESTONES: tuple[str, ...] = (
 STARTED_BY_SIGN_OUT: tuple[str, ...] = ("anaesthesia_start", "in_theatre", "knife_to_skin")
 
 # Problem codes: machine-readable, in the 400 (recording) or 409 (sign out) body.
-OUT_OF_ORDER = "out_of_order"
-IN_THE_FUTURE = "time_in_future"
-OUTSIDE_LIST = "outside_list_window"
-AFTER_SIGN_OUT = "after_sign_out"
+OUT_OF_ORDER = ErrorCode.OUT_OF_ORDER
+IN_THE_FUTURE = ErrorCode.TIME_IN_FUTURE
+OUTSIDE_LIST = ErrorCode.OUTSIDE_LIST_WINDOW
+AFTER_SIGN_OUT = ErrorCode.AFTER_SIGN_OUT
 
 Times = Mapping[str, dt.datetime | None]
 
@@ -43,7 +45,7 @@ Times = Mapping[str, dt.datetime | None]
 class Problem:
     """One broken rule, naming the milestones involved."""
 
-    code: str
+    code: ErrorCode
     fields: tuple[str, ...]
     detail: str
 

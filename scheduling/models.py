@@ -99,7 +99,7 @@ class Case(models.Model):
     cancel_note = models.TextField(blank=True)
 
     # Case-plan approval by the case's surgeon. `plan_fingerprint` is the hash of the plan that
-    # was approved; any change to the case clears all three (scheduling/plans.py).
+    # was approved; any change to the case clears all three (scheduling/plans/approval.py).
     plan_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -205,7 +205,7 @@ class ChecklistEntry(models.Model):
 
 
 class ReminderPlan(models.Model):
-    """What the patient's reminders were last planned for (scheduling/reminders.py), one per case.
+    """What the patient's reminders were last planned for (scheduling/reminders/planning.py), one per case.
 
     Remembers the list and start the patient was told about, so a move or a cancellation can
     tell the old list's staff and the patient, and carries the planning warnings the case shows

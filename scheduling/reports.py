@@ -28,7 +28,7 @@ from django.utils.functional import cached_property
 from scheduling.metrics import CaseFacts, CaseKind, Group, GroupBy, Interval, ListFacts, Report, Thresholds, report
 from scheduling.milestones import touch_bounds
 from scheduling.models import Case, CaseCancellation, CaseStatus
-from theatre.models import SessionStatus, TheatreSession
+from theatre.models import SessionStatus, Site, TheatreSession
 
 # A year of lists (a leap year's worth) at most per request: the report stays a few hundred ms.
 MAX_DAYS = 366
@@ -145,10 +145,13 @@ def load_lists(*, date_from: dt.date, date_to: dt.date) -> list[ListFacts]:
     )
     cases, cancellations = _cases_by_list({"session__start__gte": low, "session__start__lt": high})
     groups: dict[tuple[str, int], Group] = {}
+    zones: dict[int, ZoneInfo] = {}
     lists = []
     for pk, start_s, end_s, status, theatre_id, theatre, site_id, site, site_zone, surgeon_id, surgeon in sessions:
         start = _moment(start_s)
-        local_date = start.astimezone(ZoneInfo(site_zone)).date()
+        if site_id not in zones:
+            zones[site_id] = Site(timezone=site_zone).zone  # the site's own reading of its zone
+        local_date = start.astimezone(zones[site_id]).date()
         if not date_from <= local_date <= date_to:
             continue
         if ("theatre", theatre_id) not in groups:

@@ -89,7 +89,10 @@ class Fit:
 
 
 @dataclass(frozen=True)
-class Slot:
+class OpenSlot:
+    """The earliest time a case fits in one open list, as availability offers it (book it with
+    `{session, start}`). Not a hold: another booking may take it first."""
+
     session_id: int
     theatre_id: int
     start: dt.datetime
@@ -214,13 +217,15 @@ def earliest_start(*, window: SessionWindow, demand: Demand, occupancy: Occupanc
     return Fit(code=binding or ErrorCode.SESSION_FULL)
 
 
-def earliest_slots(*, windows: Sequence[SessionWindow], demand: Demand, occupancy: Occupancy, limit: int) -> list[Slot]:
+def earliest_slots(
+    *, windows: Sequence[SessionWindow], demand: Demand, occupancy: Occupancy, limit: int
+) -> list[OpenSlot]:
     """The earliest fitting time in each open session, earliest first, at most `limit` of them."""
-    slots: list[Slot] = []
+    slots: list[OpenSlot] = []
     for window in windows:
         fit = earliest_start(window=window, demand=demand, occupancy=occupancy)
         if fit.start is not None:
             end = fit.start + dt.timedelta(minutes=demand.minutes)
-            slots.append(Slot(session_id=window.id, theatre_id=window.theatre_id, start=fit.start, end=end))
+            slots.append(OpenSlot(session_id=window.id, theatre_id=window.theatre_id, start=fit.start, end=end))
     slots.sort(key=lambda s: (s.start, s.theatre_id, s.session_id))
     return slots[:limit]

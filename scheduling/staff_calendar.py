@@ -17,16 +17,15 @@ Three queries: the sessions, the cases, and nothing per event.
 from __future__ import annotations
 
 import datetime as dt
-from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 import icalendar
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from procedures.models import Anaesthesia
 from scheduling.models import OCCUPYING_STATUSES, Case
+from scheduling.reminders.delivery import mail_domain
 from theatre.models import SessionStatus, StaffMember, TheatreSession
 
 # The feed covers recent history and the lists ahead; older events are of no use on a phone.
@@ -41,53 +40,71 @@ _SESSION_STATUS = {
 }
 
 
-def uid_domain() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "theatre.invalid"
-
-
-def _local(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    return value.astimezone(tz)
+def _event(
+    *,
+    uid: str,
+    stamp: dt.datetime,
+    updated_at: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+    zone: ZoneInfo,
+    summary: str,
+    location: str,
+    status: str,
+    description: str,
+) -> icalendar.Event:
+    """One event of the feed: UTC stamps, and start and end at the site's wall-clock time (TZID)."""
+    event = icalendar.Event()
+    event.add("uid", uid)
+    event.add("dtstamp", stamp)
+    event.add("last-modified", updated_at.astimezone(dt.UTC))
+    event.add("dtstart", start.astimezone(zone))
+    event.add("dtend", end.astimezone(zone))
+    event.add("summary", summary)
+    event.add("location", location)
+    event.add("status", status)
+    event.add("description", description)
+    return event
 
 
 def _session_event(
     session: TheatreSession, role: str, cases: list[Case], domain: str, stamp: dt.datetime
 ) -> icalendar.Event:
-    tz = ZoneInfo(session.theatre.site.timezone or settings.TIME_ZONE)
-    event = icalendar.Event()
-    event.add("uid", f"session-{session.pk}@{domain}")
-    event.add("dtstamp", stamp)
-    event.add("last-modified", session.updated_at.astimezone(dt.UTC))
-    event.add("dtstart", _local(session.start, tz))
-    event.add("dtend", _local(session.end, tz))
-    event.add("summary", f"Theatre list: {session.theatre.name} ({role})")
-    event.add("location", f"{session.theatre.name}, {session.theatre.site.name}")
-    event.add("status", _SESSION_STATUS.get(SessionStatus(session.status), "CONFIRMED"))
+    zone = session.theatre.site.zone
     lines = [f"List status: {session.status}", f"Cases: {len(cases)}"]
     lines += [
-        f"{c.start.astimezone(tz):%H:%M} {c.reference} {c.procedure_version.template.name} {', '.join(c.levels)}"
+        f"{c.start.astimezone(zone):%H:%M} {c.reference} {c.procedure_version.template.name} {', '.join(c.levels)}"
         for c in cases
         if c.start is not None
     ]
-    event.add("description", "\n".join(lines))
-    return event
+    return _event(
+        uid=f"session-{session.pk}@{domain}",
+        stamp=stamp,
+        updated_at=session.updated_at,
+        start=session.start,
+        end=session.end,
+        zone=zone,
+        summary=f"Theatre list: {session.theatre.name} ({role})",
+        location=f"{session.theatre.name}, {session.theatre.site.name}",
+        status=_SESSION_STATUS.get(SessionStatus(session.status), "CONFIRMED"),
+        description="\n".join(lines),
+    )
 
 
 def _case_event(case: Case, role: str, domain: str, stamp: dt.datetime) -> icalendar.Event:
     assert case.session is not None and case.start is not None and case.end is not None  # noqa: S101
-    tz = ZoneInfo(case.session.theatre.site.timezone or settings.TIME_ZONE)
     procedure = case.procedure_version.template.name
-    event = icalendar.Event()
-    event.add("uid", f"case-{case.pk}@{domain}")
-    event.add("dtstamp", stamp)
-    event.add("last-modified", case.updated_at.astimezone(dt.UTC))
-    event.add("dtstart", _local(case.start, tz))
-    event.add("dtend", _local(case.end, tz))
-    event.add("summary", f"{case.reference} {procedure} {', '.join(case.levels)}")
-    event.add("location", f"{case.session.theatre.name}, {case.session.theatre.site.name}")
-    event.add("status", "CONFIRMED")
-    event.add(
-        "description",
-        "\n".join(
+    return _event(
+        uid=f"case-{case.pk}@{domain}",
+        stamp=stamp,
+        updated_at=case.updated_at,
+        start=case.start,
+        end=case.end,
+        zone=case.session.theatre.site.zone,
+        summary=f"{case.reference} {procedure} {', '.join(case.levels)}",
+        location=f"{case.session.theatre.name}, {case.session.theatre.site.name}",
+        status="CONFIRMED",
+        description="\n".join(
             [
                 f"Case {case.reference}: {procedure}",
                 f"Levels: {', '.join(case.levels)} ({case.approach})",
@@ -97,7 +114,6 @@ def _case_event(case: Case, role: str, domain: str, stamp: dt.datetime) -> icale
             ]
         ),
     )
-    return event
 
 
 def staff_calendar(*, staff: StaffMember, now: dt.datetime | None = None) -> bytes:
@@ -125,7 +141,7 @@ def staff_calendar(*, staff: StaffMember, now: dt.datetime | None = None) -> byt
         if case.session_id is not None:
             by_session.setdefault(case.session_id, []).append(case)
 
-    domain = uid_domain()
+    domain = mail_domain()
     stamp = now.astimezone(dt.UTC)
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Spinal theatre scheduling//Staff calendar//EN")

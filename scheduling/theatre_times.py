@@ -31,6 +31,7 @@ from django.utils import timezone
 from core.audit import Actor, record
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.roles import Role, has_role
+from core.time import ensure_aware
 from scheduling import milestones
 from scheduling.checklist import clock_tolerance, is_on_the_case
 from scheduling.milestones import MILESTONES, Plausibility, Problem
@@ -38,7 +39,6 @@ from scheduling.models import Case, CaseCancellation, CaseStatus, CaseTimes, Che
 from theatre.models import TheatreSession
 
 RECORDABLE = (CaseStatus.IN_THEATRE, CaseStatus.COMPLETED)
-REASON_REQUIRED = "reason_required"
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,16 @@ def clean_milestones(raw: Mapping[str, Any]) -> dict[str, dt.datetime | None]:
         error = InvalidInput(
             unknown[0],
             f"Unknown milestones: {', '.join(unknown)}; use {', '.join(MILESTONES)}.",
-            code="unknown_milestone",
+            code=ErrorCode.UNKNOWN_MILESTONE,
         )
         error.extra["errors"] = {name: ["Not a milestone."] for name in unknown}
         raise error
     cleaned: dict[str, dt.datetime | None] = {}
     for name, value in raw.items():
-        if value is not None and (not isinstance(value, dt.datetime) or value.utcoffset() is None):
-            raise InvalidInput(name, "Give the time with its UTC offset, e.g. 2027-01-04T09:00:00+00:00.")
+        if value is not None and not isinstance(value, dt.datetime):
+            raise InvalidInput(name, "Give the time as an ISO 8601 datetime with its UTC offset.")
+        if value is not None:
+            ensure_aware(value, field=name)
         cleaned[name] = milestones.to_minute(value) if value is not None else None
     return cleaned
 
@@ -137,7 +139,9 @@ def record_times(
         corrected = sorted((name for name in changed if before[name] is not None), key=MILESTONES.index)
         if corrected and not reason.strip():
             error = InvalidInput(
-                "reason", f"Changing {', '.join(corrected)} needs a reason (a correction).", code=REASON_REQUIRED
+                "reason",
+                f"Changing {', '.join(corrected)} needs a reason (a correction).",
+                code=ErrorCode.REASON_REQUIRED,
             )
             error.extra["fields"] = corrected
             raise error

@@ -9,70 +9,99 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from core.roles import Role
+from tests.builders.people import login
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# pytest-django fixtures that open the test database to whoever requests them.
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "django_db_setup"}
+)
+
+
+def uses_database(item: pytest.Item) -> bool:
+    """True if the test can reach the database: the django_db marker, a database fixture anywhere
+    in its fixtures, or django_db_blocker asked for by the test or by one of our fixtures."""
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    if DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    if "django_db_blocker" in info.argnames:
+        return True
+    # pytest-django's own autouse fixtures ask for the blocker on every test, to keep it closed.
+    return any(
+        "django_db_blocker" in fixturedef.argnames and not fixturedef.func.__module__.startswith("pytest_django")
+        for fixturedefs in info.name2fixturedefs.values()
+        for fixturedef in fixturedefs
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every transactional test restores the migration data (role groups, seeded templates).
+    """Restore migration data after transactional tests, and mark tests `db` or check they are `pure`.
 
     A `transaction=True` test ends with a flush of every table. Without serialized rollback the
     groups and the kyphoplasty/vertebroplasty templates created by data migrations would be gone for
     the tests after it, and the next serialized test would trip over re-created content types.
+
+    Every test that can reach the database gets the `db` marker, so `-m "not db"` narrows a run. A
+    test marked `pure` promises to run with the database blocked (`make test-pure`): one that asks
+    for it stops the run here, and one that queries without asking fails on pytest-django's block.
     """
+    impure: list[str] = []
     for item in items:
         marker = item.get_closest_marker("django_db")
         if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
             item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
+        if uses_database(item):
+            item.add_marker(pytest.mark.db)
+            if item.get_closest_marker("pure") is not None:
+                impure.append(item.nodeid)
+    if impure:
+        raise pytest.UsageError("Tests marked pure must not use the database:\n  " + "\n  ".join(impure))
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
+def _fast_password_hashing(settings: Settings) -> None:
     """PBKDF2 costs ~0.5 s a user; tests check roles, not password strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_user(username: str, role: Role | None, *, superuser: bool = False) -> User:
-    user = User.objects.create_user(username=username, password="pw")  # noqa: S106
-    if superuser:
-        user.is_superuser = user.is_staff = True
-        user.save()
-    if role is not None:
-        user.groups.add(Group.objects.get(name=role.value))
-    return user
-
-
 @pytest.fixture
 def coordinator_user(db: None) -> User:
-    return make_user("coord", Role.COORDINATOR)
+    return login("coord", Role.COORDINATOR)
 
 
 @pytest.fixture
 def surgeon_user(db: None) -> User:
-    return make_user("surg", Role.SURGEON)
+    return login("surg", Role.SURGEON)
 
 
 @pytest.fixture
 def anaesthetist_user(db: None) -> User:
-    return make_user("anaes", Role.ANAESTHETIST)
+    return login("anaes", Role.ANAESTHETIST)
 
 
 @pytest.fixture
 def viewer_user(db: None) -> User:
-    return make_user("view", Role.VIEWER)
+    return login("view", Role.VIEWER)
 
 
 @pytest.fixture
 def admin_user_(db: None) -> User:
-    return make_user("root", None, superuser=True)
+    return login("root", None, superuser=True)
 
 
 def client_for(user: User | None) -> APIClient:
@@ -110,6 +139,14 @@ def viewer(viewer_user: User) -> APIClient:
 @pytest.fixture
 def admin(admin_user_: User) -> APIClient:
     return client_for(admin_user_)
+
+
+@pytest.fixture
+def admin_client_(admin_user_: User) -> Client:
+    """A browser logged in to the Django admin as a superuser (a session, not an API token)."""
+    client = Client()
+    client.force_login(admin_user_)
+    return client
 
 
 # --- A real Celery worker --------------------------------------------------------------------

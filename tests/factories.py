@@ -158,8 +158,8 @@ class ProcedureVersionFactory(DjangoModelFactory[ProcedureVersion]):
     anticoagulant_hold_days = factory.LazyFunction(lambda: {"warfarin": 5, "apixaban": 2, "clopidogrel": 5})
     fasting = factory.LazyFunction(lambda: {"food_hours": 6, "clear_fluids_hours": 2})
 
-    @factory.post_generation
-    def steps(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+    @factory.post_generation  # type: ignore[untyped-decorator]  # it passes the built version as `self`
+    def steps(self: ProcedureVersion, create: bool, extracted: Any, **kwargs: Any) -> None:
         if not create:
             return
         specs = extracted or [

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import Actor
+from theatre.locking import lock_due_sessions
 from theatre.models import (
     PERIOD_TIMES,
     Capability,
@@ -26,7 +27,6 @@ from theatre.models import (
     TheatreSession,
     Timetable,
 )
-from theatre.sessions import lock_due_sessions
 from theatre.timetables import generate_sessions
 
 SITE_NAME = "Northgate Spinal Unit"

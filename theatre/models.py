@@ -7,6 +7,7 @@ anaesthetist from holding two overlapping live sessions, whatever the applicatio
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -41,7 +42,7 @@ class Period(models.TextChoices):
     ALL_DAY = "all_day", "All day"
 
 
-# Local wall-clock times of each period (issue 3). Defaults for new timetables only: a
+# Local wall-clock times of each period. Defaults for new timetables only: a
 # timetable stores its own times, so a unit that starts at 07:30 just edits its rows.
 PERIOD_TIMES: dict[str, tuple[dt.time, dt.time]] = {
     Period.AM: (dt.time(8, 0), dt.time(13, 0)),
@@ -68,6 +69,15 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The site's zone: its lists' wall-clock times ("08:00 local") and every time shown for them.
+
+        The services accept only a known zone (theatre.estate.ensure_known_zone); a blank one in a
+        row written around them reads as the unit's TIME_ZONE rather than failing at display time.
+        """
+        return ZoneInfo(self.timezone or settings.TIME_ZONE)
 
 
 class Theatre(models.Model):

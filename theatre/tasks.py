@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from core.audit import Actor
-from theatre.sessions import lock_due_sessions
+from theatre.locking import lock_due_sessions
 
 
 @shared_task(name="theatre.tasks.lock_upcoming_sessions")

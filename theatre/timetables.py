@@ -18,15 +18,9 @@ from django.db import transaction
 
 from core.audit import Actor, record, snapshot
 from core.errors import InvalidInput
+from theatre.clashes import clash_candidates, ensure_not_taken_elsewhere, find_clash, footprint_of, save_sessions
 from theatre.models import SessionStatus, TheatreSession, Timetable
-from theatre.sessions import (
-    clash_candidates,
-    ensure_staff_roles,
-    find_case_clash,
-    find_clash,
-    save_sessions,
-    slot_of,
-)
+from theatre.sessions import ensure_staff_roles
 
 # A generous bound so a typo (2062 for 2026) cannot create thousands of lists in one request.
 MAX_GENERATION_DAYS = 366
@@ -122,18 +116,16 @@ def generate_sessions(
         new = _new_sessions(timetable, date_from=date_from, date_to=date_to, status=status)
         if not new:
             return []
-        zone = ZoneInfo(timetable.theatre.site.timezone)
-        slots = [slot_of(s) for s in new]
-        others = clash_candidates(slots)
-        for slot in slots:
-            error = find_clash(slot, others, zone)
+        zone = timetable.theatre.site.zone
+        footprints = [footprint_of(s) for s in new]
+        others = clash_candidates(footprints)
+        for footprint in footprints:
+            error = find_clash(footprint, others, zone)
             if error is not None:
-                error.detail = f"{slot.start.astimezone(zone).date().isoformat()}: {error.detail}"
-                error.extra["date"] = slot.start.astimezone(zone).date().isoformat()
+                error.detail = f"{footprint.start.astimezone(zone).date().isoformat()}: {error.detail}"
+                error.extra["date"] = footprint.start.astimezone(zone).date().isoformat()
                 raise error
-        case_clash = find_case_clash(slots, zone=zone)  # its detail names the day
-        if case_clash is not None:
-            raise case_clash
+        ensure_not_taken_elsewhere(footprints, zone=zone)  # a hook's 409 names the day itself
         save_sessions(new)
         reason = f"generated from timetable {timetable.pk} for {date_from.isoformat()}..{date_to.isoformat()}"
         for session in new:
@@ -143,7 +135,7 @@ def generate_sessions(
 
 def _new_sessions(timetable: Timetable, *, date_from: dt.date, date_to: dt.date, status: str) -> list[TheatreSession]:
     """Unsaved lists for the dates in range that have none yet (one query for what exists)."""
-    zone = ZoneInfo(timetable.theatre.site.timezone)
+    zone = timetable.theatre.site.zone
     days = timetable_days(
         weekday=timetable.weekday,
         valid_from=timetable.valid_from,

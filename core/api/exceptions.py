@@ -31,7 +31,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, OverflowError):
         # A date far in the future (year 9999) overflowing date arithmetic is bad input, not a crash.
         return Response(
-            {"code": "out_of_range", "detail": "A date or time in the request is outside the supported range."},
+            {
+                "code": ErrorCode.OUT_OF_RANGE.value,
+                "detail": "A date or time in the request is outside the supported range.",
+            },
             status=status.HTTP_400_BAD_REQUEST,
         )
     if is_lock_contention(exc):
@@ -50,7 +53,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # 400 keeps DRF's field errors under `errors` and adds the machine-readable code.
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return Response(
-            {"code": "invalid", "detail": "The request has invalid fields.", "errors": errors},
+            {"code": ErrorCode.INVALID.value, "detail": "The request has invalid fields.", "errors": errors},
             status=status.HTTP_400_BAD_REQUEST,
         )
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.models import ProcedureStep, ProcedureTemplate, ProcedureVersion
-from procedures.screening import BOOL, NUMBER, QUESTIONS, questionnaire
+from procedures.screening import BOOL, NUMBER, QUESTIONS, questionnaire, screening_rules_of
 from procedures.versions import VERSION_FIELDS
 
 
@@ -42,7 +42,7 @@ class VersionSerializer(serializers.ModelSerializer[ProcedureVersion]):
 
     @extend_schema_field(QuestionSerializer(many=True))
     def get_questionnaire(self, version: ProcedureVersion) -> list[dict[str, Any]]:
-        return questionnaire(version)
+        return questionnaire(screening_rules_of(version))
 
 
 class TemplateSerializer(serializers.ModelSerializer[ProcedureTemplate]):

@@ -17,10 +17,16 @@ from rest_framework.response import Response
 from core.audit import Actor
 from core.permissions import HasRole
 from procedures.api import serializers as s
-from procedures.estimates import estimate, validate_levels
+from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import ProcedureTemplate, ProcedureVersion
-from procedures.screening import screen
-from procedures.versions import can_publish_versions, create_version, templates_with_latest, versions_with_steps
+from procedures.screening import screen, screening_rules_of
+from procedures.versions import (
+    can_publish_versions,
+    create_version,
+    latest_version,
+    templates_with_latest,
+    versions_with_steps,
+)
 
 
 class ReadOrPublish(BasePermission):
@@ -49,10 +55,9 @@ class ProcedureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     def _version(self, number: int | None) -> ProcedureVersion:
         """The template's version `number`, or its latest, with steps prefetched (404 if none)."""
-        versions = versions_with_steps().filter(template__slug=self.kwargs["slug"])
         if number is not None:
-            return get_object_or_404(versions, number=number)
-        version = versions.order_by("-number").first()
+            return get_object_or_404(versions_with_steps().filter(template__slug=self.kwargs["slug"]), number=number)
+        version = latest_version(slug=self.kwargs["slug"])
         if version is None:
             raise Http404("No such procedure, or it has no published version.")
         return version
@@ -98,7 +103,7 @@ class ProcedureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = s.ScreenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version = self._version(data.validated_data.get("version"))
-        outcome = screen(version=version, answers=data.validated_data["answers"])
+        outcome = screen(rules=screening_rules_of(version), answers=data.validated_data["answers"])
         return Response({**outcome.as_dict(), "version": version.number})
 
     @extend_schema(
@@ -112,6 +117,7 @@ class ProcedureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data.is_valid(raise_exception=True)
         version = self._version(data.validated_data.get("version"))
         anaesthesia = data.validated_data.get("anaesthesia") or version.default_anaesthesia
-        levels = validate_levels(version=version, levels=data.validated_data["levels"])
-        result = estimate(version=version, levels=levels, anaesthesia=anaesthesia)
+        rules = estimate_rules_of(version)
+        levels = validate_levels(rules=rules, levels=data.validated_data["levels"])
+        result = estimate(rules=rules, levels=levels, anaesthesia=anaesthesia)
         return Response({**result.as_dict(), "levels": levels, "anaesthesia": anaesthesia, "version": version.number})

@@ -30,8 +30,10 @@ from core.idempotency import idempotent
 from core.models import AuditEntry
 from core.permissions import HasRole, IsCoordinator
 from core.roles import Role, can_see_patient_identifiers, has_role
-from scheduling import checklist, plans
+from scheduling import checklist
 from scheduling.models import Case, ChecklistEntry, ChecklistPhase, Patient
+from scheduling.plans.approval import approve_plan, can_approve, confirm_case, is_case_surgeon
+from scheduling.plans.loading import case_plan, plan_queryset
 
 # --- Permissions ------------------------------------------------------------------------------
 
@@ -45,7 +47,7 @@ class IsCaseSurgeon(BasePermission):
         return has_role(request.user, Role.SURGEON)
 
     def has_object_permission(self, request: Request, view: Any, obj: Case) -> bool:
-        return plans.can_approve(request.user, obj)
+        return can_approve(request.user, obj)
 
 
 class TheatreTeamSigns(BasePermission):
@@ -66,7 +68,7 @@ class CanReadCaseHistory(BasePermission):
         return has_role(request.user, Role.COORDINATOR, Role.SURGEON)
 
     def has_object_permission(self, request: Request, view: Any, obj: Case) -> bool:
-        return has_role(request.user, Role.COORDINATOR) or plans.is_case_surgeon(request.user, obj)
+        return has_role(request.user, Role.COORDINATOR) or is_case_surgeon(request.user, obj)
 
 
 # --- Rendering --------------------------------------------------------------------------------
@@ -177,13 +179,13 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
 
     def get_queryset(self) -> QuerySet[Case]:
         # The plan reads everything it shows with the object itself; the writes re-read under lock.
-        return plans.plan_queryset() if self.action == "plan" else Case.objects.select_related("surgeon")
+        return plan_queryset() if self.action == "plan" else Case.objects.select_related("surgeon")
 
     def _plan_response(self, request: Request, case_id: int) -> Response:
-        return self._render_plan(request, get_object_or_404(plans.plan_queryset(), pk=case_id))
+        return self._render_plan(request, get_object_or_404(plan_queryset(), pk=case_id))
 
     def _render_plan(self, request: Request, case: Case) -> Response:
-        data = plans.case_plan(case=case)
+        data = case_plan(case=case)
         # Identifiers are added for the roles that may see them, never for viewers (DESIGN §3).
         data["patient"] = _patient(case.patient) if can_see_patient_identifiers(request.user) else None
         return Response(data)
@@ -206,7 +208,7 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         case = self.get_object()
         body = ApproveInput(data=request.data)
         body.is_valid(raise_exception=True)
-        plans.approve_plan(
+        approve_plan(
             case_id=case.pk, actor=Actor.of(request.user), fingerprint=body.validated_data.get("fingerprint", "")
         )
         return self._plan_response(request, case.pk)
@@ -217,7 +219,7 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
     def confirm(self, request: Request, pk: str | None = None) -> Response:
         """booked → confirmed (coordinator); 409 invalid_transition unless the plan is approved."""
         case = self.get_object()
-        plans.confirm_case(case_id=case.pk, actor=Actor.of(request.user))
+        confirm_case(case_id=case.pk, actor=Actor.of(request.user))
         return self._plan_response(request, case.pk)
 
     @extend_schema(request=ChecklistInput, responses={200: OpenApiTypes.OBJECT, 201: ChecklistEntryOutput})

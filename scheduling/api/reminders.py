@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from core.errors import InvalidInput
 from core.roles import can_see_patient_identifiers
 from scheduling.models import Case, Reminder
-from scheduling.reminders import patient_address, reminder_warnings
+from scheduling.reminders.planning import patient_address, reminder_warnings
 
 
 class WarningSerializer(serializers.Serializer[dict[str, str]]):

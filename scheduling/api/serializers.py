@@ -12,23 +12,13 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import AwareDateTimeField
 from procedures.models import Anaesthesia
 from scheduling import plans, reminders
 from scheduling.booking import CancelReason
 from scheduling.models import Approach, Case, CaseCancellation, Channel, Patient, Priority
 
 PATIENT_IDENTIFIERS = ("nhs_number", "mrn", "given_name", "family_name", "date_of_birth", "email", "phone", "address")
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """A datetime that must carry its offset: a naive one is ambiguous across DST, so 400."""
-
-    default_error_messages = {"naive": "Give the time with its UTC offset, e.g. 2027-01-04T09:00:00+00:00."}
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 @extend_schema_field({"type": "string", "enum": list(Channel.values)})
@@ -266,6 +256,8 @@ class AvailabilityInput(serializers.Serializer[Any]):
                 raise serializers.ValidationError(
                     {f: ["Required unless `case` is given."] for f in missing},
                 )
+        if "levels" in attrs:
+            attrs["levels"] = [level.strip() for level in attrs["levels"].split(",") if level.strip()]
         today = dt.datetime.now(dt.UTC).date()
         date_from = attrs.setdefault("date_from", today)
         date_to = attrs.setdefault("date_to", date_from + dt.timedelta(days=28))

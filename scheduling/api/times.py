@@ -17,11 +17,11 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.fields import AwareDateTimeField
 from core.audit import Actor
 from core.idempotency import idempotent
 from core.roles import Role, has_role
 from scheduling import theatre_times
-from scheduling.api.serializers import AwareDateTimeField
 from scheduling.milestones import MILESTONES, minutes_between
 from scheduling.models import Case
 from scheduling.theatre_times import CaseTimesView
@@ -62,7 +62,7 @@ class MilestonesInput(serializers.Serializer[dict[str, Any]]):
                 raise serializers.ValidationError(
                     {name: [f"Not a milestone; use {', '.join(MILESTONES)}."] for name in unknown}
                 )
-        return super().to_internal_value(data)
+        return dict(super().to_internal_value(data))
 
 
 class TimesInput(serializers.Serializer[dict[str, Any]]):
@@ -106,7 +106,7 @@ class TimesOutput(serializers.Serializer[CaseTimesView]):
         if touch is None:
             return None
         start, end = touch
-        return TouchOutput({"start": start, "end": end, "minutes": minutes_between(start, end)}).data
+        return dict(TouchOutput({"start": start, "end": end, "minutes": minutes_between(start, end)}).data)
 
     def get_order(self, view: CaseTimesView) -> list[str]:
         return list(MILESTONES)

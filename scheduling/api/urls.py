@@ -1,15 +1,18 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from scheduling.api import plans, times, views
+from scheduling.api import plans, sessions, times, views
 from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.reminders import CaseRemindersView
 from scheduling.api.reports import TheatreUtilisationView
 
 router = DefaultRouter()
+# Lists are shown with their cases, so /sessions/ and the timetables' generate live here.
+router.register("sessions", sessions.SessionViewSet, basename="session")
+router.register("timetables", sessions.TimetableGenerateViewSet, basename="timetable-generate")
 router.register("patients", views.PatientViewSet, basename="patient")
-# Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet (issue 7).
+# Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet.
 router.register("cases", plans.CasePlanViewSet, basename="case-plan")
 router.register("cases", times.CaseTimesViewSet, basename="case-times")
 router.register("cases", views.CaseViewSet, basename="case")

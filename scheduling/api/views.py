@@ -15,19 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.audit import Actor
-from core.errors import ErrorCode
 from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
 from core.roles import can_see_patient_identifiers
 from scheduling import booking, cases
 from scheduling.api import serializers as s
-from scheduling.availability import (
-    AvailabilityQuery,
-    demand_for_procedure,
-    demand_of,
-    find_slots,
-    local_day_range,
-)
+from scheduling.availability import availability_for
 from scheduling.models import Case, Patient
 from theatre.models import TheatreSession
 
@@ -173,28 +166,14 @@ class AvailabilityView(APIView):
         params = s.AvailabilityInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
-        exclude_case_id = None
-        if "case" in p:
-            case = get_object_or_404(Case.objects.select_related("procedure_version"), pk=p["case"])
-            demand = demand_of(case)
-            if not demand.eligible:
-                raise booking.rule_broken(ErrorCode.NOT_ELIGIBLE)
-            exclude_case_id = case.pk
-        else:
-            demand = demand_for_procedure(
-                version=cases.latest_version(slug=p["procedure"]),
-                levels=[level.strip() for level in p["levels"].split(",") if level.strip()],
-                anaesthesia=p.get("anaesthesia"),
-                surgeon_id=p["surgeon"],
-            )
-        date_from, date_to = local_day_range(date_from=p["date_from"], date_to=p["date_to"])
-        slots = find_slots(
-            query=AvailabilityQuery(
-                demand=demand,
-                date_from=date_from,
-                date_to=date_to,
-                exclude_case_id=exclude_case_id,
-                limit=p["limit"],
-            )
+        slots = availability_for(
+            case_id=p.get("case"),
+            procedure=p.get("procedure"),
+            levels=p.get("levels", ()),
+            anaesthesia=p.get("anaesthesia"),
+            surgeon_id=p.get("surgeon"),
+            date_from=p["date_from"],
+            date_to=p["date_to"],
+            limit=p["limit"],
         )
         return Response({"count": len(slots), "results": s.SlotOutput(slots, many=True).data})

@@ -1,8 +1,8 @@
-"""The permission matrix (issue 7): every endpoint in the OpenAPI schema × every role.
+"""The permission matrix: every endpoint in the OpenAPI schema × every role.
 
 Each operation the schema lists must have a row below giving the status code each role gets;
 an operation without a row fails, and so does a row whose operation left the schema. Every
-cell runs against the same seeded world (tests/api/world.py) inside its own savepoint, so one
+cell runs against the same seeded world (tests/builders/clinic.py) inside its own savepoint, so one
 role's write never changes what the next role sees. No denied response, and no response at
 all to a viewer, may contain the seeded patient's identifiers.
 
@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
+from pytest_django import DjangoDbBlocker
 
-from tests.api.world import (
+from tests.builders.clinic import (
     PATIENT_ADDRESS,
     PATIENT_DOB,
     PATIENT_EMAIL,
@@ -34,10 +35,10 @@ from tests.api.world import (
     PATIENT_NHS,
     PATIENT_PHONE,
     PHASE_ITEMS,
-    ROLES,
-    World,
-    build_world,
+    PermissionWorld,
+    build_permission_world,
 )
+from tests.builders.people import ROLES
 
 PREFIX = "/api/v1"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -46,10 +47,10 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @dataclass(frozen=True)
 class Row:
     codes: dict[str, int]
-    body: Callable[[World], Any] | None = None
+    body: Callable[[PermissionWorld], Any] | None = None
     # path parameter → name of the world object to use instead of the default for its resource
     target: dict[str, str] = field(default_factory=dict)
-    query: str | Callable[[World], str] = ""
+    query: str | Callable[[PermissionWorld], str] = ""
 
 
 def row(
@@ -147,7 +148,7 @@ TABLE: dict[str, Row] = {
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
     # A staff member's own calendar, or a coordinator's or admin's view of it.
     "GET /staff/{id}/calendar.ics": row(403, 403, 200, 200, 403, 403, 200),
-    # Case plan, approval, confirmation, WHO checklist, history (issue 7).
+    # Case plan, approval, confirmation, WHO checklist, history.
     "GET /cases/{id}/plan/": read(),
     # Only the case's own surgeon approves; not another surgeon, not a coordinator, not an admin.
     "POST /cases/{id}/plan/approve/": row(403, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
@@ -190,7 +191,7 @@ EXTRA: dict[str, Row] = {
 
 
 def schema_operations() -> list[str]:
-    schema = SchemaGenerator().get_schema(request=None, public=True)
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
     return sorted(
         f"{method.upper()} {path.removeprefix(PREFIX)}"
         for path, item in schema["paths"].items()
@@ -217,8 +218,8 @@ DEFAULT_TARGETS: dict[str, str] = {
 }
 
 
-def _value(world: World, name: str, param: str) -> str:
-    obj = world.patient if name == "patient" else world.version if name == "version" else None
+def _value(world: PermissionWorld, name: str, param: str) -> str:
+    obj: Any = world.patient if name == "patient" else world.version if name == "version" else None
     if name == "template":
         return world.version.template.slug
     if obj is None:
@@ -228,7 +229,7 @@ def _value(world: World, name: str, param: str) -> str:
     return str(obj.pk)
 
 
-def fill(path: str, world: World, target: dict[str, str]) -> str:
+def fill(path: str, world: PermissionWorld, target: dict[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         param = match.group(1)
         before = path[: match.start()].rstrip("/").rsplit("/", 1)[-1]
@@ -244,7 +245,7 @@ class _Rollback(Exception):
     pass
 
 
-def call(world: World, role: str, operation: str, spec: Row) -> tuple[int, str]:
+def call(world: PermissionWorld, role: str, operation: str, spec: Row) -> tuple[int, str]:
     method, path = operation.split(" ", 1)
     query = spec.query(world) if callable(spec.query) else spec.query
     url = PREFIX + fill(path, world, spec.target) + query
@@ -272,7 +273,7 @@ def leaks(role: str, status: int, body: str) -> list[str]:
     return [text for text in forbidden if text in body]
 
 
-def check(world: World, operation: str, spec: Row) -> None:
+def check(world: PermissionWorld, operation: str, spec: Row) -> None:
     problems: list[str] = []
     for role in ROLES:
         status, body = call(world, role, operation, spec)
@@ -289,14 +290,14 @@ def check(world: World, operation: str, spec: Row) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+def world(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[PermissionWorld]:
     """One world for the whole module, in a transaction rolled back at the end; every cell
     runs in its own savepoint inside it (see `call`), so the cells cannot see each other."""
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            yield build_world()
+            yield build_permission_world()
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -310,7 +311,7 @@ def test_every_schema_operation_has_a_row_and_every_row_an_operation() -> None:
 
 
 @pytest.mark.django_db
-def test_the_leak_check_finds_identifiers_where_they_are_allowed(world: World) -> None:
+def test_the_leak_check_finds_identifiers_where_they_are_allowed(world: PermissionWorld) -> None:
     """The control: the same check over a coordinator's view of the patient does find them."""
     status, body = call(world, "coordinator", "GET /patients/{id}/", TABLE["GET /patients/{id}/"])
     assert status == 200
@@ -318,7 +319,7 @@ def test_the_leak_check_finds_identifiers_where_they_are_allowed(world: World) -
 
 
 @pytest.mark.django_db
-def test_the_served_schema_is_the_one_walked(world: World) -> None:
+def test_the_served_schema_is_the_one_walked(world: PermissionWorld) -> None:
     response = world.client("admin").get(f"{PREFIX}/schema/", {"format": "json"})
     assert response.status_code == 200
     served = json.loads(response.content)["paths"]
@@ -328,7 +329,7 @@ def test_the_served_schema_is_the_one_walked(world: World) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_permission_matrix(world: World, operation: str) -> None:
+def test_permission_matrix(world: PermissionWorld, operation: str) -> None:
     spec = TABLE.get(operation)
     if spec is None:
         pytest.fail(f"{operation} is in the schema but has no row in the permission table.")
@@ -337,7 +338,7 @@ def test_permission_matrix(world: World, operation: str) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("operation", sorted(EXTRA))
-def test_permission_matrix_beyond_the_schema(world: World, operation: str) -> None:
+def test_permission_matrix_beyond_the_schema(world: PermissionWorld, operation: str) -> None:
     spec = EXTRA[operation]
     base, _, query = operation.partition("?")
     if query and not spec.query:

@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,10 +21,17 @@ from core.audit import Actor
 from core.roles import Role
 from scheduling.booking import book_case
 from scheduling.models import Case, CaseEquipment
+from tests.builders.people import login
+from tests.builders.world import build_booking_world
 from tests.concurrency.row_locks import row_held_elsewhere
-from tests.conftest import make_user
-from tests.factories import EquipmentUnitFactory, PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory
-from tests.scheduling.booking_world import build_world, london
+from tests.factories import (
+    EquipmentUnitFactory,
+    PatientFactory,
+    SurgeonFactory,
+    TheatreFactory,
+    TheatreSessionFactory,
+    london,
+)
 from theatre.models import TheatreSession
 
 ROUNDS = 10
@@ -89,7 +97,7 @@ def race(calls: list[Callable[[], int]]) -> Counter[int]:
 @pytest.fixture
 def coordinator_client() -> APIClient:
     client = APIClient()
-    client.force_authenticate(make_user("racer", Role.COORDINATOR))
+    client.force_authenticate(login("racer", Role.COORDINATOR))
     return client
 
 
@@ -108,7 +116,7 @@ def test_twenty_cases_racing_for_the_last_slot_give_one_booking(coordinator_clie
     """Given a list with one hour left, when 20 cases try to take it at once, exactly one wins."""
     user = User.objects.get(username="racer")
     for round_no in range(ROUNDS):
-        world = build_world(units=PARALLEL, site_name=f"Site {round_no}")
+        world = build_booking_world(units=PARALLEL, site_name=f"Site {round_no}")
         filler = world.case(estimated_minutes=240)
         book_case(case_id=filler.pk, session_id=world.session.pk, actor=Actor.of(user))
         cases = [world.case() for _ in range(PARALLEL)]
@@ -122,7 +130,7 @@ def test_one_surgeon_booked_into_two_theatres_at_once_never_overlaps(coordinator
     """Given two shared lists at the same time, 20 bookings of one surgeon's cases leave one booked."""
     user = User.objects.get(username="racer")
     for round_no in range(ROUNDS):
-        world = build_world(units=PARALLEL, site_name=f"Site {round_no}")
+        world = build_booking_world(units=PARALLEL, site_name=f"Site {round_no}")
         other = world.other_session()
         surgeon = SurgeonFactory()
         start = world.session.start + dt.timedelta(hours=1)
@@ -145,7 +153,7 @@ def test_two_cases_racing_for_the_last_c_arm_get_one_unit_at_most(coordinator_cl
     """Given two C-arms, one already claimed, two lists at once race for the other: one wins."""
     user = User.objects.get(username="racer")
     for round_no in range(ROUNDS):
-        world = build_world(units=2, site_name=f"Site {round_no}")
+        world = build_booking_world(units=2, site_name=f"Site {round_no}")
         first, second, third = (world.other_session() for _ in range(3))
         start = first.start + dt.timedelta(hours=1)
         book_case(case_id=world.case(surgeon=first.surgeon).pk, session_id=first.pk, start=start, actor=Actor.of(user))
@@ -181,7 +189,7 @@ def place_raw(case: Case, session_id: int, start: dt.datetime, minutes: int = 60
     ],
 )
 def test_exclusion_constraints_reject_overlaps_written_around_the_service(constraint: str, second: str) -> None:
-    world = build_world()
+    world = build_booking_world()
     start = london(2027, 1, 4, 9)
     patient = PatientFactory()
     first = world.case(patient=patient)
@@ -189,7 +197,7 @@ def test_exclusion_constraints_reject_overlaps_written_around_the_service(constr
     other = TheatreSessionFactory(
         theatre=TheatreFactory(site=world.site), start=world.session.start, end=world.session.end
     )
-    kwargs = {
+    kwargs: Any = {  # (case fields, session id, place_raw extras)
         "same_session": ({"surgeon": SurgeonFactory()}, world.session.pk, {}),
         "same_surgeon": ({}, other.pk, {}),
         "same_anaesthetist": ({"surgeon": SurgeonFactory()}, other.pk, {"anaesthetist_id": world.anaesthetist.pk}),
@@ -202,7 +210,7 @@ def test_exclusion_constraints_reject_overlaps_written_around_the_service(constr
 
 
 def test_exclusion_constraint_rejects_a_double_booked_unit() -> None:
-    world = build_world()
+    world = build_booking_world()
     unit = world.units[0]
     start = london(2027, 1, 4, 9)
     a, b = world.case(), world.case()
@@ -217,7 +225,7 @@ def test_exclusion_constraint_rejects_a_double_booked_unit() -> None:
 
 
 def test_cancelled_cases_do_not_block_in_the_database() -> None:
-    world = build_world()
+    world = build_booking_world()
     start = london(2027, 1, 4, 9)
     gone = world.case()
     place_raw(gone, world.session.pk, start)
@@ -228,8 +236,8 @@ def test_cancelled_cases_do_not_block_in_the_database() -> None:
 
 def test_a_lock_held_too_long_gives_409_busy_not_500() -> None:
     """Given another transaction holding the list's row, a booking that cannot get it in time is 409 busy."""
-    world = build_world()
-    user = make_user("waiter", Role.COORDINATOR)
+    world = build_booking_world()
+    user = login("waiter", Role.COORDINATOR)
     case = world.case()
     client = APIClient()
     client.force_authenticate(user)

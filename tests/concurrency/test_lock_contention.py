@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.roles import Role
+from tests.builders.people import login
 from tests.concurrency.row_locks import row_held_elsewhere
-from tests.conftest import make_user
 from tests.factories import TheatreSessionFactory
 from theatre.models import TheatreSession
 
@@ -20,7 +20,7 @@ def test_editing_a_list_whose_row_another_change_holds_is_409_busy_not_500() -> 
     then the answer is 409 busy and the list is unchanged."""
     session = TheatreSessionFactory(notes="before")
     client = APIClient()
-    client.force_authenticate(make_user("editor", Role.COORDINATOR))
+    client.force_authenticate(login("editor", Role.COORDINATOR))
     with row_held_elsewhere(TheatreSession.objects.filter(pk=session.pk)):
         response = client.patch(f"/api/v1/sessions/{session.pk}/", {"notes": "after"}, format="json")
     assert response.status_code == 409

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.exceptions import ValidationError
@@ -26,6 +28,7 @@ def test_audit_records_who_what_before_after_and_why(coordinator_user: User) -> 
         after=snapshot(site),
         reason="moved",
     )
+    entry: Any  # before/after are JSON
     (entry,) = history(site)
     assert entry.actor == coordinator_user
     assert entry.actor_label == "user:coord"
@@ -41,6 +44,7 @@ def test_audit_attributes_process_writes_to_the_process() -> None:
     assert entry.actor_label == "task:theatre.tasks.lock_upcoming_sessions"
 
 
+@pytest.mark.pure
 def test_domain_error_becomes_409_with_code_and_detail() -> None:
     response = exception_handler(DomainError(ErrorCode.SLOT_TAKEN, "That time is taken."), {})
     assert response is not None
@@ -48,6 +52,7 @@ def test_domain_error_becomes_409_with_code_and_detail() -> None:
     assert response.data == {"code": "slot_taken", "detail": "That time is taken."}
 
 
+@pytest.mark.pure
 def test_invalid_input_becomes_400_naming_the_field() -> None:
     response = exception_handler(InvalidInput("levels", "L9 is not a vertebra."), {})
     assert response is not None
@@ -56,6 +61,7 @@ def test_invalid_input_becomes_400_naming_the_field() -> None:
     assert response.data["code"] == "invalid"
 
 
+@pytest.mark.pure
 def test_validation_error_keeps_field_errors_and_adds_a_code() -> None:
     response = exception_handler(ValidationError({"start": ["Must carry an offset."]}), {})
     assert response is not None

@@ -1,4 +1,4 @@
-"""Issue 2: the service starts, guards its configuration, and answers with one error shape."""
+"""The service starts, guards its configuration, and answers with one error shape."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
+from tests.conftest import WorkerFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,11 +79,11 @@ def test_healthz_reports_database_and_broker(anon_client: APIClient) -> None:
 @pytest.mark.django_db
 def test_healthz_is_503_when_the_broker_is_down(anon_client: APIClient) -> None:
     original = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # type: ignore[misc]  # nothing listens on port 1
     try:
         response = anon_client.get("/healthz")
     finally:
-        celery_app.conf.broker_url = original
+        celery_app.conf.broker_url = original  # type: ignore[misc]  # celery-types: read-only, but settable
     assert response.status_code == 503
     assert response.json()["broker"] == "down"
     assert response.json()["database"] == "ok"
@@ -116,7 +117,7 @@ def test_anonymous_gets_401_or_403_and_no_data(anon_client: APIClient, path: str
 
 
 @pytest.mark.django_db
-def test_a_user_without_a_role_is_denied(anon_client: APIClient, django_user_model: type) -> None:
+def test_a_user_without_a_role_is_denied(anon_client: APIClient, django_user_model: type[User]) -> None:
     nobody = django_user_model.objects.create_user(username="nobody", password="pw")
     anon_client.force_authenticate(nobody)
     assert anon_client.get("/api/v1/schema/").status_code == 403
@@ -135,7 +136,7 @@ def test_schema_and_swagger_ui_are_served_to_staff(viewer: APIClient) -> None:
 
 
 @pytest.mark.django_db
-def test_token_authentication_works(anon_client: APIClient, django_user_model: type) -> None:
+def test_token_authentication_works(anon_client: APIClient, django_user_model: type[User]) -> None:
     from rest_framework.authtoken.models import Token
 
     user = django_user_model.objects.create_user(username="tok", password="pw")
@@ -146,7 +147,7 @@ def test_token_authentication_works(anon_client: APIClient, django_user_model: t
 
 
 @pytest.mark.celery_worker
-def test_a_real_worker_on_redis_completes_a_task(celery_worker_process) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_worker_on_redis_completes_a_task(celery_worker_process: WorkerFactory) -> None:
     from core.tasks import ping
 
     celery_worker_process()

@@ -3,17 +3,18 @@ screening and estimates."""
 
 from __future__ import annotations
 
-import copy
 import importlib
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission, User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.models import AuditEntry
 from procedures.models import ProcedureStep, ProcedureVersion
+from tests.builders.answers import eligible_answers
 from tests.conftest import client_for
 from tests.factories import ProcedureTemplateFactory, ProcedureVersionFactory
 
@@ -22,18 +23,10 @@ pytestmark = pytest.mark.django_db
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
 ROLES = ["coordinator", "surgeon", "anaesthetist", "viewer", "admin"]
 
-CLEAN_ANSWERS: dict[str, Any] = {
-    "fracture_painful": True,
-    "fracture_unhealed_on_imaging": True,
-    "conservative_care_tried": True,
-    "fragment_or_tumour_in_canal": False,
-    "active_infection": False,
-    "bleeding_disorder": False,
-    "inr": 1.0,
-    "platelets": 250,
-    "cement_allergy": False,
-    "anticoagulants": ["warfarin"],
-}
+
+def on_warfarin(**changes: Any) -> dict[str, Any]:
+    """Eligible answers from a patient taking warfarin, which the seeded versions hold for 5 days."""
+    return eligible_answers(anticoagulants=["warfarin"]) | changes
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +96,9 @@ def test_unknown_template_is_404(viewer: APIClient) -> None:
 
 
 @pytest.mark.parametrize("extra_templates", [0, 4])
-def test_list_runs_in_constant_queries(extra_templates: int, viewer: APIClient, django_assert_num_queries: Any) -> None:
+def test_list_runs_in_constant_queries(
+    extra_templates: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     add_templates(extra_templates)
     # 1 role lookup, 2 page count, 3 templates, 4 their newest versions (+ author), 5 those versions' steps
     with django_assert_num_queries(5):
@@ -113,7 +108,9 @@ def test_list_runs_in_constant_queries(extra_templates: int, viewer: APIClient, 
 
 
 @pytest.mark.parametrize("versions", [1, 6])
-def test_detail_runs_in_constant_queries(versions: int, viewer: APIClient, django_assert_num_queries: Any) -> None:
+def test_detail_runs_in_constant_queries(
+    versions: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     template = ProcedureTemplateFactory(slug="many-versions")
     for number in range(1, versions + 1):
         ProcedureVersionFactory(template=template, number=number)
@@ -125,7 +122,7 @@ def test_detail_runs_in_constant_queries(versions: int, viewer: APIClient, djang
 
 @pytest.mark.parametrize("versions", [2, 6])
 def test_history_is_newest_first_in_constant_queries(
-    versions: int, viewer: APIClient, django_assert_num_queries: Any
+    versions: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     template = ProcedureTemplateFactory(slug="history")
     for number in range(1, versions + 1):
@@ -170,7 +167,7 @@ def test_publishing_is_audited(template_editor: APIClient) -> None:
         "/api/v1/procedures/vertebroplasty/versions/", {"change_note": "Longer turnover", "turnover_minutes": 25}
     ).json()
     version = ProcedureVersion.objects.get(template__slug="vertebroplasty", number=body["number"])
-    entry = AuditEntry.objects.get(action="procedureversion.created", object_id=str(version.pk))
+    entry: Any = AuditEntry.objects.get(action="procedureversion.created", object_id=str(version.pk))
     assert entry.actor_label == "user:surg" and entry.reason == "Longer turnover"
     assert entry.before == {"number": 1}
     assert entry.after["turnover_minutes"] == 25 and len(entry.after["steps"]) == version.steps.count()
@@ -308,7 +305,7 @@ def test_a_version_is_immutable_once_saved() -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_may_screen(role: str, request: pytest.FixtureRequest) -> None:
     client: APIClient = request.getfixturevalue(role)
-    response = client.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": CLEAN_ANSWERS}, format="json")
+    response = client.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": on_warfarin()}, format="json")
     assert response.status_code == 200
     assert response.json() == {
         "result": "eligible",
@@ -321,7 +318,7 @@ def test_every_role_may_screen(role: str, request: pytest.FixtureRequest) -> Non
 
 
 def test_screen_reports_blockers_and_missing(viewer: APIClient) -> None:
-    answers = copy.deepcopy(CLEAN_ANSWERS)
+    answers = on_warfarin()
     answers["active_infection"] = True
     del answers["inr"]
     body = viewer.post("/api/v1/procedures/vertebroplasty/screen/", {"answers": answers}, format="json").json()
@@ -347,9 +344,7 @@ def test_screen_with_no_answers_is_incomplete(viewer: APIClient) -> None:
 def test_screen_rejects_malformed_answers_naming_the_field(
     answers: dict[str, Any], field: str, viewer: APIClient
 ) -> None:
-    response = viewer.post(
-        "/api/v1/procedures/kyphoplasty/screen/", {"answers": {**CLEAN_ANSWERS, **answers}}, format="json"
-    )
+    response = viewer.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": on_warfarin(**answers)}, format="json")
     assert response.status_code == 400
     assert field in response.json()["errors"]
 
@@ -363,7 +358,7 @@ def test_screen_needs_an_answers_object(viewer: APIClient) -> None:
 
 def test_screen_against_a_pinned_older_version(template_editor: APIClient, viewer: APIClient) -> None:
     template_editor.post("/api/v1/procedures/kyphoplasty/versions/", {"change_note": "x", "inr_max": "1.8"})
-    answers = {**CLEAN_ANSWERS, "inr": 1.7}
+    answers = on_warfarin(inr=1.7)
     latest = viewer.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": answers}, format="json").json()
     pinned = viewer.post(
         "/api/v1/procedures/kyphoplasty/screen/", {"answers": answers, "version": 1}, format="json"

@@ -6,15 +6,18 @@ import importlib
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidInput
-from procedures.estimates import VERTEBRAE, estimate
-from procedures.models import ProcedureVersion, StepKind
-from procedures.screening import QUESTIONS, screen
+from procedures.estimates import VERTEBRAE, EstimateRules, estimate
+from procedures.models import StepKind
+from procedures.screening import QUESTIONS, ScreeningRules, screen
 from procedures.versions import validate_version
-from tests.procedures.builders import version
+from tests.builders.versions import estimate_rules, screening_rules
+
+pytestmark = pytest.mark.pure
 
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
 KP = SEED.KYPHOPLASTY["version"]
@@ -55,8 +58,8 @@ def level_runs(draw: st.DrawFn, min_size: int = 1) -> list[str]:
 
 def build(
     step_rows: list[tuple[str, str, int, bool]], anaesthesia: list[dict[str, Any]], allowed: list[str], turnover: int
-) -> tuple[dict[str, Any], ProcedureVersion]:
-    """The full data the service would validate, and the in-memory version made from it."""
+) -> tuple[dict[str, Any], EstimateRules]:
+    """The full data the service would validate, and what the estimate reads from such a version."""
     fields = {k: v for k, v in KP.items() if k not in ("steps", "change_note")}
     fields.update(
         anaesthesia_options=anaesthesia,
@@ -72,7 +75,7 @@ def build(
         fields[name] = Decimal(fields[name])
     for name in ("cement_ml_per_level", "cement_max_ml_per_level", "inr_max"):
         fields[name] = Decimal(fields[name])
-    return data, version(steps=step_rows, **fields)
+    return data, estimate_rules(steps=step_rows, **fields)
 
 
 @settings(max_examples=200, deadline=None)
@@ -83,9 +86,7 @@ def test_estimates_grow_strictly_with_levels(
     _, v = build(step_rows, anaesthesia, allowed, turnover)
     chosen = data.draw(st.lists(st.sampled_from(allowed), min_size=2, unique=True))
     option = data.draw(st.sampled_from(["general", "local_sedation"]))
-    totals = [
-        estimate(version=v, levels=chosen[:n], anaesthesia=option).total_minutes for n in range(1, len(chosen) + 1)
-    ]
+    totals = [estimate(rules=v, levels=chosen[:n], anaesthesia=option).total_minutes for n in range(1, len(chosen) + 1)]
     assert totals == sorted(set(totals)), totals  # strictly increasing
 
 
@@ -97,7 +98,7 @@ def test_estimate_is_exactly_the_documented_formula(
     _, v = build(step_rows, anaesthesia, allowed, turnover)
     chosen = data.draw(st.lists(st.sampled_from(allowed), min_size=1, unique=True))
     option = data.draw(st.sampled_from(anaesthesia))
-    result = estimate(version=v, levels=chosen, anaesthesia=option["code"])
+    result = estimate(rules=v, levels=chosen, anaesthesia=option["code"])
     fixed = sum(m for _, _, m, per in step_rows if not per)
     per_level = sum(m for _, _, m, per in step_rows if per)
     expected = fixed + per_level * len(chosen) + option["induction_minutes"] + option["recovery_minutes"] + turnover
@@ -114,8 +115,8 @@ def test_ga_never_shorter_than_local_sedation_in_any_version_the_service_accepts
     and publishing refuses any version that does not."""
     full, v = build(step_rows, anaesthesia, allowed, turnover)
     chosen = data.draw(st.lists(st.sampled_from(allowed), min_size=1, unique=True))
-    ga = estimate(version=v, levels=chosen, anaesthesia="general").total_minutes
-    la = estimate(version=v, levels=chosen, anaesthesia="local_sedation").total_minutes
+    ga = estimate(rules=v, levels=chosen, anaesthesia="general").total_minutes
+    la = estimate(rules=v, levels=chosen, anaesthesia="local_sedation").total_minutes
     general, local = (o["induction_minutes"] + o["recovery_minutes"] for o in anaesthesia)
     assert ga - la == general - local  # independent of steps, levels and turnover
     try:
@@ -130,7 +131,7 @@ def test_ga_never_shorter_than_local_sedation_in_any_version_the_service_accepts
 @given(st.sampled_from([SEED.KYPHOPLASTY, SEED.VERTEBROPLASTY]), st.data())
 def test_seeded_ga_never_shorter_than_local_sedation(template: dict[str, Any], data: st.DataObject) -> None:
     raw = template["version"]
-    v = version(
+    v = estimate_rules(
         steps=[(k, n, m, p) for k, n, m, p, _ in raw["steps"]],
         anaesthesia_options=raw["anaesthesia_options"],
         allowed_levels=raw["allowed_levels"],
@@ -140,8 +141,8 @@ def test_seeded_ga_never_shorter_than_local_sedation(template: dict[str, Any], d
     chosen = data.draw(
         st.lists(st.sampled_from(raw["allowed_levels"]), min_size=1, max_size=raw["max_levels"], unique=True)
     )
-    ga = estimate(version=v, levels=chosen, anaesthesia="general").total_minutes
-    la = estimate(version=v, levels=chosen, anaesthesia="local_sedation").total_minutes
+    ga = estimate(rules=v, levels=chosen, anaesthesia="general").total_minutes
+    la = estimate(rules=v, levels=chosen, anaesthesia="local_sedation").total_minutes
     assert ga >= la
 
 
@@ -169,7 +170,7 @@ def answer_sets(draw: st.DrawFn) -> dict[str, Any]:
     return answers
 
 
-def any_blocker_answer(answers: dict[str, Any], v: ProcedureVersion) -> bool:
+def any_blocker_answer(answers: dict[str, Any], v: ScreeningRules) -> bool:
     """Written out independently of the rule engine, from the seed leaflet and DESIGN §2."""
     a = answers.get
     return (
@@ -195,13 +196,13 @@ def any_blocker_answer(answers: dict[str, Any], v: ProcedureVersion) -> bool:
 def test_screening_is_never_eligible_when_any_blocker_answer_is_true(
     answers: dict[str, Any], inr_max: Decimal, platelets_min: int
 ) -> None:
-    v = version(
+    v = screening_rules(
         contraindications=SEED.CONTRAINDICATIONS,
         inr_max=inr_max,
         platelets_min=platelets_min,
         anticoagulant_hold_days=SEED.ANTICOAGULANT_HOLD_DAYS,
     )
-    outcome = screen(version=v, answers=answers)
+    outcome = screen(rules=v, answers=answers)
     if any_blocker_answer(answers, v):
         assert outcome.result == "ineligible" and outcome.blockers
     else:

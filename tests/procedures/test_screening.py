@@ -13,18 +13,19 @@ from procedures.screening import (
     QUESTIONS,
     AnticoagulantHold,
     ScreeningOutcome,
+    ScreeningRules,
     hold_dates,
     mandatory_answers,
     questionnaire,
     screen,
+    screening_rules_of,
     validate_hold_days,
     validate_rules,
 )
-from tests.procedures.builders import GOOD_ANSWERS, RULES, version
+from tests.builders.answers import eligible_answers as answers
+from tests.builders.versions import RULES, screening_rules, version
 
-
-def answers(**changes: Any) -> dict[str, Any]:
-    return {**GOOD_ANSWERS, **changes}
+pytestmark = pytest.mark.pure
 
 
 def codes(findings: Any) -> list[str]:
@@ -32,7 +33,7 @@ def codes(findings: Any) -> list[str]:
 
 
 def test_complete_clean_answers_are_eligible() -> None:
-    outcome = screen(version=version(), answers=answers())
+    outcome = screen(rules=screening_rules(), answers=answers())
     assert outcome == ScreeningOutcome("eligible", (), (), (), ())
 
 
@@ -52,79 +53,79 @@ def test_complete_clean_answers_are_eligible() -> None:
     ],
 )
 def test_each_blocker_makes_the_case_ineligible(change: dict[str, Any], blocker: str) -> None:
-    outcome = screen(version=version(), answers=answers(**change))
+    outcome = screen(rules=screening_rules(), answers=answers(**change))
     assert outcome.result == "ineligible"
     assert codes(outcome.blockers) == [blocker]
 
 
 def test_limits_are_inclusive_and_read_from_the_version() -> None:
-    v = version(inr_max=Decimal("1.8"), platelets_min=75)
-    assert screen(version=v, answers=answers(inr=1.8, platelets=75)).result == "eligible"
-    outcome = screen(version=v, answers=answers(inr=1.7, platelets=74))
+    v = screening_rules(inr_max=Decimal("1.8"), platelets_min=75)
+    assert screen(rules=v, answers=answers(inr=1.8, platelets=75)).result == "eligible"
+    outcome = screen(rules=v, answers=answers(inr=1.7, platelets=74))
     assert codes(outcome.blockers) == ["bleeding_disorder"]
     assert "Platelets 74 is below the limit of 75" in outcome.blockers[0].message
 
 
 def test_limit_message_names_value_and_limit() -> None:
-    outcome = screen(version=version(), answers=answers(inr=2.25))
+    outcome = screen(rules=screening_rules(), answers=answers(inr=2.25))
     assert outcome.blockers[0].message == "Bleeding risk. (INR 2.25 is above the limit of 1.5)"
 
 
 def test_missing_mandatory_answers_are_incomplete_and_listed() -> None:
     given = answers()
     del given["inr"], given["cement_allergy"]
-    outcome = screen(version=version(), answers=given)
+    outcome = screen(rules=screening_rules(), answers=given)
     assert outcome.result == "incomplete"
     assert outcome.missing == ("inr", "cement_allergy")
 
 
 def test_empty_answers_are_incomplete_never_eligible() -> None:
-    outcome = screen(version=version(), answers={})
+    outcome = screen(rules=screening_rules(), answers={})
     assert outcome.result == "incomplete"
-    assert set(outcome.missing) == set(mandatory_answers(version()))
+    assert set(outcome.missing) == set(mandatory_answers(screening_rules()))
 
 
 def test_null_means_not_answered() -> None:
-    outcome = screen(version=version(), answers=answers(inr=None))
+    outcome = screen(rules=screening_rules(), answers=answers(inr=None))
     assert outcome.result == "incomplete" and outcome.missing == ("inr",)
 
 
 def test_a_blocker_wins_over_missing_answers() -> None:
-    outcome = screen(version=version(), answers={"active_infection": True})
+    outcome = screen(rules=screening_rules(), answers={"active_infection": True})
     assert outcome.result == "ineligible"
     assert codes(outcome.blockers) == ["active_infection"]
     assert "inr" in outcome.missing
 
 
 def test_warnings_do_not_change_an_eligible_result() -> None:
-    outcome = screen(version=version(), answers=answers(can_lie_prone=False, radicular_pain_dominant=True))
+    outcome = screen(rules=screening_rules(), answers=answers(can_lie_prone=False, radicular_pain_dominant=True))
     assert outcome.result == "eligible"
     assert codes(outcome.warnings) == ["cannot_lie_prone", "radicular_pain_dominant"]
 
 
 def test_warning_answers_are_optional() -> None:
-    assert "can_lie_prone" not in mandatory_answers(version())
+    assert "can_lie_prone" not in mandatory_answers(screening_rules())
 
 
 def test_anticoagulants_give_a_hold_per_drug_from_the_version() -> None:
-    outcome = screen(version=version(), answers=answers(anticoagulants=["Warfarin", "clopidogrel", "warfarin"]))
+    outcome = screen(rules=screening_rules(), answers=answers(anticoagulants=["Warfarin", "clopidogrel", "warfarin"]))
     assert outcome.result == "eligible"
     assert outcome.holds == (AnticoagulantHold("warfarin", 5), AnticoagulantHold("clopidogrel", 5))
-    other = version(anticoagulant_hold_days={"warfarin": 7, "clopidogrel": 5})
-    assert screen(version=other, answers=answers(anticoagulants=["warfarin"])).holds == (
+    other = screening_rules(anticoagulant_hold_days={"warfarin": 7, "clopidogrel": 5})
+    assert screen(rules=other, answers=answers(anticoagulants=["warfarin"])).holds == (
         AnticoagulantHold("warfarin", 7),
     )
 
 
 def test_an_anticoagulant_without_a_hold_rule_blocks_and_names_the_drug() -> None:
-    outcome = screen(version=version(), answers=answers(anticoagulants=["apixaban", "phenindione"]))
+    outcome = screen(rules=screening_rules(), answers=answers(anticoagulants=["apixaban", "phenindione"]))
     assert outcome.result == "ineligible"
     assert "no hold rule for phenindione" in outcome.blockers[0].message
     assert outcome.holds == (AnticoagulantHold("apixaban", 2),)
 
 
 def test_as_dict_matches_the_shared_shape() -> None:
-    data = screen(version=version(), answers=answers(anticoagulants=["warfarin"], inr=3)).as_dict()
+    data = screen(rules=screening_rules(), answers=answers(anticoagulants=["warfarin"], inr=3)).as_dict()
     assert data == {
         "result": "ineligible",
         "blockers": [{"code": "bleeding_disorder", "message": "Bleeding risk. (INR 3 is above the limit of 1.5)"}],
@@ -151,23 +152,23 @@ def test_as_dict_matches_the_shared_shape() -> None:
 )
 def test_malformed_answers_name_the_field(bad: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as exc:
-        screen(version=version(), answers=answers(**bad))
+        screen(rules=screening_rules(), answers=answers(**bad))
     assert exc.value.field == field
     assert exc.value.as_dict()["errors"] == {field: [exc.value.detail]}
 
 
 def test_answers_must_be_an_object() -> None:
     with pytest.raises(InvalidInput) as exc:
-        screen(version=version(), answers=["inr"])  # type: ignore[arg-type]
+        screen(rules=screening_rules(), answers=["inr"])  # type: ignore[arg-type]
     assert exc.value.field == "answers"
 
 
 def test_a_version_without_rules_needs_no_answers() -> None:
-    assert screen(version=version(contraindications=[]), answers={}).result == "eligible"
+    assert screen(rules=screening_rules(contraindications=[]), answers={}).result == "eligible"
 
 
 def test_hold_dates_count_back_from_the_procedure_day() -> None:
-    outcome = screen(version=version(), answers=answers(anticoagulants=["warfarin", "apixaban"]))
+    outcome = screen(rules=screening_rules(), answers=answers(anticoagulants=["warfarin", "apixaban"]))
     assert hold_dates(outcome=outcome, procedure_date=dt.date(2027, 3, 10)) == [
         {
             "drug": "warfarin",
@@ -185,7 +186,7 @@ def test_hold_dates_count_back_from_the_procedure_day() -> None:
 
 
 def test_questionnaire_lists_every_question_with_required_flags() -> None:
-    items = questionnaire(version())
+    items = questionnaire(screening_rules())
     assert [i["code"] for i in items] == [q.code for q in QUESTIONS]
     by_code = {i["code"]: i for i in items}
     assert by_code["inr"]["required"] is True and by_code["inr"]["type"] == "number"
@@ -278,3 +279,13 @@ def test_validate_hold_days_refuses_bad_values(hold_days: object) -> None:
     with pytest.raises(InvalidInput) as exc:
         validate_hold_days(hold_days)
     assert exc.value.field == "anticoagulant_hold_days"
+
+
+def test_the_rules_are_read_from_the_version_rules_limits_and_hold_days() -> None:
+    v = version(inr_max=Decimal("1.8"), platelets_min=75, anticoagulant_hold_days={"warfarin": 5})
+    assert screening_rules_of(v) == ScreeningRules(
+        contraindications=tuple(RULES),
+        inr_max=Decimal("1.8"),
+        platelets_min=Decimal(75),
+        anticoagulant_hold_days={"warfarin": 5},
+    )

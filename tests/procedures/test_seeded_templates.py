@@ -1,5 +1,5 @@
 """The seeded kyphoplasty and vertebroplasty templates (data migration 0003) hold every element the
-seed leaflet and the issue name, pass their own version rules, and block the leaflet's three
+seed leaflet and NICE TA279 name, pass their own version rules, and block the leaflet's three
 "cannot be performed" situations."""
 
 from __future__ import annotations
@@ -11,27 +11,15 @@ from typing import Any
 import pytest
 from django.apps import apps
 
-from procedures.estimates import estimate
+from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
-from procedures.screening import screen
+from procedures.screening import screen, screening_rules_of
 from procedures.versions import STEP_FIELDS, VERSION_FIELDS, validate_version, versions_with_steps
+from tests.builders.answers import eligible_answers
 
 pytestmark = pytest.mark.django_db
 
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
-
-CLEAN_ANSWERS: dict[str, Any] = {
-    "fracture_painful": True,
-    "fracture_unhealed_on_imaging": True,
-    "conservative_care_tried": True,
-    "fragment_or_tumour_in_canal": False,
-    "active_infection": False,
-    "bleeding_disorder": False,
-    "inr": 1.0,
-    "platelets": 250,
-    "cement_allergy": False,
-    "anticoagulants": [],
-}
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +66,7 @@ def test_seeded_version_obeys_its_own_rules(slug: str) -> None:
 def test_seeded_rules_block_the_leaflet_situations(
     slug: str, situation: str, answers: dict[str, Any], blocker: str
 ) -> None:
-    outcome = screen(version=seeded(slug), answers={**CLEAN_ANSWERS, **answers})
+    outcome = screen(rules=screening_rules_of(seeded(slug)), answers=eligible_answers(**answers))
     assert outcome.result == "ineligible", situation
     assert [f.code for f in outcome.blockers] == [blocker]
 
@@ -86,8 +74,8 @@ def test_seeded_rules_block_the_leaflet_situations(
 @pytest.mark.parametrize("slug", ["kyphoplasty", "vertebroplasty"])
 def test_seeded_rules_pass_a_clean_patient_and_hold_anticoagulants(slug: str) -> None:
     outcome = screen(
-        version=seeded(slug),
-        answers={**CLEAN_ANSWERS, "anticoagulants": ["warfarin", "apixaban", "clopidogrel"], "mdt_discussed": True},
+        rules=screening_rules_of(seeded(slug)),
+        answers=eligible_answers(anticoagulants=["warfarin", "apixaban", "clopidogrel"], mdt_discussed=True),
     )
     assert outcome.result == "eligible"
     assert [(h.drug, h.stop_days_before) for h in outcome.holds] == [
@@ -206,14 +194,14 @@ def test_seeded_ga_takes_at_least_as_long_as_local_with_sedation(slug: str) -> N
     v = seeded(slug)
     for n in range(1, v.max_levels + 1):
         levels = v.allowed_levels[:n]
-        ga = estimate(version=v, levels=levels, anaesthesia="general").total_minutes
-        la = estimate(version=v, levels=levels, anaesthesia="local_sedation").total_minutes
+        ga = estimate(rules=estimate_rules_of(v), levels=levels, anaesthesia="general").total_minutes
+        la = estimate(rules=estimate_rules_of(v), levels=levels, anaesthesia="local_sedation").total_minutes
         assert ga >= la
 
 
 def test_seeded_estimates_are_in_the_researched_range() -> None:
-    kp = estimate(version=seeded("kyphoplasty"), levels=["L1"], anaesthesia="general")
-    vp = estimate(version=seeded("vertebroplasty"), levels=["L1"], anaesthesia="local_sedation")
+    kp = estimate(rules=estimate_rules_of(seeded("kyphoplasty")), levels=["L1"], anaesthesia="general")
+    vp = estimate(rules=estimate_rules_of(seeded("vertebroplasty")), levels=["L1"], anaesthesia="local_sedation")
     # Research: ~30 min per KP level; VP about an hour in total (before turnover).
     per_level_kp = sum(s.minutes for s in seeded("kyphoplasty").steps.all() if s.per_level)
     assert 15 <= per_level_kp <= 35

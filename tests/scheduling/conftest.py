@@ -1,4 +1,5 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1 for reminder tests, and the SMS memory outbox."""
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 for reminder tests, the SMS memory outbox, and the
+database guard of the pure tests."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.db import connection
 from django.test import override_settings
 
-from scheduling.sms import MemorySMSBackend
+from scheduling.reminders.sms import MemorySMSBackend
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,10 @@ def sms_outbox() -> Iterator[type[MemorySMSBackend]]:
     MemorySMSBackend.reset()
     yield MemorySMSBackend
     MemorySMSBackend.reset()
+
+
+@pytest.fixture
+def database_blocked() -> None:
+    """For the pure tests: prove that pytest-django's block is on, so a query would fail them."""
+    with pytest.raises(RuntimeError, match="Database access not allowed"):
+        connection.ensure_connection()

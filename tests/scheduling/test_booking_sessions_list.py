@@ -8,13 +8,13 @@ from rest_framework.test import APIClient
 
 from core.audit import Actor
 from scheduling.booking import book_case, cancel_case
-from tests.scheduling.booking_world import at, build_world
+from tests.builders.world import at, build_booking_world
 
 pytestmark = pytest.mark.django_db
 
 
 def test_booked_cases_are_listed_in_order_with_utilisation(coordinator: APIClient, coordinator_user: User) -> None:
-    world = build_world()
+    world = build_booking_world()
     actor = Actor.of(coordinator_user)
     late = book_case(
         case_id=world.case(estimated_minutes=90).pk, session_id=world.session.pk, start=at(11), actor=actor

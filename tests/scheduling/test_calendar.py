@@ -7,27 +7,30 @@ import datetime as dt
 import icalendar
 import pytest
 from django.contrib.auth.models import User
+from django.http import HttpResponse
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.roles import Role
-from tests.conftest import client_for, make_user
-from tests.factories import SurgeonFactory, TheatreFactory, TheatreSessionFactory
-from tests.scheduling.reminders_world import LONDON, World, at, build_world, next_monday, next_october_change
+from tests.builders.people import login
+from tests.builders.world import World, at, build_reminder_world, next_monday, next_october_change
+from tests.conftest import client_for
+from tests.factories import LONDON, SurgeonFactory, TheatreFactory, TheatreSessionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world() -> World:
-    return build_world()
+    return build_reminder_world()
 
 
 def url(staff_id: int) -> str:
     return f"/api/v1/staff/{staff_id}/calendar.ics"
 
 
-def events(response: object) -> dict[str, icalendar.Event]:
-    calendar = icalendar.Calendar.from_ical(response.content)  # type: ignore[attr-defined]
+def events(response: HttpResponse) -> dict[str, icalendar.Component]:
+    calendar = icalendar.Calendar.from_ical(response.content)
     return {str(e["uid"]): e for e in calendar.walk("VEVENT")}
 
 
@@ -35,17 +38,17 @@ def test_feed_lists_sessions_and_cases_with_stable_uids_and_no_patient_name(
     world: World, coordinator: APIClient
 ) -> None:
     monday = next_monday()
-    session = world.session(monday)
+    session = world.session_on(monday)
     named = {"given_name": "Zebedee", "family_name": "Quigglesworth"}
-    first = world.booked(session, at(monday, 8), patient_kwargs=named)
+    first = world.booked(session, at(8, day=monday), patient_kwargs=named)
     second = world.booked(
         session,
-        at(monday, 10),
+        at(10, day=monday),
         anaesthesia="local_sedation",
         levels=["T12", "L1"],
         patient_kwargs={"given_name": "Wilhelmina", "family_name": "Zarathustra"},
     )
-    cancelled = world.session(monday + dt.timedelta(days=1), status="cancelled")
+    cancelled = world.session_on(monday + dt.timedelta(days=1), status="cancelled")
 
     response = coordinator.get(url(world.surgeon.pk))
     assert response.status_code == 200
@@ -82,9 +85,9 @@ def test_feed_lists_sessions_and_cases_with_stable_uids_and_no_patient_name(
 
 def test_anaesthetist_feed_and_shared_list_case_surgeon(world: World, coordinator: APIClient) -> None:
     monday = next_monday()
-    session = world.session(monday)
+    session = world.session_on(monday)
     guest = SurgeonFactory()
-    guest_case = world.booked(session, at(monday, 9), surgeon=guest)
+    guest_case = world.booked(session, at(9, day=monday), surgeon=guest)
     assert set(events(coordinator.get(url(world.anaesthetist.pk)))) == {
         f"session-{session.pk}@localhost",
         f"case-{guest_case.pk}@localhost",
@@ -113,7 +116,7 @@ def test_event_across_the_october_clock_change_keeps_its_real_length(world: Worl
 
 
 def test_staff_member_reads_own_feed_but_not_a_colleagues(world: World) -> None:
-    own_user = make_user("surgeon-own", Role.SURGEON)
+    own_user = login("surgeon-own", Role.SURGEON)
     world.surgeon.user = own_user
     world.surgeon.save()
     other = SurgeonFactory()
@@ -144,27 +147,27 @@ def test_client_asking_for_text_calendar_gets_it(world: World, coordinator: APIC
 
 
 def test_query_count_does_not_grow_with_sessions_and_cases(
-    world: World, coordinator_user: User, django_assert_num_queries: object
+    world: World, coordinator_user: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     def client() -> APIClient:  # a fresh user object per request, as a real request loads it
         return client_for(User.objects.get(pk=coordinator_user.pk))
 
     monday = next_monday()
-    world.booked(world.session(monday), at(monday, 8))
+    world.booked(world.session_on(monday), at(8, day=monday))
     # 1 roles, 2 the staff member, 3 their sessions, 4 the cases
     fresh = client()
-    with django_assert_num_queries(4):  # type: ignore[operator]
+    with django_assert_num_queries(4):
         small = fresh.get(url(world.surgeon.pk))
     for n in range(1, 5):
         day = monday + dt.timedelta(days=n)
-        session = world.session(day)
-        world.booked(session, at(day, 8))
-        world.booked(session, at(day, 10))
+        session = world.session_on(day)
+        world.booked(session, at(8, day=day))
+        world.booked(session, at(10, day=day))
     other_theatre = TheatreFactory(site=world.site)
     TheatreSessionFactory(
-        theatre=other_theatre, anaesthetist=world.anaesthetist, start=at(monday, 14), end=at(monday, 18)
+        theatre=other_theatre, anaesthetist=world.anaesthetist, start=at(14, day=monday), end=at(18, day=monday)
     )
     fresh = client()
-    with django_assert_num_queries(4):  # type: ignore[operator]
+    with django_assert_num_queries(4):
         large = fresh.get(url(world.surgeon.pk))
     assert len(events(large)) > 4 * len(events(small))

@@ -12,8 +12,8 @@ from core.errors import DomainError
 from scheduling.booking import NOTE_REQUIRED, REASON_CATEGORY, CancelReason
 from scheduling.cancellations import is_on_the_day
 from scheduling.models import CaseCancellation, Reminder
+from tests.builders.theatre_day import TheatreDay, at, build_theatre_day
 from tests.factories import LONDON, london
-from tests.scheduling.theatre_day import TheatreDay, at, build_theatre_day
 
 DAY = dt.date(2026, 11, 4)
 

@@ -3,40 +3,25 @@ re-screened and re-estimated when its answers, levels or anaesthesia change."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor, history
-from procedures.estimates import estimate
+from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
 from scheduling.booking import book_case
 from scheduling.models import Case
+from tests.builders.answers import eligible_answers
+from tests.builders.world import at, build_booking_world
 from tests.factories import CaseFactory, PatientFactory, SurgeonFactory
-from tests.scheduling.booking_world import at, build_world
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/cases/"
-
-ELIGIBLE_ANSWERS: dict[str, Any] = {
-    "fracture_painful": True,
-    "fracture_unhealed_on_imaging": True,
-    "conservative_care_tried": True,
-    "fragment_or_tumour_in_canal": False,
-    "active_infection": False,
-    "bleeding_disorder": False,
-    "inr": 1.1,
-    "platelets": 210,
-    "cement_allergy": False,
-    "anticoagulants": [],
-    "can_lie_prone": True,
-    "radicular_pain_dominant": False,
-    "vertebra_plana": False,
-    "mdt_discussed": True,
-}
 
 
 def kyphoplasty() -> ProcedureVersion:
@@ -52,7 +37,7 @@ def new_case(client: APIClient, **overrides: Any) -> Any:
         "surgeon": overrides.pop("surgeon", None) or SurgeonFactory().pk,
         "priority": "P2",
         "referral_date": "2026-11-02",
-        "screening_answers": ELIGIBLE_ANSWERS,
+        "screening_answers": eligible_answers(),
     }
     body.update(overrides)
     return client.post(URL, body, format="json")
@@ -70,7 +55,7 @@ def test_creating_a_case_puts_it_on_the_waiting_list_pinned_screened_and_estimat
     assert body["screening_result"]["result"] == "eligible"
     assert (
         body["estimated_minutes"]
-        == estimate(version=version, levels=["T12", "L1"], anaesthesia="general").total_minutes
+        == estimate(rules=estimate_rules_of(version), levels=["T12", "L1"], anaesthesia="general").total_minutes
     )
     assert body["reference"].startswith("KP-")
     assert history(Case.objects.get(pk=body["id"])).get().action == "case.created"
@@ -78,7 +63,7 @@ def test_creating_a_case_puts_it_on_the_waiting_list_pinned_screened_and_estimat
 
 def test_missing_answers_give_incomplete_and_a_blocker_gives_ineligible(coordinator: APIClient) -> None:
     incomplete = new_case(coordinator, screening_answers={})
-    ineligible = new_case(coordinator, screening_answers={**ELIGIBLE_ANSWERS, "active_infection": True})
+    ineligible = new_case(coordinator, screening_answers=eligible_answers(active_infection=True))
     assert incomplete.data["screening_result"]["result"] == "incomplete"
     assert ineligible.data["screening_result"]["result"] == "ineligible"
     assert "active_infection" in [b["code"] for b in ineligible.data["screening_result"]["blockers"]]
@@ -117,7 +102,7 @@ def test_patch_of_levels_re_runs_estimate_and_withdraws_approval(coordinator: AP
     assert response.status_code == 200, response.data
     assert (
         response.data["estimated_minutes"]
-        == estimate(version=kyphoplasty(), levels=["L1"], anaesthesia="general").total_minutes
+        == estimate(rules=estimate_rules_of(kyphoplasty()), levels=["L1"], anaesthesia="general").total_minutes
     )
     assert response.data["plan_approved"] is False
     actions = list(history(Case.objects.get(pk=case_id)).values_list("action", flat=True))
@@ -126,7 +111,7 @@ def test_patch_of_levels_re_runs_estimate_and_withdraws_approval(coordinator: AP
 
 def test_patch_of_answers_re_runs_screening(coordinator: APIClient) -> None:
     case_id = new_case(coordinator).data["id"]
-    answers = {**ELIGIBLE_ANSWERS, "cement_allergy": True}
+    answers = eligible_answers(cement_allergy=True)
     response = coordinator.patch(f"{URL}{case_id}/", {"screening_answers": answers}, format="json")
     assert response.data["screening_result"]["result"] == "ineligible"
 
@@ -134,7 +119,7 @@ def test_patch_of_answers_re_runs_screening(coordinator: APIClient) -> None:
 def test_patch_of_a_booked_case_that_no_longer_fits_is_refused_and_changes_nothing(
     coordinator: APIClient, coordinator_user: User
 ) -> None:
-    world = build_world()
+    world = build_booking_world()
     first = world.case(estimated_minutes=60)
     book_case(case_id=first.pk, session_id=world.session.pk, start=at(9), actor=Actor.of(coordinator_user))
     book_case(case_id=world.case().pk, session_id=world.session.pk, start=at(10), actor=Actor.of(coordinator_user))
@@ -159,7 +144,9 @@ def test_cases_filter_by_status_surgeon_and_priority(coordinator: APIClient) -> 
     CaseFactory(surgeon=mine, priority="P3")
     CaseFactory(priority="P1")
     CaseFactory(surgeon=mine, priority="P1", status="cancelled")
-    body = coordinator.get(URL, {"status": "waiting", "surgeon": mine.pk, "priority": "P1"}).data
+    body = coordinator.get(
+        URL, cast(dict[str, str | int], {"status": "waiting", "surgeon": mine.pk, "priority": "P1"})
+    ).data
     assert [c["id"] for c in body["results"]] == [wanted.pk]
 
 
@@ -192,7 +179,9 @@ def test_viewer_does_not_get_free_text_or_health_answers_that_could_identify(
 
 
 @pytest.mark.parametrize("count", [3, 30])
-def test_case_list_uses_constant_queries(coordinator: APIClient, django_assert_num_queries: Any, count: int) -> None:
+def test_case_list_uses_constant_queries(
+    coordinator: APIClient, django_assert_num_queries: DjangoAssertNumQueries, count: int
+) -> None:
     CaseFactory.create_batch(count)
     # role lookup, count, page (patient, procedure, version joined), equipment claims with units
     with django_assert_num_queries(4):

@@ -27,4 +27,4 @@ def test_demo_waiting_list_is_realistic_half_booked_and_idempotent() -> None:
     )
     booked = Case.objects.filter(status="booked")
     assert all(c.equipment_claims.count() == 2 for c in booked)
-    assert all(c.session.start <= c.start and c.end <= c.session.end for c in booked)
+    assert all(c.session.start <= c.start and c.end <= c.session.end for c in booked)  # type: ignore[union-attr,operator]

@@ -3,6 +3,7 @@ patient the rules now exclude is never approved, confirmed or taken into theatre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,10 +14,10 @@ from core.audit import Actor
 from core.errors import DomainError
 from scheduling import checklist, plans
 from scheduling.models import Case, Reminder, ReminderStatus
-from tests.api.world import PHASE_ITEMS
+from tests.builders.answers import eligible_answers
+from tests.builders.clinic import PHASE_ITEMS
+from tests.builders.world import BookingWorld, at, build_booking_world
 from tests.factories import PatientFactory
-from tests.scheduling.booking_world import World, at, build_world
-from tests.scheduling.test_cases import ELIGIBLE_ANSWERS
 
 pytestmark = pytest.mark.django_db
 
@@ -24,8 +25,8 @@ CASES = "/api/v1/cases/"
 
 
 @pytest.fixture
-def world(surgeon_user: User, anaesthetist_user: User) -> World:
-    built = build_world(equipment=("c_arm", "kyphoplasty_system"))
+def world(surgeon_user: User, anaesthetist_user: User) -> BookingWorld:
+    built = build_booking_world(equipment=("c_arm", "kyphoplasty_system"))
     built.surgeon.user = surgeon_user
     built.surgeon.save()
     built.anaesthetist.user = anaesthetist_user  # the list's anaesthetist signs its checklist
@@ -33,7 +34,7 @@ def world(surgeon_user: User, anaesthetist_user: User) -> World:
     return built
 
 
-def booked_kyphoplasty(coordinator: APIClient, world: World, **patient: Any) -> Case:
+def booked_kyphoplasty(coordinator: APIClient, world: BookingWorld, **patient: Any) -> Case:
     created = coordinator.post(
         CASES,
         {
@@ -44,7 +45,7 @@ def booked_kyphoplasty(coordinator: APIClient, world: World, **patient: Any) -> 
             "surgeon": world.surgeon.pk,
             "priority": "P2",
             "referral_date": "2026-11-02",
-            "screening_answers": ELIGIBLE_ANSWERS,
+            "screening_answers": eligible_answers(),
         },
         format="json",
     )
@@ -61,12 +62,12 @@ def hold_rows(case: Case) -> dict[str, str]:
 
 
 def answer(coordinator: APIClient, case: Case, **changes: Any) -> Any:
-    body = {"screening_answers": {**ELIGIBLE_ANSWERS, **changes}}
+    body = {"screening_answers": eligible_answers(**changes)}
     return coordinator.patch(f"{CASES}{case.pk}/", body, format="json")
 
 
 def test_a_new_anticoagulant_after_booking_plans_its_hold_reminder_and_stopping_it_cancels_it(
-    coordinator: APIClient, world: World
+    coordinator: APIClient, world: BookingWorld
 ) -> None:
     """Given a booked case with no anticoagulant, when pre-op assessment finds warfarin,
     then a 'stop warfarin' reminder is planned; when warfarin is taken off, it is cancelled."""
@@ -80,7 +81,7 @@ def test_a_new_anticoagulant_after_booking_plans_its_hold_reminder_and_stopping_
     assert hold_rows(case) == {"anticoagulant_hold:warfarin": ReminderStatus.CANCELLED}
 
 
-def test_new_contact_details_reach_the_reminders_still_to_come(coordinator: APIClient, world: World) -> None:
+def test_new_contact_details_reach_the_reminders_still_to_come(coordinator: APIClient, world: BookingWorld) -> None:
     case = booked_kyphoplasty(coordinator, world, email="", phone="")
     assert not Reminder.objects.filter(case=case, status=ReminderStatus.PENDING).exists()
     response = coordinator.patch(
@@ -94,7 +95,7 @@ def test_new_contact_details_reach_the_reminders_still_to_come(coordinator: APIC
 
 
 def test_a_case_screened_ineligible_after_booking_is_never_approved_confirmed_or_signed_in(
-    coordinator: APIClient, coordinator_user: User, surgeon_user: User, anaesthetist_user: User, world: World
+    coordinator: APIClient, coordinator_user: User, surgeon_user: User, anaesthetist_user: User, world: BookingWorld
 ) -> None:
     """Given a booked, approved and confirmed case, when an active infection is found,
     then the booking stands for the coordinator to decide, but approval, confirmation and sign in
@@ -108,6 +109,7 @@ def test_a_case_screened_ineligible_after_booking_is_never_approved_confirmed_or
     assert response.data["screening_result"]["result"] == "ineligible"
     assert response.data["status"] == "booked"  # the confirmation rested on a plan that changed
 
+    attempt: Callable[[], Case]
     for attempt in (
         lambda: plans.approve_plan(case_id=case.pk, actor=Actor.of(surgeon_user)),
         lambda: plans.confirm_case(case_id=case.pk, actor=Actor.of(coordinator_user)),

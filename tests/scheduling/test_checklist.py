@@ -1,4 +1,4 @@
-"""The WHO Surgical Safety Checklist (issue 7): sign in, time out, sign out, in that order, with
+"""The WHO Surgical Safety Checklist: sign in, time out, sign out, in that order, with
 the exact WHO 2009 items, signed and timed; it carries the case into theatre and out of it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from core.audit import history
 from core.errors import InvalidInput
 from scheduling.checklist import ITEMS, PHASE_ORDER, validate_items
 from scheduling.models import Case, CaseStatus, ChecklistEntry
-from tests.api.world import PHASE_ITEMS, SIGN_IN, Clinic, build_clinic
+from tests.builders.clinic import PHASE_ITEMS, SIGN_IN, Clinic, build_clinic
 from tests.conftest import client_for
 
 URL = "/api/v1/cases/{}/checklist/"
@@ -32,6 +32,7 @@ def sign(clinic: Clinic, phase: str, role: str = "anaesthetist", items: Any = No
 # --- The items as data --------------------------------------------------------------------------
 
 
+@pytest.mark.pure
 def test_the_checklist_holds_the_who_2009_items_of_each_phase() -> None:
     assert PHASE_ORDER == ("sign_in", "time_out", "sign_out")
     codes = {phase: [item.code for item in ITEMS[phase]] for phase in PHASE_ORDER}
@@ -65,6 +66,7 @@ def test_the_checklist_holds_the_who_2009_items_of_each_phase() -> None:
         assert words in labels
 
 
+@pytest.mark.pure
 def test_missing_unknown_and_unticked_items_are_all_named() -> None:
     items = {**SIGN_IN, "pulse_oximeter": False, "coffee_ready": True}
     del items["site_marked"], items["blood_loss_risk"]
@@ -77,6 +79,7 @@ def test_missing_unknown_and_unticked_items_are_all_named() -> None:
     assert caught.value.extra["unknown"] == ["coffee_ready"]
 
 
+@pytest.mark.pure
 def test_an_answer_must_be_one_the_item_accepts() -> None:
     with pytest.raises(InvalidInput):
         validate_items(phase="sign_in", items={**SIGN_IN, "known_allergy": "maybe"})

@@ -1,15 +1,14 @@
-"""GET /cases/{id}/history/ (issue 7): the case's audit trail for coordinators, admins and the
+"""GET /cases/{id}/history/: the case's audit trail for coordinators, admins and the
 case's own surgeon, in a constant number of queries."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 
 from core.audit import Actor, record
-from tests.api.world import Clinic, build_clinic, sign
+from tests.builders.clinic import Clinic, build_clinic, sign
 from tests.conftest import client_for
 
 URL = "/api/v1/cases/{}/history/"
@@ -82,7 +81,9 @@ def test_history_of_an_unknown_case_is_404(clinic: Clinic) -> None:
     assert clinic.client("coordinator").get(URL.format(999_999)).status_code == 404
 
 
-def test_history_takes_the_same_queries_for_5_entries_or_45(clinic: Clinic, django_assert_num_queries: Any) -> None:
+def test_history_takes_the_same_queries_for_5_entries_or_45(
+    clinic: Clinic, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     def read() -> None:
         client = client_for(User.objects.get(username="coordinator"))
         # roles of the user; the case; the count; one page of entries with their actors

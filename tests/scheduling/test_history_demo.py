@@ -18,11 +18,11 @@ from django.utils import timezone
 from core.audit import Actor
 from core.demo import seed_users
 from core.models import AuditEntry
-from scheduling.delivery import sweep
 from scheduling.demo import seed_cases, seed_plan_demo
 from scheduling.demo_history import HISTORY_WEEKS, seed_history
 from scheduling.milestones import minutes_between, touch_interval
 from scheduling.models import Case, CaseCancellation, CaseTimes, ChecklistEntry, Reminder, StaffNotice
+from scheduling.reminders.delivery import sweep
 from tests.conftest import client_for
 from theatre.demo import seed_estate
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import history
@@ -36,6 +37,7 @@ def test_coordinator_creates_patient_with_normalised_nhs_number(coordinator: API
     assert response.status_code == 201, response.data
     assert response.data["nhs_number"] == "9434765919"
     patient = Patient.objects.get(pk=response.data["id"])
+    entry: Any  # before/after are JSON
     (entry,) = history(patient)
     assert (entry.action, entry.actor_label, entry.after["nhs_number"]) == (
         "patient.created",
@@ -72,7 +74,7 @@ def test_coordinator_updates_patient_and_the_change_is_audited(coordinator: APIC
     patient = PatientFactory()
     response = coordinator.patch(f"{URL}{patient.pk}/", {"phone": "+447700900999"}, format="json")
     assert response.status_code == 200
-    entry = history(patient).get(action="patient.updated")
+    entry: Any = history(patient).get(action="patient.updated")
     assert entry.before["phone"] == "+447700900123"
     assert entry.after["phone"] == "+447700900999"
 
@@ -123,7 +125,9 @@ def test_unauthenticated_and_roleless_users_are_refused(anon_client: APIClient) 
 
 
 @pytest.mark.parametrize("count", [3, 30])
-def test_patient_list_uses_constant_queries(coordinator: APIClient, django_assert_num_queries: Any, count: int) -> None:
+def test_patient_list_uses_constant_queries(
+    coordinator: APIClient, django_assert_num_queries: DjangoAssertNumQueries, count: int
+) -> None:
     PatientFactory.create_batch(count)
     # 1 role lookup, 1 count, 1 page
     with django_assert_num_queries(3):

@@ -1,4 +1,4 @@
-"""The case plan (issue 7): the pinned template version applied to this patient, timed from the
+"""The case plan: the pinned template version applied to this patient, timed from the
 booked start, with equipment, screening, holds, risks, recovery and follow-up."""
 
 from __future__ import annotations
@@ -9,29 +9,24 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor
-from procedures.estimates import estimate
+from procedures.estimates import estimate, estimate_rules_of
+from procedures.models import ProcedureVersion
 from scheduling.booking import move_case
 from scheduling.models import CaseEquipment
-from scheduling.plans import planned_volume_ml, timeline
-from tests.api.world import PATIENT_FAMILY, PATIENT_NHS, Clinic, book, build_clinic, estimated_minutes, kp_version
+from scheduling.plans.assembly import planned_volume_ml, timeline
+from scheduling.plans.loading import plan_steps
+from tests.builders.clinic import PATIENT_FAMILY, PATIENT_NHS, Clinic, book, build_clinic
+from tests.builders.versions import DEFAULT_STEPS, estimated_minutes, kp_version
+from tests.builders.versions import version as unsaved_version
 from tests.conftest import client_for
 from tests.factories import CaseFactory, EquipmentUnitFactory, PatientFactory, london
-from tests.procedures.builders import version as unsaved_version
-
-STEPS = [
-    ("sign_in", "Sign in", 5, False),
-    ("anaesthesia", "Induction", 0, False),
-    ("trocar_access", "Trocar access", 10, True),
-    ("balloon_inflation", "Balloon inflation", 8, True),
-    ("cement_injection", "Cement fill", 6, True),
-    ("closure", "Closure", 5, False),
-]
 
 
-def plan_of(client: APIClient, case_id: int, **params: str) -> dict[str, Any]:
+def plan_of(client: APIClient, case_id: int, **params: str) -> Any:
     response = client.get(f"/api/v1/cases/{case_id}/plan/", params)
     assert response.status_code == 200, response.content
     return response.json()
@@ -40,8 +35,15 @@ def plan_of(client: APIClient, case_id: int, **params: str) -> dict[str, Any]:
 # --- The pure parts -----------------------------------------------------------------------------
 
 
+def timeline_of(*, version: ProcedureVersion, levels: list[str], anaesthesia: str) -> list[dict[str, Any]]:
+    """The plan's timeline as case_plan builds it: the version's steps, timed by its estimate."""
+    times = estimate(rules=estimate_rules_of(version), levels=levels, anaesthesia=anaesthesia)
+    return timeline(steps=plan_steps(version), levels=levels, estimate=times)
+
+
+@pytest.mark.pure
 def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
-    rows = timeline(version=unsaved_version(steps=STEPS), levels=["T12", "L1"], anaesthesia="general")
+    rows = timeline_of(version=unsaved_version(steps=DEFAULT_STEPS), levels=["T12", "L1"], anaesthesia="general")
     assert [(r["name"], r["level"]) for r in rows] == [
         ("Sign in", None),
         ("General anaesthesia: induction", None),
@@ -57,18 +59,20 @@ def test_timeline_does_each_level_in_turn_cranial_to_caudal() -> None:
     assert [r["offset_minutes"] for r in rows] == [0, 5, 25, 35, 43, 49, 59, 67, 73, 78]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("anaesthesia", ["general", "local_sedation"])
 @pytest.mark.parametrize("levels", [["L1"], ["T12", "L1"], ["T11", "T12", "L1"]])
 def test_timeline_plus_turnover_is_the_estimate(levels: list[str], anaesthesia: str) -> None:
-    version = unsaved_version(steps=STEPS)
-    rows = timeline(version=version, levels=levels, anaesthesia=anaesthesia)
-    total = estimate(version=version, levels=levels, anaesthesia=anaesthesia).total_minutes
+    version = unsaved_version(steps=DEFAULT_STEPS)
+    rows = timeline_of(version=version, levels=levels, anaesthesia=anaesthesia)
+    total = estimate(rules=estimate_rules_of(version), levels=levels, anaesthesia=anaesthesia).total_minutes
     assert sum(r["minutes"] for r in rows) + version.turnover_minutes == total
 
 
+@pytest.mark.pure
 def test_timeline_opens_with_induction_when_the_template_has_no_anaesthesia_step() -> None:
     steps = [("trocar_access", "Trocar access", 10, True), ("closure", "Closure", 5, False)]
-    rows = timeline(version=unsaved_version(steps=steps), levels=["L1"], anaesthesia="local_sedation")
+    rows = timeline_of(version=unsaved_version(steps=steps), levels=["L1"], anaesthesia="local_sedation")
     assert [r["name"] for r in rows] == [
         "Local with sedation: induction",
         "Trocar access",
@@ -77,6 +81,7 @@ def test_timeline_opens_with_induction_when_the_template_has_no_anaesthesia_step
     ]
 
 
+@pytest.mark.pure
 def test_cement_volume_follows_the_approach_and_never_exceeds_the_template_maximum() -> None:
     version = unsaved_version(
         cement_ml_per_level=Decimal("4.1"),
@@ -222,7 +227,9 @@ def test_plan_of_an_unknown_case_is_404(clinic: Clinic) -> None:
     assert clinic.client("surgeon").get("/api/v1/cases/999999/plan/").status_code == 404
 
 
-def test_plan_takes_the_same_number_of_queries_however_big_the_case(db: None, django_assert_num_queries: Any) -> None:
+def test_plan_takes_the_same_number_of_queries_however_big_the_case(
+    db: None, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     clinic = build_clinic(levels=["L1"])
     bigger_version = kp_version(required_equipment=["c_arm", "kyphoplasty_system"])
     EquipmentUnitFactory(site=clinic.session.theatre.site, kind="kyphoplasty_system")

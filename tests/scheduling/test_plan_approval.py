@@ -1,4 +1,4 @@
-"""Plan approval (issue 7): only the case's own surgeon signs it off; any later change withdraws
+"""Plan approval: only the case's own surgeon signs it off; any later change withdraws
 it; a case is confirmed only with an approved, current plan."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from django.db import connection
 
 from core.audit import history
 from scheduling.models import Case, CaseStatus
-from scheduling.plans import fingerprint_content, plan_fingerprint
-from tests.api.world import Clinic, build_clinic, kp_version
+from scheduling.plans.assembly import fingerprint_content, plan_fingerprint
+from tests.builders.clinic import Clinic, build_clinic
+from tests.builders.versions import kp_version
 from tests.conftest import client_for
 from tests.factories import london
 
@@ -32,7 +33,7 @@ def approved(db: None) -> Clinic:
     return build_clinic(approved=True)
 
 
-def approval_of(clinic: Clinic, role: str = "surgeon") -> dict[str, Any]:
+def approval_of(clinic: Clinic, role: str = "surgeon") -> Any:
     return clinic.client(role).get(PLAN.format(clinic.case.pk)).json()["approval"]
 
 
@@ -60,6 +61,7 @@ def _case(**changes: Any) -> Case:
     return base
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     "change",
     [
@@ -78,6 +80,7 @@ def test_fingerprint_changes_with_every_clinical_input(change: dict[str, Any]) -
     assert plan_fingerprint(_case(**change)) != plan_fingerprint(_case())
 
 
+@pytest.mark.pure
 def test_fingerprint_ignores_what_is_not_clinical_and_the_zone_a_time_is_written_in() -> None:
     same_instant = london(2027, 3, 1, 8).astimezone(dt.UTC)
     assert plan_fingerprint(_case(priority="P1", notes="call first")) == plan_fingerprint(_case())
@@ -99,7 +102,7 @@ def test_the_cases_own_surgeon_approves_and_who_when_and_fingerprint_are_kept(cl
     assert clinic.case.plan_fingerprint == plan["fingerprint"] == plan_fingerprint(clinic.case)
     assert plan["approval"]["approved"] is True
     assert plan["approval"]["state"] == "approved"
-    entry = history(clinic.case).filter(action="case.plan_approved").get()
+    entry: Any = history(clinic.case).filter(action="case.plan_approved").get()
     assert entry.actor == clinic.users["surgeon"]
     assert entry.after["plan_fingerprint"] == plan["fingerprint"]
 

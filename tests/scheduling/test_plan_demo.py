@@ -1,4 +1,4 @@
-"""The `make run` demo (issue 7): one case with an approved plan and a complete WHO checklist,
+"""The `make run` demo: one case with an approved plan and a complete WHO checklist,
 and one whose approval a later move withdrew, both made through the real services."""
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from scheduling.models import Reminder, ReminderStatus
+from tests.builders.world import World, build_reminder_world, next_monday
 from tests.conftest import client_for
-from tests.scheduling.reminders_world import World, build_world, next_monday
 
 pytestmark = pytest.mark.django_db
 
@@ -17,14 +18,14 @@ URL = "/api/v1/reminders/"
 
 @pytest.fixture
 def world() -> World:
-    return build_world()
+    return build_reminder_world()
 
 
 @pytest.mark.parametrize("client_name", ["coordinator", "surgeon", "anaesthetist", "admin"])
 def test_clinical_roles_see_each_reminder_with_its_status_and_recipient(
     world: World, client_name: str, request: pytest.FixtureRequest
 ) -> None:
-    case = world.booked(world.session(next_monday(), status="planned"))
+    case = world.booked(world.session_on(next_monday(), status="planned"))
     failed = Reminder.objects.get(case=case, kind="preop_assessment")
     Reminder.objects.filter(pk=failed.pk).update(status=ReminderStatus.FAILED, last_error="SMTPDataError: 554 refused")
 
@@ -41,7 +42,7 @@ def test_clinical_roles_see_each_reminder_with_its_status_and_recipient(
 
 
 def test_viewer_sees_statuses_but_no_contact_details(world: World, viewer: APIClient) -> None:
-    case = world.booked(world.session(next_monday(), status="planned"))
+    case = world.booked(world.session_on(next_monday(), status="planned"))
     Reminder.objects.filter(case=case, kind="preop_assessment").update(
         status=ReminderStatus.FAILED, last_error=f"550 <{case.patient.email}> unknown"
     )
@@ -54,7 +55,7 @@ def test_viewer_sees_statuses_but_no_contact_details(world: World, viewer: APICl
 
 
 def test_patient_without_contact_details_shows_the_warning(world: World, coordinator: APIClient) -> None:
-    case = world.booked(world.session(next_monday(), status="planned"), patient_kwargs={"email": "", "phone": ""})
+    case = world.booked(world.session_on(next_monday(), status="planned"), patient_kwargs={"email": "", "phone": ""})
     body = coordinator.get(URL, {"case": case.pk}).json()
     assert body["results"] == []
     assert [w["code"] for w in body["warnings"]] == ["no_contact_details"]
@@ -75,12 +76,12 @@ def test_anonymous_is_refused(world: World, anon_client: APIClient) -> None:
 
 
 def test_query_count_does_not_grow_with_the_number_of_reminders(
-    world: World, coordinator_user: User, django_assert_num_queries: object
+    world: World, coordinator_user: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     monday = next_monday()
-    small = world.booked(world.session(monday, status="planned"), anaesthesia="local_sedation")
+    small = world.booked(world.session_on(monday, status="planned"), anaesthesia="local_sedation")
     large = world.booked(
-        world.session(monday, hour=14, hours=4, status="planned"),
+        world.session_on(monday, hour=14, hours=4, status="planned"),
         patient_kwargs={"reminder_channels": ["email", "sms"]},
         screening_result={"result": "eligible", "anticoagulant_holds": [{"drug": "warfarin", "stop_days_before": 5}]},
     )
@@ -88,5 +89,5 @@ def test_query_count_does_not_grow_with_the_number_of_reminders(
     for case in (small, large):
         client = client_for(User.objects.get(username="coord"))  # a fresh user, as each request loads it
         # 1 the user's groups (roles), 2 the case with its patient and reminder plan, 3 the reminders
-        with django_assert_num_queries(3):  # type: ignore[operator]
+        with django_assert_num_queries(3):
             assert client.get(URL, {"case": case.pk}).status_code == 200

@@ -6,27 +6,29 @@ import datetime as dt
 import smtplib
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from django.db import connection
+from pytest_django import Settings
 
 from core.audit import Actor
 from core.models import AuditEntry
-from scheduling import delivery
 from scheduling.booking import move_case
 from scheduling.models import Reminder, ReminderStatus, StaffNotice
-from scheduling.sms import MemorySMSBackend, TransientSMSError
-from tests.scheduling.conftest import SMTPSink
-from tests.scheduling.reminders_world import (
-    ACTOR,
-    LONDON,
+from scheduling.reminders import delivery
+from scheduling.reminders.sms import MemorySMSBackend, TransientSMSError
+from tests.builders.world import (
+    SYSTEM,
     World,
     at,
-    build_world,
+    build_reminder_world,
     make_due_reminders,
     next_monday,
     next_october_change,
 )
+from tests.factories import LONDON
+from tests.scheduling.conftest import SMTPSink
 
 TASK = Actor.system("task:scheduling.send_due_reminders")
 WARFARIN = {"result": "eligible", "anticoagulant_holds": [{"drug": "warfarin", "stop_days_before": 5}]}
@@ -34,7 +36,7 @@ WARFARIN = {"result": "eligible", "anticoagulant_holds": [{"drug": "warfarin", "
 
 @pytest.fixture
 def world(db: None) -> World:
-    return build_world()
+    return build_reminder_world()
 
 
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:
@@ -43,7 +45,7 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
 
 @pytest.mark.django_db
 def test_due_reminder_is_sent_once_with_a_stable_message_id(world: World, smtp_server: SMTPSink) -> None:
-    case = world.booked(world.session(next_monday(), status="planned"))
+    case = world.booked(world.session_on(next_monday(), status="planned"))
     invitation = Reminder.objects.get(case=case, kind="preop_assessment")
 
     assert sweep()["sent"] == 1  # only the invitation is due today
@@ -55,7 +57,7 @@ def test_due_reminder_is_sent_once_with_a_stable_message_id(world: World, smtp_s
     assert case.reference in message.body
     invitation.refresh_from_db()
     assert invitation.status == ReminderStatus.SENT and invitation.sent_at is not None
-    entry = AuditEntry.objects.get(
+    entry: Any = AuditEntry.objects.get(
         object_type="scheduling.reminder", object_id=str(invitation.pk), action="reminder.sent"
     )
     assert entry.actor_label == "task:scheduling.send_due_reminders"
@@ -65,8 +67,8 @@ def test_due_reminder_is_sent_once_with_a_stable_message_id(world: World, smtp_s
 @pytest.mark.django_db
 def test_patient_texts_are_plain_english_in_london_time_from_the_template(world: World, smtp_server: SMTPSink) -> None:
     monday = next_monday()
-    case = world.booked(world.session(monday, status="planned"), at(monday, 9), screening_result=WARFARIN)
-    sweep(now=at(monday + dt.timedelta(days=60), 12))
+    case = world.booked(world.session_on(monday, status="planned"), at(9, day=monday), screening_result=WARFARIN)
+    sweep(now=at(12, day=monday + dt.timedelta(days=60)))
 
     by_subject = {m.subject: m for m in smtp_server.messages}
     assert len(by_subject) == 6
@@ -89,7 +91,9 @@ def test_patient_texts_are_plain_english_in_london_time_from_the_template(world:
 
 @pytest.mark.django_db
 def test_sms_reminders_go_through_the_sms_backend(world: World, smtp_server: SMTPSink) -> None:
-    case = world.booked(world.session(next_monday(), status="planned"), patient_kwargs={"reminder_channels": ["sms"]})
+    case = world.booked(
+        world.session_on(next_monday(), status="planned"), patient_kwargs={"reminder_channels": ["sms"]}
+    )
     assert sweep()["sent"] == 1
     [text] = MemorySMSBackend.outbox
     assert text.to == case.patient.phone
@@ -99,13 +103,13 @@ def test_sms_reminders_go_through_the_sms_backend(world: World, smtp_server: SMT
 
 @pytest.mark.django_db
 def test_broken_template_fails_only_its_row_with_the_reason(
-    world: World, smtp_server: SMTPSink, settings: pytest.FixtureRequest, tmp_path: Path
+    world: World, smtp_server: SMTPSink, settings: Settings, tmp_path: Path
 ) -> None:
     (tmp_path / "reminders").mkdir()
     (tmp_path / "reminders" / "day_before.txt").write_text("{% if %}broken{% endif %}")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
     ids = make_due_reminders(world, 3)
-    invitation_case = world.booked(world.session(next_monday(), status="planned"))
+    invitation_case = world.booked(world.session_on(next_monday(), status="planned"))
 
     result = sweep()
 
@@ -135,7 +139,7 @@ def test_smtp_refusal_fails_the_row_at_once_and_others_still_go(world: World, sm
 
 @pytest.mark.django_db
 def test_temporary_refusal_retries_with_backoff_then_fails(
-    world: World, smtp_server: SMTPSink, settings: pytest.FixtureRequest
+    world: World, smtp_server: SMTPSink, settings: Settings
 ) -> None:
     settings.REMINDER_MAX_ATTEMPTS = 3
     [row_id] = make_due_reminders(world, 1)
@@ -148,13 +152,15 @@ def test_temporary_refusal_retries_with_backoff_then_fails(
     assert row.status == ReminderStatus.PENDING and row.attempts == 1
     assert "451" in row.last_error
     # base 30 s with 50-100 % jitter: within 15-30 s, never the long ETA of a lost broker message
-    assert before + dt.timedelta(seconds=15) <= row.next_attempt_at <= before + dt.timedelta(seconds=31)
+    assert (
+        before + dt.timedelta(seconds=15) <= cast(dt.datetime, row.next_attempt_at) <= before + dt.timedelta(seconds=31)
+    )
     assert sweep()["retrying"] == 0  # backing off: the next sweep leaves it alone
 
-    assert sweep(now=row.next_attempt_at + dt.timedelta(seconds=1))["retrying"] == 1
+    assert sweep(now=cast(dt.datetime, row.next_attempt_at) + dt.timedelta(seconds=1))["retrying"] == 1
     row.refresh_from_db()
     assert row.attempts == 2
-    assert sweep(now=row.next_attempt_at + dt.timedelta(seconds=1))["failed"] == 1
+    assert sweep(now=cast(dt.datetime, row.next_attempt_at) + dt.timedelta(seconds=1))["failed"] == 1
     row.refresh_from_db()
     assert row.status == ReminderStatus.FAILED and row.attempts == 3 and "451" in row.last_error
     assert smtp_server.messages == []
@@ -167,7 +173,7 @@ def test_temporary_refusal_retries_with_backoff_then_fails(
 
 
 @pytest.mark.django_db
-def test_mail_server_down_is_transient(world: World, settings: pytest.FixtureRequest) -> None:
+def test_mail_server_down_is_transient(world: World, settings: Settings) -> None:
     import socket
 
     with socket.socket() as s:
@@ -183,11 +189,12 @@ def test_mail_server_down_is_transient(world: World, settings: pytest.FixtureReq
 
 @pytest.mark.django_db
 def test_transient_sms_error_retries(world: World) -> None:
-    world.booked(world.session(next_monday(), status="planned"), patient_kwargs={"reminder_channels": ["sms"]})
+    world.booked(world.session_on(next_monday(), status="planned"), patient_kwargs={"reminder_channels": ["sms"]})
     MemorySMSBackend.fail_with = TransientSMSError("gateway timed out")
     assert sweep()["retrying"] == 1
 
 
+@pytest.mark.pure
 def test_failures_are_classified_by_name_and_reply_code() -> None:
     assert delivery.is_transient(smtplib.SMTPServerDisconnected("gone"))
     assert delivery.is_transient(ConnectionRefusedError())
@@ -199,6 +206,7 @@ def test_failures_are_classified_by_name_and_reply_code() -> None:
     assert not delivery.is_transient(ValueError("bug"))
 
 
+@pytest.mark.pure
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
     low = [delivery.retry_delay(n, base=30, cap=240, rand=lambda: 0.0) for n in range(1, 7)]
     high = [delivery.retry_delay(n, base=30, cap=240, rand=lambda: 0.999999) for n in range(1, 7)]
@@ -223,9 +231,9 @@ def test_day_before_reminder_fires_at_10_london_after_a_move_across_the_clock_ch
     at 10:00 London (10:00 UTC, whereas 10:00 on the Thursday before was 09:00 UTC)."""
     change = next_october_change()
     friday, monday = change - dt.timedelta(days=2), change + dt.timedelta(days=1)
-    case = world.booked(world.session(friday, status="planned"), at(friday, 9))
+    case = world.booked(world.session_on(friday, status="planned"), at(9, day=friday))
     case = move_case(
-        case_id=case.pk, session_id=world.session(monday, status="planned").pk, start=at(monday, 9), actor=ACTOR
+        case_id=case.pk, session_id=world.session_on(monday, status="planned").pk, start=at(9, day=monday), actor=SYSTEM
     )
     sweep()  # what is due now: the invitation and the move notice
     smtp_server.messages.clear()
@@ -244,9 +252,9 @@ def test_day_before_reminder_fires_at_10_london_after_a_move_across_the_clock_ch
 @pytest.mark.django_db
 def test_staff_notice_is_emailed_with_references_only(world: World, smtp_server: SMTPSink) -> None:
     monday = next_monday()
-    session = world.session(monday)
-    first = world.booked(session, at(monday, 8), patient_kwargs={"email": "", "phone": ""})
-    world.booked(session, at(monday, 10), patient_kwargs={"email": "", "phone": ""})
+    session = world.session_on(monday)
+    first = world.booked(session, at(8, day=monday), patient_kwargs={"email": "", "phone": ""})
+    world.booked(session, at(10, day=monday), patient_kwargs={"email": "", "phone": ""})
     assert sweep()["sent"] == 2
     to_surgeon = next(m for m in smtp_server.messages if m.to == (world.surgeon.email,))
     assert first.reference in to_surgeon.body and "08:00-09:00" in to_surgeon.body
@@ -257,7 +265,7 @@ def test_staff_notice_is_emailed_with_references_only(world: World, smtp_server:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_sweeps_send_every_row_exactly_once(smtp_server: SMTPSink) -> None:
-    world = build_world()
+    world = build_reminder_world()
     ids = make_due_reminders(world, 60)
     results: list[dict[str, int]] = []
 

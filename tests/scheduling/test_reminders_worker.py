@@ -12,9 +12,9 @@ import pytest
 
 from scheduling.models import Reminder, ReminderStatus
 from scheduling.tasks import send_due_reminders
+from tests.builders.world import build_reminder_world, make_due_reminders
 from tests.conftest import WorkerFactory
 from tests.scheduling.conftest import SMTPSink
-from tests.scheduling.reminders_world import build_world, make_due_reminders
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -34,7 +34,7 @@ def test_sigkill_mid_sweep_then_restart_delivers_each_of_200_exactly_once(
     holds both senders in the middle of a message (row marked sent in an open transaction, SMTP
     transaction open) and the worker is killed with SIGKILL, then the in-flight rows roll back to
     pending, and after a restart exactly the 200 expected Message-IDs arrive, each once."""
-    ids = make_due_reminders(build_world(), 200)
+    ids = make_due_reminders(build_reminder_world(), 200)
     smtp_env = {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": smtp_server.host,

@@ -31,12 +31,11 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
-from rest_framework.response import Response
 
 from scheduling.reports import theatre_utilisation
+from tests.builders.theatre_day import TheatreDay, at, build_theatre_day
 from tests.conftest import client_for
 from tests.factories import london
-from tests.scheduling.theatre_day import TheatreDay, at, build_theatre_day
 from theatre.sessions import cancel_session
 
 URL = "/api/v1/reports/theatre-utilisation/"
@@ -98,8 +97,8 @@ def build_week(unit: TheatreDay) -> None:
     unit.session(NEXT_MON, "13:30", "18:00")
 
 
-def get(unit: TheatreDay, role: str = "coordinator", **params: str) -> Response:
-    response: Response = unit.client(role).get(URL, {"date_from": "2026-11-02", "date_to": "2026-11-09", **params})
+def get(unit: TheatreDay, role: str = "coordinator", **params: str) -> Any:
+    response = unit.client(role).get(URL, {"date_from": "2026-11-02", "date_to": "2026-11-09", **params})
     return response
 
 

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from rest_framework.response import Response
 
 from core.audit import history
 from core.models import AuditEntry
 from scheduling import checklist, theatre_times
 from scheduling.models import Case, CaseTimes, ChecklistEntry
 from tests.api.world import PHASE_ITEMS
-from tests.scheduling.theatre_day import TheatreDay, at, build_theatre_day
+from tests.builders.theatre_day import TheatreDay, at, build_theatre_day
 
 DAY = dt.date(2026, 11, 2)
 URL = "/api/v1/cases/{}/times/"
@@ -32,8 +31,8 @@ def case(unit: TheatreDay) -> Case:
     return unit.signed_in(unit.session(DAY), "08:00")
 
 
-def post(unit: TheatreDay, case: Case, body: dict[str, Any], role: str = "anaesthetist") -> Response:
-    response: Response = unit.client(role).post(URL.format(case.pk), body, format="json")
+def post(unit: TheatreDay, case: Case, body: dict[str, Any], role: str = "anaesthetist") -> Any:
+    response = unit.client(role).post(URL.format(case.pk), body, format="json")
     return response
 
 
@@ -42,7 +41,7 @@ def iso(hhmm: str, day: dt.date = DAY) -> str:
 
 
 def stored(case: Case) -> dict[str, Any]:
-    return CaseTimes.objects.filter(case=case).values().first() or {}
+    return dict(CaseTimes.objects.filter(case=case).values().first() or {})
 
 
 def test_the_team_records_times_and_a_second_post_merges(unit: TheatreDay, case: Case) -> None:

@@ -1,4 +1,4 @@
-"""Issue 3 API: the estate, timetables with generate, and /sessions/ with cases and utilisation."""
+"""The estate API, timetables with generate, and /sessions/ with cases and utilisation."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import history
 from core.models import AuditEntry
+from tests.builders.world import placed_case
 from tests.factories import (
     AnaesthetistFactory,
     CaseFactory,
@@ -88,6 +90,7 @@ def test_estate_update_and_delete_are_audited_and_protected(coordinator: APIClie
     theatre = TheatreFactory(name="Theatre 9")
     response = coordinator.patch(f"/api/v1/theatres/{theatre.pk}/", {"name": "Theatre 10"})
     assert response.status_code == 200
+    entry: Any  # before/after are JSON
     (entry,) = history(theatre)
     assert (entry.before["name"], entry.after["name"]) == ("Theatre 9", "Theatre 10")
     # The site still has a theatre: deleting it would orphan the estate.
@@ -200,8 +203,7 @@ def test_a_theatre_with_lists_cannot_move_site(coordinator: APIClient) -> None:
 def test_equipment_claimed_by_upcoming_cases_cannot_move_site(coordinator: APIClient) -> None:
     session = TheatreSessionFactory(start=london(2099, 1, 5, 8), end=london(2099, 1, 5, 13))
     unit = EquipmentUnitFactory(site=session.theatre.site)
-    case = CaseFactory(status="booked", session=session, start=session.start, end=session.start + dt.timedelta(hours=1))
-    case.equipment_claims.create(unit=unit, start=case.start, end=case.end)
+    placed_case(session, session.start, session.start + dt.timedelta(hours=1), units=[unit])
     other = SiteFactory(name="Other Hospital")
     response = coordinator.patch(f"/api/v1/equipment/{unit.pk}/", {"site": other.pk})
     assert response.status_code == 400
@@ -404,7 +406,7 @@ def test_session_filters(viewer: APIClient) -> None:
 
 @pytest.mark.parametrize("size", [5, 50])
 def test_session_list_runs_a_constant_number_of_queries(
-    size: int, surgeon: APIClient, django_assert_num_queries: Any
+    size: int, surgeon: APIClient, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     make_lists(size)
     surgeon.get("/api/v1/sessions/")  # warm the per-request role cache on the user object
@@ -419,7 +421,7 @@ def test_session_list_runs_a_constant_number_of_queries(
 
 @pytest.mark.parametrize("size", [5, 50])
 def test_estate_lists_run_a_constant_number_of_queries(
-    size: int, viewer: APIClient, django_assert_num_queries: Any
+    size: int, viewer: APIClient, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     for n in range(size):
         TimetableFactory(weekday=n % 7)

@@ -1,4 +1,4 @@
-"""Issue 3 "done when": `make run` has a spinal unit with two theatres, kit, staff and four weeks of lists."""
+"""`make run` has a spinal unit with two theatres, kit, staff and four weeks of lists."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import ast
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from core.demo import seed_users
 from theatre.demo import seed_estate
+from theatre.locking import LOCK_AHEAD
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession, Timetable
-from theatre.sessions import LOCK_AHEAD
 
 THEATRE_APP = Path(__file__).resolve().parents[2] / "theatre"
 
@@ -34,8 +36,8 @@ def test_seed_estate_builds_the_unit_and_is_idempotent() -> None:
     assert kinds["c_arm"] >= 2 and kinds["kyphoplasty_system"] >= 2
     roles = Counter(StaffMember.objects.values_list("role", flat=True))
     assert roles["surgeon"] == 2 and roles["anaesthetist"] == 2
-    assert StaffMember.objects.get(name="Miss Priya Shah").user.username == "surgeon"
-    assert StaffMember.objects.get(name="Dr Helen Marsh").user.username == "anaesthetist"
+    assert cast(User, StaffMember.objects.get(name="Miss Priya Shah").user).username == "surgeon"
+    assert cast(User, StaffMember.objects.get(name="Dr Helen Marsh").user).username == "anaesthetist"
 
     sessions = list(TheatreSession.objects.all())
     assert len(sessions) == len(first["created"]) > 0
@@ -48,6 +50,7 @@ def test_seed_estate_builds_the_unit_and_is_idempotent() -> None:
         assert session.status == ("locked" if due else "published")
 
 
+@pytest.mark.pure
 def test_theatre_never_imports_scheduling_or_procedures() -> None:
     """DESIGN §1: imports flow theatre <- procedures <- scheduling."""
     offenders = []

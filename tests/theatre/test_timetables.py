@@ -1,9 +1,10 @@
-"""Issue 3: timetables become dated lists at local wall-clock times, skipping bank holidays."""
+"""Timetables become dated lists at local wall-clock times, skipping bank holidays."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +27,7 @@ def local_starts(sessions: list[TheatreSession]) -> list[tuple[dt.date, dt.time]
 # --- Pure rules ---------------------------------------------------------------------------------
 
 
+@pytest.mark.pure
 def test_england_bank_holidays_2026_are_the_gov_uk_weekdays() -> None:
     # gov.uk's 2026 list: Boxing Day falls on Saturday, so its bank holiday is Monday 28 December.
     assert sorted(england_bank_holidays(years=[2026])) == [
@@ -40,6 +42,7 @@ def test_england_bank_holidays_2026_are_the_gov_uk_weekdays() -> None:
     ]
 
 
+@pytest.mark.pure
 def test_weekend_holiday_dates_are_not_bank_holidays_but_their_substitutes_are() -> None:
     holidays_2027 = england_bank_holidays(years=[2027])
     # Christmas Day Sat 25 and Boxing Day Sun 26 Dec 2027 are observed Mon 27 and Tue 28.
@@ -48,6 +51,7 @@ def test_weekend_holiday_dates_are_not_bank_holidays_but_their_substitutes_are()
     assert {dt.date(2027, 12, 27), dt.date(2027, 12, 28)} <= holidays_2027
 
 
+@pytest.mark.pure
 def test_local_datetime_keeps_the_wall_clock_across_both_2026_clock_changes() -> None:
     for day, utc_hour in [
         (dt.date(2026, 3, 28), 8),  # GMT
@@ -60,6 +64,7 @@ def test_local_datetime_keeps_the_wall_clock_across_both_2026_clock_changes() ->
         assert value.astimezone(dt.UTC).hour == utc_hour
 
 
+@pytest.mark.pure
 def test_local_time_skipped_by_spring_change_is_refused_naming_the_date() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         local_datetime(day=dt.date(2026, 3, 29), at=dt.time(1, 30), zone=LONDON, field="start_time")
@@ -68,6 +73,7 @@ def test_local_time_skipped_by_spring_change_is_refused_naming_the_date() -> Non
     assert "does not exist" in excinfo.value.detail
 
 
+@pytest.mark.pure
 def test_local_time_repeated_by_autumn_change_is_refused_naming_the_date() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         local_datetime(day=dt.date(2026, 10, 25), at=dt.time(1, 30), zone=LONDON, field="end_time")
@@ -76,6 +82,7 @@ def test_local_time_repeated_by_autumn_change_is_refused_naming_the_date() -> No
     assert "ambiguous" in excinfo.value.detail
 
 
+@pytest.mark.pure
 def test_timetable_days_respect_weekday_validity_and_holidays() -> None:
     days = timetable_days(
         weekday=0,
@@ -110,7 +117,7 @@ def test_generation_skips_the_observed_boxing_day_not_the_saturday() -> None:
     monday = TimetableFactory(weekday=0)
     friday = TimetableFactory(weekday=4, theatre=monday.theatre)
     saturday = TimetableFactory(weekday=5, theatre=monday.theatre)
-    span = {"date_from": dt.date(2026, 12, 21), "date_to": dt.date(2027, 1, 5), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 12, 21), "date_to": dt.date(2027, 1, 5), "actor": ACTOR}
 
     mondays = generate_sessions(timetable=monday, **span)
     fridays = generate_sessions(timetable=friday, **span)
@@ -175,7 +182,7 @@ def test_generation_refuses_a_time_the_clocks_skip_and_creates_nothing() -> None
 @pytest.mark.django_db
 def test_generating_twice_creates_nothing_the_second_time() -> None:
     timetable = TimetableFactory(weekday=2)
-    span = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
     first = generate_sessions(timetable=timetable, **span)
     second = generate_sessions(timetable=timetable, **span)
     wider = generate_sessions(
@@ -190,7 +197,7 @@ def test_generating_twice_creates_nothing_the_second_time() -> None:
 @pytest.mark.django_db
 def test_generation_does_not_recreate_a_list_that_was_moved_or_cancelled() -> None:
     timetable = TimetableFactory(weekday=2)
-    span = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 14), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 14), "actor": ACTOR}
     moved, cancelled = generate_sessions(timetable=timetable, **span)
     moved.start += dt.timedelta(minutes=30)
     moved.save()
@@ -203,7 +210,7 @@ def test_generation_does_not_recreate_a_list_that_was_moved_or_cancelled() -> No
 def test_generation_respects_validity_and_active() -> None:
     bounded = TimetableFactory(weekday=1, valid_from=dt.date(2026, 6, 9), valid_to=dt.date(2026, 6, 23))
     inactive = TimetableFactory(weekday=3, active=False)
-    span = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
+    span: dict[str, Any] = {"date_from": dt.date(2026, 6, 1), "date_to": dt.date(2026, 6, 30), "actor": ACTOR}
     assert [d for d, _ in local_starts(generate_sessions(timetable=bounded, **span))] == [
         dt.date(2026, 6, 9),
         dt.date(2026, 6, 16),

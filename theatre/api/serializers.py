@@ -1,23 +1,21 @@
 """Serializers for the estate (sites, theatres, equipment, staff, timetables) and the lists.
 
 Input serializers check shapes and cross-field facts (end after start, a theatre at the site
-given); the services in theatre/sessions.py and theatre/timetables.py hold the rules.
+given); the services hold the rules: theatre/estate.py for the estate and timetables,
+theatre/sessions.py and theatre/timetables.py for the lists. The views that answer with lists
+(/sessions/, /timetables/{id}/generate/) show the work planned into each, so an app above theatre
+serves them (see config/urls.py), with the session inputs below.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import User
-from django.utils import timezone
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 
-from core.errors import InvalidInput
-from core.roles import is_admin
+from core.api.fields import AwareDateTimeField
 from theatre.models import (
-    PERIOD_TIMES,
     Capability,
     EquipmentKind,
     EquipmentUnit,
@@ -30,25 +28,6 @@ from theatre.models import (
     TheatreSession,
     Timetable,
 )
-from theatre.sessions import ensure_staff_roles, utilisation
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 datetime that must carry its UTC offset: a naive one is a 400, never a guess."""
-
-    default_error_messages = {
-        "naive": "The datetime must carry a UTC offset, e.g. 2026-03-30T08:00:00+01:00.",
-    }
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
-
-
-def _raise_as_field_error(exc: InvalidInput) -> None:
-    raise serializers.ValidationError({exc.field: [exc.detail]}) from exc
-
 
 # --- Estate -------------------------------------------------------------------------------------
 
@@ -57,18 +36,6 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
     class Meta:
         model = Site
         fields = ["id", "name", "timezone", "address", "phone"]
-
-    def validate_timezone(self, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).") from None
-        # Lists are stored in UTC from local wall-clock times: a new zone would silently shift
-        # every existing list by the difference.
-        site = self.instance
-        if site is not None and value != site.timezone and TheatreSession.objects.filter(theatre__site=site).exists():
-            raise serializers.ValidationError("A site that has lists cannot change its time zone.")
-        return value
 
 
 class TheatreSerializer(serializers.ModelSerializer[Theatre]):
@@ -80,18 +47,6 @@ class TheatreSerializer(serializers.ModelSerializer[Theatre]):
         model = Theatre
         fields = ["id", "site", "name", "capabilities", "active"]
 
-    def validate_capabilities(self, value: list[str]) -> list[str]:
-        return sorted(set(value))
-
-    def validate_site(self, value: Site) -> Site:
-        theatre = self.instance
-        # A theatre's lists and timetables are in its site's local time, and its cases claim
-        # that site's equipment: moving it would break both.
-        moved = theatre is not None and value.pk != theatre.site_id
-        if moved and (theatre.sessions.exists() or theatre.timetables.exists()):  # type: ignore[union-attr]
-            raise serializers.ValidationError("A theatre with lists or timetables cannot move to another site.")
-        return value
-
 
 class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
     kind = serializers.ChoiceField(choices=EquipmentKind.choices)
@@ -99,16 +54,6 @@ class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
     class Meta:
         model = EquipmentUnit
         fields = ["id", "site", "kind", "name", "serial", "active"]
-
-    def validate_site(self, value: Site) -> Site:
-        unit = self.instance
-        # `claims` is scheduling's CaseEquipment, reached through the reverse relation.
-        moved = unit is not None and value.pk != unit.site_id
-        if moved and unit.claims.filter(end__gt=timezone.now()).exists():  # type: ignore[union-attr,attr-defined]
-            raise serializers.ValidationError(
-                "This unit is claimed by upcoming cases at its site; release them before moving it."
-            )
-        return value
 
 
 class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
@@ -118,23 +63,6 @@ class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
     class Meta:
         model = StaffMember
         fields = ["id", "name", "role", "user", "email", "phone", "active"]
-
-    def validate_user(self, value: User | None) -> User | None:
-        staff = self.instance if isinstance(self.instance, StaffMember) else None
-        current = staff.user_id if staff is not None else None
-        if (value.pk if value else None) == current:
-            return value
-        # The link decides whose login signs off a surgeon's case plans: a clinical identity,
-        # so only an admin changes it (coordinators manage the rest of the record).
-        request = self.context.get("request")
-        if request is None or not is_admin(request.user):
-            raise exceptions.PermissionDenied("Only an admin may link or unlink a staff member's login.")
-        others = StaffMember.objects.filter(user=value)
-        if staff is not None:
-            others = others.exclude(pk=staff.pk)
-        if value is not None and others.exists():
-            raise serializers.ValidationError("This login already belongs to another staff member.")
-        return value
 
 
 class TheatreAtSiteMixin:
@@ -171,26 +99,8 @@ class TimetableSerializer(TheatreAtSiteMixin, serializers.ModelSerializer[Timeta
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        current = self.instance
-
-        def value(name: str) -> Any:
-            return attrs[name] if name in attrs else getattr(current, name, None)
-
-        self.check_site(site=attrs.pop("site", None), theatre=value("theatre"))
-        period = value("period")
-        if current is None or "period" in attrs:
-            default_start, default_end = PERIOD_TIMES[period]
-            attrs.setdefault("start_time", default_start)
-            attrs.setdefault("end_time", default_end)
-        if value("end_time") <= value("start_time"):
-            raise serializers.ValidationError({"end_time": ["The end time must be after the start time."]})
-        valid_to = value("valid_to")
-        if valid_to is not None and valid_to < value("valid_from"):
-            raise serializers.ValidationError({"valid_to": ["valid_to must be on or after valid_from."]})
-        try:
-            ensure_staff_roles(surgeon=value("surgeon"), anaesthetist=value("anaesthetist"))
-        except InvalidInput as exc:
-            _raise_as_field_error(exc)
+        theatre = attrs.get("theatre", getattr(self.instance, "theatre", None))
+        self.check_site(site=attrs.pop("site", None), theatre=theatre)
         return attrs
 
     def to_representation(self, instance: Timetable) -> dict[str, Any]:
@@ -212,76 +122,6 @@ class GenerateSerializer(serializers.Serializer[Any]):
 
 
 # --- Sessions -----------------------------------------------------------------------------------
-
-
-class SessionCaseSerializer(serializers.Serializer[Any]):
-    """A case as it appears on a list; patient identifiers only for roles allowed to see them."""
-
-    id = serializers.IntegerField()
-    reference = serializers.CharField()
-    status = serializers.CharField()
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    procedure = serializers.CharField(source="procedure.slug")
-    levels = serializers.ListField(child=serializers.CharField())
-    anaesthesia = serializers.CharField()
-    surgeon = serializers.IntegerField(source="surgeon_id")
-    estimated_minutes = serializers.IntegerField()
-    patient = serializers.SerializerMethodField()
-
-    def get_patient(self, case: Any) -> dict[str, str] | None:
-        patient = case.patient
-        return {"name": f"{patient.given_name} {patient.family_name}", "nhs_number": patient.nhs_number}
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        if not self.context.get("show_identifiers", False):
-            # Viewers read lists without patient identifiers (DESIGN §3): not even the key.
-            del data["patient"]
-        return data
-
-
-class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
-    """A list for reading: its ordered cases and how full it is. Needs sessions_with_cases()."""
-
-    site = serializers.IntegerField(source="theatre.site_id", read_only=True)
-    theatre_name = serializers.CharField(source="theatre.name", read_only=True)
-    surgeon_name = serializers.CharField(source="surgeon.name", read_only=True)
-    anaesthetist_name = serializers.CharField(source="anaesthetist.name", read_only=True, default=None)
-    cases = serializers.SerializerMethodField()
-    utilisation = serializers.SerializerMethodField()
-
-    class Meta:
-        model = TheatreSession
-        fields = [
-            "id",
-            "site",
-            "theatre",
-            "theatre_name",
-            "timetable",
-            "period",
-            "start",
-            "end",
-            "surgeon",
-            "surgeon_name",
-            "anaesthetist",
-            "anaesthetist_name",
-            "status",
-            "notes",
-            "cases",
-            "utilisation",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-    def get_cases(self, session: TheatreSession) -> list[dict[str, Any]]:
-        cases = session.listed_cases  # type: ignore[attr-defined]
-        return list(SessionCaseSerializer(cases, many=True, context=self.context).data)
-
-    def get_utilisation(self, session: TheatreSession) -> dict[str, Any]:
-        cases = session.listed_cases  # type: ignore[attr-defined]
-        return utilisation(session=session, intervals=[(c.start, c.end) for c in cases]).as_dict()
 
 
 class SessionCreateSerializer(TheatreAtSiteMixin, serializers.Serializer[Any]):

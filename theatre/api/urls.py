@@ -8,6 +8,5 @@ router.register("theatres", views.TheatreViewSet, basename="theatre")
 router.register("equipment", views.EquipmentUnitViewSet, basename="equipmentunit")
 router.register("staff", views.StaffMemberViewSet, basename="staffmember")
 router.register("timetables", views.TimetableViewSet, basename="timetable")
-router.register("sessions", views.SessionViewSet, basename="session")
 
 urlpatterns = router.urls

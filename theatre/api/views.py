@@ -1,76 +1,85 @@
-"""Theatre API: the estate as audited CRUD, timetables with generate, and the lists.
+"""Theatre API: the estate and timetables as audited CRUD.
 
 Views are thin: an input serializer, one service, an output serializer. Coordinators and
-admins write; every role reads (core.permissions.CoordinatorWritesOthersRead).
+admins write; every role reads (core.permissions.CoordinatorWritesOthersRead). The estate's
+rules live in theatre/estate.py, which the admin calls too. The views that answer with lists,
+/sessions/ and /timetables/{id}/generate/, show the work planned into each, so an app above
+theatre serves them (see config/urls.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
-import django_filters
-from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models, transaction
 from django.db.models import ProtectedError
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action
-from rest_framework.request import Request
-from rest_framework.response import Response
+from rest_framework import exceptions, serializers, viewsets
 
 from core.audit import Actor, record, snapshot
-from core.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode, InvalidInput
 from core.permissions import CoordinatorWritesOthersRead
-from core.roles import can_see_patient_identifiers
+from theatre import estate
 from theatre.api.serializers import (
     EquipmentUnitSerializer,
-    GenerateSerializer,
-    SessionCancelSerializer,
-    SessionCreateSerializer,
-    SessionSerializer,
-    SessionUpdateSerializer,
     SiteSerializer,
     StaffMemberSerializer,
     TheatreSerializer,
     TimetableSerializer,
 )
-from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession, Timetable
-from theatre.sessions import cancel_session, create_session, sessions_with_cases, update_session
-from theatre.timetables import generate_sessions
+from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, Timetable
+
+M = TypeVar("M", bound=models.Model)
 
 
-class AuditedModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
-    """Plain CRUD for reference data, each write audited in the same transaction."""
+@contextmanager
+def _as_request_errors() -> Iterator[None]:
+    """An estate service's refusal as the field-level 400 (or the 403) that clients know."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise serializers.ValidationError({exc.field: [exc.detail]}) from exc
+    except DjangoPermissionDenied as exc:
+        raise exceptions.PermissionDenied(str(exc)) from exc
+
+
+class EstateViewSet(viewsets.ModelViewSet[M]):
+    """CRUD for the estate: writes go through the theatre.estate services (which audit them).
+
+    Deletes are audited here; a row still in use is protected and answers 409.
+    """
 
     permission_classes = [CoordinatorWritesOthersRead]
 
-    def _actor(self) -> Actor:
-        return Actor.of(self.request.user)
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> M:
+        raise NotImplementedError
 
-    def _action_name(self, verb: str) -> str:
-        model: type[models.Model] = self.get_queryset().model
-        return f"{model._meta.model_name}.{verb}"
+    def update_object(self, *, actor: Actor, obj: M, changes: dict[str, Any]) -> M:
+        raise NotImplementedError
 
-    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        with transaction.atomic():
-            obj = serializer.save()
-            record(actor=self._actor(), action=self._action_name("created"), obj=obj, after=snapshot(obj))
-
-    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        with transaction.atomic():
-            before = snapshot(serializer.instance)  # type: ignore[arg-type]
-            obj = serializer.save()
-            record(
-                actor=self._actor(), action=self._action_name("updated"), obj=obj, before=before, after=snapshot(obj)
+    def perform_create(self, serializer: serializers.BaseSerializer[M]) -> None:
+        with _as_request_errors():
+            serializer.instance = self.create_object(
+                actor=Actor.of(self.request.user), data=dict(serializer.validated_data)
             )
 
-    def perform_destroy(self, instance: models.Model) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[M]) -> None:
+        obj = cast(M, serializer.instance)  # an update always has its row (get_object)
+        with _as_request_errors():
+            serializer.instance = self.update_object(
+                actor=Actor.of(self.request.user), obj=obj, changes=dict(serializer.validated_data)
+            )
+
+    def perform_destroy(self, instance: M) -> None:
         try:
             with transaction.atomic():
                 record(
-                    actor=self._actor(), action=self._action_name("deleted"), obj=instance, before=snapshot(instance)
+                    actor=Actor.of(self.request.user),
+                    action=f"{instance._meta.model_name}.deleted",
+                    obj=instance,
+                    before=snapshot(instance),
                 )
                 instance.delete()
         except ProtectedError:
@@ -80,128 +89,60 @@ class AuditedModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             ) from None
 
 
-class SiteViewSet(AuditedModelViewSet):
+class SiteViewSet(EstateViewSet[Site]):
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Site:
+        return estate.create_site(actor=actor, **data)
 
-class TheatreViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: Site, changes: dict[str, Any]) -> Site:
+        return estate.update_site(actor=actor, site=obj, changes=changes)
+
+
+class TheatreViewSet(EstateViewSet[Theatre]):
     queryset = Theatre.objects.all()
     serializer_class = TheatreSerializer
     filterset_fields = ["site", "active"]
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
+        return estate.create_theatre(actor=actor, **data)
 
-class EquipmentUnitViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: Theatre, changes: dict[str, Any]) -> Theatre:
+        return estate.update_theatre(actor=actor, theatre=obj, changes=changes)
+
+
+class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
     queryset = EquipmentUnit.objects.all()
     serializer_class = EquipmentUnitSerializer
     filterset_fields = ["site", "kind", "active"]
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
+        return estate.create_equipment_unit(actor=actor, **data)
 
-class StaffMemberViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: EquipmentUnit, changes: dict[str, Any]) -> EquipmentUnit:
+        return estate.update_equipment_unit(actor=actor, unit=obj, changes=changes)
+
+
+class StaffMemberViewSet(EstateViewSet[StaffMember]):
     queryset = StaffMember.objects.all()
     serializer_class = StaffMemberSerializer
     filterset_fields = ["role", "active"]
 
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
+        return estate.create_staff_member(actor=actor, **data)
 
-class TimetableViewSet(AuditedModelViewSet):
+    def update_object(self, *, actor: Actor, obj: StaffMember, changes: dict[str, Any]) -> StaffMember:
+        return estate.update_staff_member(actor=actor, staff=obj, changes=changes)
+
+
+class TimetableViewSet(EstateViewSet[Timetable]):
     queryset = Timetable.objects.select_related("theatre")
     serializer_class = TimetableSerializer
     filterset_fields = ["theatre", "weekday", "surgeon", "active"]
 
-    @extend_schema(request=GenerateSerializer, responses={201: SessionSerializer(many=True)})
-    @action(detail=True, methods=["post"])
-    def generate(self, request: Request, pk: str | None = None) -> Response:
-        """Create the timetable's lists in {date_from, date_to}; returns only the lists created."""
-        timetable = self.get_object()
-        params = GenerateSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        created = generate_sessions(timetable=timetable, actor=Actor.of(request.user), **params.validated_data)
-        sessions = sessions_with_cases().filter(pk__in=[s.pk for s in created]).order_by("start")
-        data = SessionSerializer(sessions, many=True, context=session_context(request)).data
-        return Response({"count": len(data), "results": data}, status=status.HTTP_201_CREATED)
+    def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Timetable:
+        return estate.create_timetable(actor=actor, **data)
 
-
-def session_context(request: Request) -> dict[str, Any]:
-    return {"request": request, "show_identifiers": can_see_patient_identifiers(request.user)}
-
-
-def _local_midnight(day: dt.date) -> dt.datetime:
-    # Dates in filters are days at the unit (TIME_ZONE, Europe/London): midnight always exists
-    # there, so the DST changes never make a day boundary ambiguous.
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(settings.TIME_ZONE))
-
-
-class SessionFilter(django_filters.FilterSet):
-    date_from = django_filters.DateFilter(method="filter_date_from", label="Lists starting on or after this date")
-    date_to = django_filters.DateFilter(method="filter_date_to", label="Lists starting on or before this date")
-    theatre = django_filters.NumberFilter(field_name="theatre_id")
-    surgeon = django_filters.NumberFilter(field_name="surgeon_id")
-    site = django_filters.NumberFilter(field_name="theatre__site_id")
-    status = django_filters.MultipleChoiceFilter(choices=TheatreSession._meta.get_field("status").choices)
-
-    class Meta:
-        model = TheatreSession
-        fields = ["date_from", "date_to", "theatre", "surgeon", "site", "status"]
-
-    def filter_date_from(self, queryset: Any, name: str, value: dt.date) -> Any:
-        return queryset.filter(start__gte=_local_midnight(value))
-
-    def filter_date_to(self, queryset: Any, name: str, value: dt.date) -> Any:
-        return queryset.filter(start__lt=_local_midnight(value + dt.timedelta(days=1)))
-
-
-class SessionViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
-    """Lists with their ordered cases and utilisation. DELETE cancels (a list is never erased)."""
-
-    permission_classes = [CoordinatorWritesOthersRead]
-    serializer_class = SessionSerializer
-    filterset_class = SessionFilter
-
-    def get_queryset(self) -> models.QuerySet[TheatreSession]:
-        return sessions_with_cases().order_by("start", "theatre_id")
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), **session_context(self.request)}
-
-    def _read(self, session_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
-        session = sessions_with_cases().get(pk=session_id)
-        return Response(SessionSerializer(session, context=self.get_serializer_context()).data, status=status_code)
-
-    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        params = SessionCreateSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        session = create_session(actor=Actor.of(request.user), **params.validated_data)
-        return self._read(session.pk, status_code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=SessionUpdateSerializer, responses={200: SessionSerializer})
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        session = self.get_object()
-        params = SessionUpdateSerializer(
-            data=request.data, partial=kwargs.get("partial", False), context={"session": session}
-        )
-        params.is_valid(raise_exception=True)
-        changes = dict(params.validated_data)
-        override = changes.pop("override", False)
-        reason = changes.pop("reason", "")
-        update_session(session=session, changes=changes, actor=Actor.of(request.user), override=override, reason=reason)
-        return self._read(session.pk)
-
-    @extend_schema(request=SessionCancelSerializer, responses={204: None})
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Cancel the list: {reason, override?} in the body or the query string."""
-        session = self.get_object()
-        params = SessionCancelSerializer(data=request.data or request.query_params)
-        params.is_valid(raise_exception=True)
-        cancel_session(session=session, actor=Actor.of(request.user), **params.validated_data)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=SessionCancelSerializer, responses={200: SessionSerializer})
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
-        """Cancel the list and return it: {reason, override?}."""
-        session = self.get_object()
-        params = SessionCancelSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        cancel_session(session=session, actor=Actor.of(request.user), **params.validated_data)
-        return self._read(session.pk)
+    def update_object(self, *, actor: Actor, obj: Timetable, changes: dict[str, Any]) -> Timetable:
+        return estate.update_timetable(actor=actor, timetable=obj, changes=changes)

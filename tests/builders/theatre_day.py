@@ -19,7 +19,9 @@ from procedures.models import ProcedureVersion
 from scheduling import checklist, plans, theatre_times
 from scheduling.booking import book_case, cancel_case
 from scheduling.models import Case
-from tests.api.world import PHASE_ITEMS, kp_version, login
+from tests.builders.clinic import PHASE_ITEMS
+from tests.builders.people import login
+from tests.builders.versions import kp_version
 from tests.conftest import client_for
 from tests.factories import (
     AnaesthetistFactory,

@@ -57,9 +57,9 @@ from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
 from scheduling.models import OCCUPYING_STATUSES, Case, Channel, Patient, Reminder, ReminderStatus, StaffNotice
-from scheduling.notices import CHANGE_LABELS
-from scheduling.reminders import patient_address, render_context, slot_of
-from scheduling.sms import SMSBackend, TransientSMSError, get_sms_backend
+from scheduling.reminders.notices import CHANGE_LABELS
+from scheduling.reminders.planning import patient_address, render_context, undated_kind
+from scheduling.reminders.sms import SMSBackend, TransientSMSError, get_sms_backend
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def retry_delay(attempts: int, *, base: int, cap: int, rand: Callable[[], float]
     The jitter spreads retries so a mail server coming back is not hit by every row at once;
     the cap keeps every countdown within a few minutes (DESIGN: no long ETAs).
     """
-    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    ceiling: int = min(cap, base * 2 ** max(attempts - 1, 0))
     return ceiling * (0.5 + rand() / 2)  # noqa: S311 - jitter, not security
 
 
@@ -129,20 +129,23 @@ def describe_failure(exc: BaseException, *, address: str) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def _mail_domain() -> str:
+def mail_domain() -> str:
+    """Our own domain, from DEFAULT_FROM_EMAIL: the right-hand side of every id we mint for the
+    world outside (Message-IDs here, iCalendar UIDs in scheduling.staff_calendar), so the ids
+    are globally unique and stable across sends."""
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "theatre.invalid"
 
 
 # --- Rendering -------------------------------------------------------------------------------
 
 
-def _render(template_base: str, context: dict[str, Any], *, channel: str, tz_name: str) -> tuple[str, str]:
+def _render(template_base: str, context: dict[str, Any], *, channel: str, zone: ZoneInfo) -> tuple[str, str]:
     """(subject, body) from reminders/<base>.subject.txt + <base>.txt, or <base>.sms.txt.
 
     Rendered with the site's zone active, so every time shows in Europe/London.
     """
     try:
-        with timezone.override(ZoneInfo(tz_name)):
+        with timezone.override(zone):
             if channel == Channel.SMS:
                 return "", render_to_string(f"reminders/{template_base}.sms.txt", context).strip()
             subject = " ".join(render_to_string(f"reminders/{template_base}.subject.txt", context).split())
@@ -155,14 +158,15 @@ def _render(template_base: str, context: dict[str, Any], *, channel: str, tz_nam
 def render_reminder(row: Reminder) -> Outgoing:
     patient = Patient.objects.get(cases__id=row.case_id)  # one query, not case then patient
     context = {**render_context(row.context), "patient_name": patient.given_name, "channel": row.channel}
-    tz_name = str(row.context.get("timezone") or settings.TIME_ZONE)
-    subject, body = _render(slot_of(row.kind).split(":", 1)[0], context, channel=row.channel, tz_name=tz_name)
+    # The zone the row was planned in (the site's, kept in its context when it was planned).
+    zone = ZoneInfo(str(row.context.get("timezone") or settings.TIME_ZONE))
+    subject, body = _render(undated_kind(row.kind).split(":", 1)[0], context, channel=row.channel, zone=zone)
     return Outgoing(
         channel=row.channel,
         to=patient_address(patient, row.channel),
         subject=subject,
         body=body,
-        message_id=f"<reminder-{row.pk}@{_mail_domain()}>",
+        message_id=f"<reminder-{row.pk}@{mail_domain()}>",
     )
 
 
@@ -197,15 +201,13 @@ def render_notice(row: StaffNotice) -> Outgoing:
             for c in cases
         ],
     }
-    subject, body = _render(
-        "staff_notice", context, channel=Channel.EMAIL, tz_name=session.theatre.site.timezone or settings.TIME_ZONE
-    )
+    subject, body = _render("staff_notice", context, channel=Channel.EMAIL, zone=session.theatre.site.zone)
     return Outgoing(
         channel=Channel.EMAIL,
         to=row.staff.email,
         subject=subject,
         body=body,
-        message_id=f"<staff-notice-{row.pk}@{_mail_domain()}>",
+        message_id=f"<staff-notice-{row.pk}@{mail_domain()}>",
     )
 
 

@@ -1,4 +1,4 @@
-"""Reminder planning (issue 6). The booking services call the two hooks below inside their own
+"""Reminder planning. The booking services call the two hooks below inside their own
 transaction, so a booking and its reminder rows commit or roll back together.
 
 What a booked case gets, from the case and its PINNED template version (every clinical number
@@ -22,6 +22,10 @@ updates the pending rows in place; a move to another day renames the pending row
 date, and a row already SENT for the old date stays as it was while a new row is planned for the
 new date: a patient who was told to stop warfarin for the 4th is told again for the 11th.
 Unique (case, kind, channel) therefore means: once per appointment date, per kind, per channel.
+The kind without its `@<date>` (`undated_kind`) is what stays the same across a move.
+
+`plan_reminders` is a pure function of an `Appointment` (frozen, loaded by `appointment_of`);
+the hooks load the case, plan, and make the rows match the plan.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ from scheduling.models import (
     ReminderPlan,
     ReminderStatus,
 )
-from scheduling.notices import list_changed
+from scheduling.plans.assembly import anticoagulant_holds
+from scheduling.reminders.notices import list_changed
 
 # Local wall-clock send times: policy of the unit, not clinical numbers. Patients get
 # date-bound reminders in the morning, follow-ups just after the clinic opens.
@@ -57,7 +62,7 @@ HOLD_NOTICE_DAYS = 2  # the day before the last dose, so there is a day to act o
 FASTING_NOTICE_DAYS = 2
 
 # Rows that tell the patient about a change; re-planning never cancels them as "not applicable".
-NOTICE_SLOTS = frozenset({"rescheduled", "cancellation"})
+CHANGE_NOTICE_KINDS = frozenset({"rescheduled", "cancellation"})
 
 NO_CONTACT = "no_contact_details"
 PREFERRED_UNREACHABLE = "preferred_channel_unreachable"
@@ -65,11 +70,33 @@ HOLD_TOO_LATE = "anticoagulant_hold_too_late"
 
 
 @dataclass(frozen=True)
+class Appointment:
+    """A booked case as reminder planning reads it (`appointment_of` loads it): no model instances."""
+
+    reference: str
+    procedure: str  # the template's name
+    levels: tuple[str, ...]
+    anaesthesia: str  # the option's code
+    start: dt.datetime
+    session_id: int
+    theatre: str
+    site_name: str
+    site_address: str
+    site_phone: str
+    timezone: str  # the site's: every "10:00 local" is in this zone
+    screening_result: Mapping[str, Any]  # as stored; the anticoagulant holds come from it
+    # From the pinned version: every clinical number comes from here.
+    fasting: Mapping[str, Any]
+    follow_up: tuple[Mapping[str, Any], ...]
+    recovery: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Planned:
     """One reminder row as the plan wants it."""
 
-    slot: str  # stable across moves: "day_before", "anticoagulant_hold:warfarin"
-    kind: str  # the slot plus the appointment it is about: "day_before@2027-01-04"
+    undated_kind: str  # stable across moves: "day_before", "anticoagulant_hold:warfarin"
+    kind: str  # plus the appointment it is about: "day_before@2027-01-04"
     channel: str
     due_at: dt.datetime
     context: dict[str, Any]
@@ -78,7 +105,12 @@ class Planned:
 # --- Pure rules ------------------------------------------------------------------------------
 
 
-def slot_of(kind: str) -> str:
+def undated_kind(kind: str) -> str:
+    """The kind without the appointment it is about: "day_before@2027-01-04" -> "day_before".
+
+    What a reminder is for, whichever date the case is on: a move re-plans the pending row of
+    the same undated kind, and the message template is chosen by it.
+    """
     return kind.split("@", 1)[0]
 
 
@@ -116,50 +148,36 @@ def reachable_channels(patient: Patient) -> tuple[list[str], list[dict[str, str]
     return [], [{"code": NO_CONTACT, "detail": detail}]
 
 
-def _appointment_context(case: Case, tz: ZoneInfo) -> dict[str, Any]:
-    assert case.session is not None and case.start is not None  # noqa: S101 - booked cases only
-    site = case.session.theatre.site
-    version = case.procedure_version
+def _appointment_context(appointment: Appointment, tz: ZoneInfo) -> dict[str, Any]:
     return {
-        "reference": case.reference,
-        "procedure": version.template.name,
-        "levels": list(case.levels),
-        "anaesthesia": Anaesthesia(case.anaesthesia).label,
-        "start": case.start.astimezone(dt.UTC).isoformat(),
-        "timezone": str(tz.key),
-        "session": case.session.pk,
-        "theatre": case.session.theatre.name,
-        "site_name": site.name,
-        "site_address": site.address,
-        "site_phone": site.phone,
+        "reference": appointment.reference,
+        "procedure": appointment.procedure,
+        "levels": list(appointment.levels),
+        "anaesthesia": Anaesthesia(appointment.anaesthesia).label,
+        "start": appointment.start.astimezone(dt.UTC).isoformat(),
+        "timezone": tz.key,
+        "session": appointment.session_id,
+        "theatre": appointment.theatre,
+        "site_name": appointment.site_name,
+        "site_address": appointment.site_address,
+        "site_phone": appointment.site_phone,
     }
 
 
-def _holds(case: Case, procedure_day: dt.date) -> list[dict[str, Any]]:
-    """The anticoagulant holds the screening found, with their dates (procedures.screening)."""
-    from procedures.screening import AnticoagulantHold, ScreeningOutcome, hold_dates
-
-    raw = (case.screening_result or {}).get("anticoagulant_holds") or []
-    outcome = ScreeningOutcome(
-        result=str((case.screening_result or {}).get("result", "")),
-        blockers=(),
-        warnings=(),
-        missing=(),
-        holds=tuple(AnticoagulantHold(drug=str(h["drug"]), stop_days_before=int(h["stop_days_before"])) for h in raw),
-    )
-    return hold_dates(outcome=outcome, procedure_date=procedure_day)
-
-
 def plan_reminders(
-    *, case: Case, channels: Sequence[str], now: dt.datetime, moved_from: dt.datetime | None
+    *,
+    appointment: Appointment,
+    channels: Sequence[str],
+    now: dt.datetime,
+    moved_from: dt.datetime | None,
+    arrival_minutes: int,
 ) -> tuple[list[Planned], list[dict[str, str]]]:
-    """The rows a booked case should have, and planning warnings. No database access beyond the
-    case's already-loaded session, site and version."""
-    assert case.session is not None and case.start is not None  # noqa: S101 - booked cases only
-    tz = ZoneInfo(case.session.theatre.site.timezone or settings.TIME_ZONE)
-    version = case.procedure_version
-    base = _appointment_context(case, tz)
-    start_local = case.start.astimezone(tz)
+    """The rows a booked case should have, and planning warnings. Pure: no database, no clock
+    (`now` is given), no settings (`arrival_minutes` is settings.REMINDER_ARRIVAL_MINUTES)."""
+    tz = ZoneInfo(appointment.timezone)
+    base = _appointment_context(appointment, tz)
+    start = appointment.start
+    start_local = start.astimezone(tz)
     day = start_local.date()
     stamp = day.isoformat()
     wanted: list[tuple[str, str, dt.datetime, dict[str, Any]]] = []
@@ -167,7 +185,7 @@ def plan_reminders(
 
     wanted.append(("preop_assessment", "preop_assessment", now, {}))
 
-    for hold in _holds(case, day):
+    for hold in anticoagulant_holds(appointment.screening_result, day):
         stop_from: dt.date = hold["stop_from"]
         due = local_at(stop_from - dt.timedelta(days=HOLD_NOTICE_DAYS), MORNING_SEND_AT, tz)
         if stop_from <= now.astimezone(tz).date():
@@ -178,7 +196,7 @@ def plan_reminders(
                     "the patient is told at once, but the clinical team must review the date.",
                 }
             )
-        slot = f"anticoagulant_hold:{hold['drug']}"
+        undated = f"anticoagulant_hold:{hold['drug']}"
         context = {
             "too_late": stop_from <= now.astimezone(tz).date(),
             "drug": hold["drug"],
@@ -186,29 +204,29 @@ def plan_reminders(
             "last_dose_on": hold["last_dose_on"].isoformat(),
             "stop_from": stop_from.isoformat(),
         }
-        wanted.append((slot, f"{slot}@{stamp}", max(due, now), context))
+        wanted.append((undated, f"{undated}@{stamp}", max(due, now), context))
 
-    if case.anaesthesia == Anaesthesia.GENERAL:
+    if appointment.anaesthesia == Anaesthesia.GENERAL:
         # Fasting applies to general anaesthesia only; the hours are the version's (template
         # defaults 6 h food, 2 h clear fluids), counted back from the case start.
-        food_hours = int(version.fasting.get("food_hours", 0))
-        fluid_hours = int(version.fasting.get("clear_fluids_hours", 0))
+        food_hours = int(appointment.fasting.get("food_hours", 0))
+        fluid_hours = int(appointment.fasting.get("clear_fluids_hours", 0))
         due = local_at(day - dt.timedelta(days=FASTING_NOTICE_DAYS), MORNING_SEND_AT, tz)
         context = {
             "food_hours": food_hours,
             "clear_fluids_hours": fluid_hours,
-            "food_until": (case.start - dt.timedelta(hours=food_hours)).isoformat(),
-            "fluids_until": (case.start - dt.timedelta(hours=fluid_hours)).isoformat(),
+            "food_until": (start - dt.timedelta(hours=food_hours)).isoformat(),
+            "fluids_until": (start - dt.timedelta(hours=fluid_hours)).isoformat(),
         }
         wanted.append(("fasting", f"fasting@{stamp}", max(due, now), context))
 
-    arrival = case.start - dt.timedelta(minutes=settings.REMINDER_ARRIVAL_MINUTES)
+    arrival = start - dt.timedelta(minutes=arrival_minutes)
     due = local_at(day - dt.timedelta(days=1), MORNING_SEND_AT, tz)
     wanted.append(("day_before", f"day_before@{stamp}", max(due, now), {"arrival": arrival.isoformat()}))
 
-    recovery = version.recovery or {}
-    for follow_up in version.follow_up or []:
-        slot = f"follow_up:{follow_up['code']}"
+    recovery = appointment.recovery or {}
+    for follow_up in appointment.follow_up:
+        undated = f"follow_up:{follow_up['code']}"
         due = local_at(day + dt.timedelta(days=int(follow_up["after_days"])), FOLLOW_UP_SEND_AT, tz)
         context = {
             "code": follow_up["code"],
@@ -218,15 +236,15 @@ def plan_reminders(
             "rehabilitation": recovery.get("rehabilitation", ""),
             "recovery_advice": list(recovery.get("advice", [])),
         }
-        wanted.append((slot, f"{slot}@{stamp}", max(due, now), context))
+        wanted.append((undated, f"{undated}@{stamp}", max(due, now), context))
 
-    if moved_from is not None and moved_from != case.start:
+    if moved_from is not None and moved_from != start:
         context = {"previous_start": moved_from.astimezone(dt.UTC).isoformat()}
         wanted.append(("rescheduled", f"rescheduled@{start_local:%Y-%m-%dT%H%M}", now, context))
 
     planned = [
-        Planned(slot=slot, kind=kind, channel=channel, due_at=due_at, context={**base, **extra})
-        for slot, kind, due_at, extra in wanted
+        Planned(undated_kind=undated, kind=kind, channel=channel, due_at=due_at, context={**base, **extra})
+        for undated, kind, due_at, extra in wanted
         for channel in channels
     ]
     return planned, warnings
@@ -271,10 +289,10 @@ def _apply_plan(
 ) -> None:
     """Make the rows match the plan, touching PENDING rows only (and re-opening cancelled ones)."""
     by_kind = {(r.kind, r.channel): r for r in existing}
-    pending_by_slot = {(slot_of(r.kind), r.channel): r for r in existing if r.status == ReminderStatus.PENDING}
+    pending = {(undated_kind(r.kind), r.channel): r for r in existing if r.status == ReminderStatus.PENDING}
     for want in planned:
         exact = by_kind.get((want.kind, want.channel))
-        row = pending_by_slot.pop((want.slot, want.channel), None)
+        row = pending.pop((want.undated_kind, want.channel), None)
         if row is not None and (exact is None or exact is row):
             _replan_row(row, want, actor=actor, reopen=False, now=now)
             continue
@@ -290,8 +308,8 @@ def _apply_plan(
         elif exact.status == ReminderStatus.CANCELLED:
             _replan_row(exact, want, actor=actor, reopen=True, now=now)
         # SENT or FAILED for this appointment: never touched again.
-    for (slot, _channel), row in pending_by_slot.items():
-        if slot not in NOTICE_SLOTS:
+    for (undated, _channel), row in pending.items():
+        if undated not in CHANGE_NOTICE_KINDS:
             _set_status(
                 row,
                 ReminderStatus.CANCELLED,
@@ -305,6 +323,30 @@ def _load_for_planning(case: Case) -> Case:
     return Case.objects.select_related(
         "patient", "procedure_version__template", "session__theatre__site", "session__surgeon", "session__anaesthetist"
     ).get(pk=case.pk)
+
+
+def appointment_of(case: Case) -> Appointment:
+    """The Appointment of a booked case loaded with its session, site and version (no query)."""
+    assert case.session is not None and case.start is not None  # noqa: S101 - booked cases only
+    site = case.session.theatre.site
+    version = case.procedure_version
+    return Appointment(
+        reference=case.reference,
+        procedure=version.template.name,
+        levels=tuple(case.levels),
+        anaesthesia=case.anaesthesia,
+        start=case.start,
+        session_id=case.session.pk,
+        theatre=case.session.theatre.name,
+        site_name=site.name,
+        site_address=site.address,
+        site_phone=site.phone,
+        timezone=site.zone.key,
+        screening_result=case.screening_result or {},
+        fasting=version.fasting,
+        follow_up=tuple(version.follow_up or []),
+        recovery=version.recovery or {},
+    )
 
 
 def replan_for_case(*, case: Case, actor: Actor) -> None:
@@ -324,7 +366,11 @@ def replan_for_case(*, case: Case, actor: Actor) -> None:
     moved = plan.start is not None and (plan.start != case.start or plan.session_id != case.session_id)
     channels, warnings = reachable_channels(case.patient)
     planned, plan_warnings = plan_reminders(
-        case=case, channels=channels, now=now, moved_from=plan.start if moved else None
+        appointment=appointment_of(case),
+        channels=channels,
+        now=now,
+        moved_from=plan.start if moved else None,
+        arrival_minutes=settings.REMINDER_ARRIVAL_MINUTES,
     )
     existing = list(Reminder.objects.select_for_update().filter(case=case).order_by("id"))
     _apply_plan(case, planned, existing, actor=actor, now=now)
@@ -372,13 +418,13 @@ def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
     abandoned = CaseCancellation.objects.filter(case=case, from_status=CaseStatus.IN_THEATRE).exists()
     channels, _ = ([], []) if abandoned else reachable_channels(case.patient)
     session = plan.session
-    tz = ZoneInfo(session.theatre.site.timezone or settings.TIME_ZONE)
+    tz = session.theatre.site.zone
     context = {
         "reference": case.reference,
         "procedure": case.procedure_version.template.name,
         "levels": list(case.levels),
         "start": plan.start.astimezone(dt.UTC).isoformat(),
-        "timezone": str(tz.key),
+        "timezone": tz.key,
         "session": session.pk,
         "site_name": session.theatre.site.name,
         "site_phone": session.theatre.site.phone,

@@ -1,0 +1,211 @@
+"""/sessions/ and /timetables/{id}/generate/: lists as the API shows them, with their cases.
+
+A list is shown with its ordered cases and utilisation, so the views that answer with lists
+live here, above theatre, which knows nothing of cases (DESIGN §1). The writes still go through
+theatre's services (theatre/sessions.py, theatre/timetables.py) with theatre's input
+serializers; scheduling's part of each change runs in the hooks it connects (scheduling/lists.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.audit import Actor
+from core.permissions import CoordinatorWritesOthersRead
+from scheduling.api.views import IdentifiedContextMixin
+from scheduling.availability import local_day_range
+from scheduling.lists import sessions_with_cases, utilisation
+from scheduling.models import Case
+from theatre.api.serializers import (
+    GenerateSerializer,
+    SessionCancelSerializer,
+    SessionCreateSerializer,
+    SessionUpdateSerializer,
+)
+from theatre.api.views import TimetableViewSet
+from theatre.models import TheatreSession, Timetable
+from theatre.sessions import cancel_session, create_session, update_session
+from theatre.timetables import generate_sessions
+
+# --- Output -------------------------------------------------------------------------------------
+
+
+class SessionCaseSerializer(serializers.Serializer[Case]):
+    """A case as it appears on a list; patient identifiers only for roles allowed to see them."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    procedure = serializers.CharField(source="procedure.slug")
+    levels = serializers.ListField(child=serializers.CharField())
+    anaesthesia = serializers.CharField()
+    surgeon = serializers.IntegerField(source="surgeon_id")
+    estimated_minutes = serializers.IntegerField()
+    patient = serializers.SerializerMethodField()
+
+    def get_patient(self, case: Case) -> dict[str, str] | None:
+        patient = case.patient
+        return {"name": f"{patient.given_name} {patient.family_name}", "nhs_number": patient.nhs_number}
+
+    def to_representation(self, instance: Case) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not self.context.get("identified", False):
+            # Viewers read lists without patient identifiers (DESIGN §3): not even the key.
+            del data["patient"]
+        return data
+
+
+class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
+    """A list for reading: its ordered cases and how full it is. Needs sessions_with_cases()."""
+
+    site = serializers.IntegerField(source="theatre.site_id", read_only=True)
+    theatre_name = serializers.CharField(source="theatre.name", read_only=True)
+    surgeon_name = serializers.CharField(source="surgeon.name", read_only=True)
+    anaesthetist_name = serializers.CharField(source="anaesthetist.name", read_only=True, default=None)
+    cases = serializers.SerializerMethodField()
+    utilisation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TheatreSession
+        fields = [
+            "id",
+            "site",
+            "theatre",
+            "theatre_name",
+            "timetable",
+            "period",
+            "start",
+            "end",
+            "surgeon",
+            "surgeon_name",
+            "anaesthetist",
+            "anaesthetist_name",
+            "status",
+            "notes",
+            "cases",
+            "utilisation",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_cases(self, session: TheatreSession) -> list[dict[str, Any]]:
+        cases = session.listed_cases  # type: ignore[attr-defined]
+        return list(SessionCaseSerializer(cases, many=True, context=self.context).data)
+
+    def get_utilisation(self, session: TheatreSession) -> dict[str, Any]:
+        cases = session.listed_cases  # type: ignore[attr-defined]
+        return utilisation(session=session, intervals=[(c.start, c.end) for c in cases]).as_dict()
+
+
+# --- Views --------------------------------------------------------------------------------------
+
+
+class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter has no type hints
+    date_from = django_filters.DateFilter(method="filter_date_from", label="Lists starting on or after this date")
+    date_to = django_filters.DateFilter(method="filter_date_to", label="Lists starting on or before this date")
+    theatre = django_filters.NumberFilter(field_name="theatre_id")
+    surgeon = django_filters.NumberFilter(field_name="surgeon_id")
+    site = django_filters.NumberFilter(field_name="theatre__site_id")
+    status = django_filters.MultipleChoiceFilter(choices=TheatreSession._meta.get_field("status").choices)
+
+    class Meta:
+        model = TheatreSession
+        fields = ["date_from", "date_to", "theatre", "surgeon", "site", "status"]
+
+    # Dates in filters are days at the unit (TIME_ZONE), drawn as availability draws them.
+    def filter_date_from(self, queryset: Any, name: str, value: dt.date) -> Any:
+        day_start, _ = local_day_range(date_from=value, date_to=value)
+        return queryset.filter(start__gte=day_start)
+
+    def filter_date_to(self, queryset: Any, name: str, value: dt.date) -> Any:
+        _, day_end = local_day_range(date_from=value, date_to=value)
+        return queryset.filter(start__lt=day_end)
+
+
+class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSession]):
+    """Lists with their ordered cases and utilisation. DELETE cancels (a list is never erased)."""
+
+    permission_classes = [CoordinatorWritesOthersRead]
+    serializer_class = SessionSerializer
+    filterset_class = SessionFilter
+
+    def get_queryset(self) -> QuerySet[TheatreSession]:
+        return sessions_with_cases().order_by("start", "theatre_id")
+
+    def _read(self, session_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
+        session = sessions_with_cases().get(pk=session_id)
+        return Response(SessionSerializer(session, context=self.get_serializer_context()).data, status=status_code)
+
+    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        params = SessionCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        session = create_session(actor=Actor.of(request.user), **params.validated_data)
+        return self._read(session.pk, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SessionUpdateSerializer, responses={200: SessionSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        session = self.get_object()
+        params = SessionUpdateSerializer(
+            data=request.data, partial=kwargs.get("partial", False), context={"session": session}
+        )
+        params.is_valid(raise_exception=True)
+        changes = dict(params.validated_data)
+        override = changes.pop("override", False)
+        reason = changes.pop("reason", "")
+        update_session(session=session, changes=changes, actor=Actor.of(request.user), override=override, reason=reason)
+        return self._read(session.pk)
+
+    @extend_schema(request=SessionCancelSerializer, responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Cancel the list: {reason, override?} in the body or the query string."""
+        session = self.get_object()
+        params = SessionCancelSerializer(data=request.data or request.query_params)
+        params.is_valid(raise_exception=True)
+        cancel_session(session=session, actor=Actor.of(request.user), **params.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=SessionCancelSerializer, responses={200: SessionSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel the list and return it: {reason, override?}."""
+        session = self.get_object()
+        params = SessionCancelSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        cancel_session(session=session, actor=Actor.of(request.user), **params.validated_data)
+        return self._read(session.pk)
+
+
+class TimetableGenerateViewSet(IdentifiedContextMixin, viewsets.GenericViewSet[Timetable]):
+    """Registered with the prefix `timetables` beside theatre's TimetableViewSet; it only adds
+    /timetables/{id}/generate/, which answers with the lists created as /sessions/ shows them."""
+
+    permission_classes = [CoordinatorWritesOthersRead]
+    # The timetable is found exactly as theatre's own /timetables/{id}/ finds it.
+    queryset = TimetableViewSet.queryset
+    filterset_fields = TimetableViewSet.filterset_fields
+    serializer_class = SessionSerializer
+
+    @extend_schema(request=GenerateSerializer, responses={201: SessionSerializer(many=True)})
+    @action(detail=True, methods=["post"])
+    def generate(self, request: Request, pk: str | None = None) -> Response:
+        """Create the timetable's lists in {date_from, date_to}; returns only the lists created."""
+        timetable = self.get_object()
+        params = GenerateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        created = generate_sessions(timetable=timetable, actor=Actor.of(request.user), **params.validated_data)
+        sessions = sessions_with_cases().filter(pk__in=[s.pk for s in created]).order_by("start")
+        data = SessionSerializer(sessions, many=True, context=self.get_serializer_context()).data
+        return Response({"count": len(data), "results": data}, status=status.HTTP_201_CREATED)
