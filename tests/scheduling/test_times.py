@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from core.audit import history
 from core.models import AuditEntry
 from scheduling import checklist, theatre_times
+from scheduling.milestones import MILESTONES
 from scheduling.models import Case, CaseTimes, ChecklistEntry
-from tests.api.world import PHASE_ITEMS
+from tests.builders.clinic import PHASE_ITEMS
 from tests.builders.theatre_day import TheatreDay, at, build_theatre_day
 
 DAY = dt.date(2026, 11, 2)
@@ -50,18 +51,7 @@ def test_the_team_records_times_and_a_second_post_merges(unit: TheatreDay, case:
     second = post(unit, case, {"milestones": {"out_of_theatre": iso("09:10")}}, role="surgeon")
     assert second.status_code == 200, second.content
     body = second.json()
-    assert (
-        list(body["milestones"])
-        == list(body["order"])
-        == [
-            "anaesthesia_start",
-            "in_theatre",
-            "knife_to_skin",
-            "closure",
-            "out_of_theatre",
-            "in_recovery",
-        ]
-    )
+    assert list(body["milestones"]) == list(body["order"]) == list(MILESTONES)  # the contract's order
     assert body["milestones"]["anaesthesia_start"] == "2026-11-02T08:05:00Z"
     assert body["milestones"]["knife_to_skin"] is None
     assert body["touch"] == {"start": "2026-11-02T08:05:00Z", "end": "2026-11-02T09:10:00Z", "minutes": 65}
@@ -235,3 +225,14 @@ def test_a_failed_request_changes_nothing_even_with_valid_fields_beside_the_bad_
     body = {"milestones": {"in_theatre": iso("08:15"), "out_of_theatre": iso("07:00", dt.date(2026, 11, 1))}}
     assert post(unit, case, body).status_code == 400
     assert stored(case) == {} and history(case).filter(action__startswith="case.times").count() == 0
+
+
+def test_a_retried_post_with_its_idempotency_key_is_answered_once(unit: TheatreDay, case: Case) -> None:
+    """A theatre tablet on a flaky network sends the same recording twice."""
+    client = unit.client("anaesthetist")
+    body = {"milestones": {"in_theatre": iso("08:15")}}
+    first = client.post(URL.format(case.pk), body, format="json", headers={"Idempotency-Key": "tablet-7-0815"})
+    again = client.post(URL.format(case.pk), body, format="json", headers={"Idempotency-Key": "tablet-7-0815"})
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert history(case).filter(action="case.times_recorded").count() == 1
