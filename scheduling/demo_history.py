@@ -43,14 +43,18 @@ from theatre.sessions import create_session
 from theatre.timetables import england_bank_holidays
 
 HISTORY_WEEKS = 6
-# NHS numbers for history patients start here (the live demo uses 0-39 and 700-701).
+# NHS numbers for history patients start here (the live demo uses 0-39 and 700-701). A patient's
+# number comes from their list's date, timetable row and place on the list, never from the order
+# of seeding, so a run on another day (whose six weeks reach other dates) never reuses one.
 FIRST_PATIENT = 1000
-# Lists (by index, oldest first) whose story is fixed, so the report always has each kind of event;
-# the other lists' luck comes from their own random seed.
-LATE_START_LIST = 1  # the first anaesthetic starts 35 minutes late
-OVERRUN_LIST = 2  # the last patient leaves 25 minutes after the list's end
-ABANDONED_LIST = 4  # its second case is abandoned after WHO sign in
-MORNING_CANCELLATIONS = {3: "patient_did_not_attend", 7: "no_bed", 11: "patient_unfit"}
+NUMBERING_FROM = dt.date(2024, 1, 1)
+# Lists whose story is fixed, counted back from the most recent (0), so the default four-week
+# report always shows each kind of event; the other lists' luck comes from their own random seed.
+MISSING_TIMES_LIST = 0  # the latest list: its register is not typed up yet
+LATE_START_LIST = 2  # the first anaesthetic starts 35 minutes late
+OVERRUN_LIST = 3  # the last patient leaves 25 minutes after the list's end
+ABANDONED_LIST = 5  # its second case is abandoned after WHO sign in
+MORNING_CANCELLATIONS = {4: "patient_did_not_attend", 8: "no_bed", 11: "patient_unfit"}
 CASES_PER_LIST = {Period.AM: 3, Period.PM: 3, Period.ALL_DAY: 6}
 # Reasons a unit sees on the morning of a list, in rough proportion.
 ON_THE_DAY_REASONS = [
@@ -65,9 +69,11 @@ ON_THE_DAY_REASONS = [
 
 @dataclass(frozen=True)
 class PlannedList:
-    """One past list of the demo timetable, and its index (which fixes its patients and its luck)."""
+    """One past list of the demo timetable: `row` (its place in TIMETABLES) and its day fix its
+    patients and its luck, `from_latest` (0 for the most recent list) its fixed story, if any."""
 
-    index: int
+    row: int
+    from_latest: int
     day: dt.date
     theatre: str
     period: str
@@ -88,14 +94,14 @@ def planned_lists(*, today: dt.date) -> list[PlannedList]:
     """The demo timetable's lists from HISTORY_WEEKS whole weeks back up to yesterday, bank holidays skipped."""
     first = today - dt.timedelta(days=today.weekday(), weeks=HISTORY_WEEKS)
     holidays = england_bank_holidays(years={first.year, today.year})
-    lists: list[PlannedList] = []
+    slots: list[tuple[int, dt.date, str, str, str, str]] = []
     day = first
     while day < today:
-        for theatre, weekday, period, surgeon, anaesthetist in TIMETABLES:
+        for row, (theatre, weekday, period, surgeon, anaesthetist) in enumerate(TIMETABLES):
             if day.weekday() == weekday and day not in holidays:
-                lists.append(PlannedList(len(lists), day, theatre, period, surgeon, anaesthetist))
+                slots.append((row, day, theatre, period, surgeon, anaesthetist))
         day += dt.timedelta(days=1)
-    return lists
+    return [PlannedList(slot[0], len(slots) - 1 - n, *slot[1:]) for n, slot in enumerate(slots)]
 
 
 def _team() -> Team | None:
@@ -119,14 +125,12 @@ def seed_history(*, today: dt.date | None = None) -> dict[str, int]:
     counts = {"lists": 0, "cases": 0, "cancelled_on_the_day": 0}
     if team is None or not theatres:
         return counts
-    plan = planned_lists(today=today)
-    latest = max((p.index for p in plan), default=-1)
-    for planned in plan:
+    for planned in planned_lists(today=today):
         with transaction.atomic():
             session = _create_list(planned, theatre=theatres[planned.theatre], staff=staff)
             if session is None:
                 continue
-            story = _ListStory(planned, session=session, team=team, missing_times=planned.index == latest)
+            story = _ListStory(planned, session=session, team=team)
             story.tell()
         counts["lists"] += 1
         counts["cases"] += story.done
@@ -192,7 +196,7 @@ class _CaseSpec:
             actor=actor,
             data={
                 "nhs_number": nhs_number_for(FIRST_PATIENT + self.n),
-                "mrn": f"NSU-H{self.n:05d}",
+                "mrn": f"NSU-H{self.n:06d}",
                 "given_name": given,
                 "family_name": family,
                 "date_of_birth": self.born,
@@ -220,21 +224,21 @@ def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
 class _ListStory:
     """What happened on one list: who was booked, who went in, when, and who did not."""
 
-    def __init__(self, planned: PlannedList, *, session: TheatreSession, team: Team, missing_times: bool) -> None:
+    def __init__(self, planned: PlannedList, *, session: TheatreSession, team: Team) -> None:
         self.planned = planned
         self.session = session
         self.team = team
-        self.missing_times = missing_times  # the latest list: its register is not typed up yet
-        self.rng = random.Random(f"history-{planned.index}")  # noqa: S311 - repeatable demo data
+        self.missing_times = planned.from_latest == MISSING_TIMES_LIST
+        self.rng = random.Random(f"history-{planned.day}-{planned.row}")  # noqa: S311 - repeatable demo data
         self.done = 0
         self.cancelled = 0
 
     def tell(self) -> None:
         cases = self._book()
-        index = self.planned.index
-        clock = self.session.start + dt.timedelta(minutes=35 if index == LATE_START_LIST else self._lateness())
-        abandon = index == ABANDONED_LIST
-        morning_cancel = None if index in (ABANDONED_LIST, OVERRUN_LIST) else self._morning_cancellation(cases)
+        story = self.planned.from_latest
+        clock = self.session.start + dt.timedelta(minutes=35 if story == LATE_START_LIST else self._lateness())
+        abandon = story == ABANDONED_LIST
+        morning_cancel = None if story in (ABANDONED_LIST, OVERRUN_LIST) else self._morning_cancellation(cases)
         for position, case in enumerate(cases):
             if case is morning_cancel:
                 continue
@@ -244,7 +248,7 @@ class _ListStory:
             touch = self._touch_minutes(case)
             is_last = position == len(cases) - 1
             overrun = clock + dt.timedelta(minutes=touch) - self.session.end
-            if is_last and index == OVERRUN_LIST:
+            if is_last and story == OVERRUN_LIST:
                 # A difficult cement fill: the last patient leaves theatre 25 minutes after the list's end.
                 touch += max(0, 25 - int(overrun.total_seconds() // 60))
             elif is_last and position > 0 and overrun > dt.timedelta(minutes=40):
@@ -261,7 +265,7 @@ class _ListStory:
         cases: list[Case] = []
         room = self.session.minutes
         for slot in range(CASES_PER_LIST[Period(self.planned.period)]):
-            spec = _CaseSpec.draw(self.planned.index * 10 + slot)
+            spec = _CaseSpec.draw(self._patient_number(slot))
             if spec.estimated_minutes > room:
                 break
             case = spec.create(surgeon_id=self.session.surgeon_id, day=self.planned.day, actor=self.team.coordinator)
@@ -275,6 +279,10 @@ class _ListStory:
             cases.append(Case.objects.select_related("procedure_version").get(pk=case.pk))
         return sorted(cases, key=lambda c: c.start or self.session.start)
 
+    def _patient_number(self, slot: int) -> int:
+        most = max(CASES_PER_LIST.values())
+        return ((self.planned.day - NUMBERING_FROM).days * len(TIMETABLES) + self.planned.row) * most + slot
+
     def _lateness(self) -> int:
         """Minutes after the list's start that the first anaesthetic starts: usually a few, some lists late."""
         if self.rng.random() < 0.25:
@@ -282,8 +290,8 @@ class _ListStory:
         return self.rng.randint(-5, 12)
 
     def _morning_cancellation(self, cases: list[Case]) -> Case | None:
-        """Some lists lose a patient on the morning; the first few such lists are fixed, one per category."""
-        fixed = MORNING_CANCELLATIONS.get(self.planned.index)
+        """Some lists lose a patient on the morning: a few fixed ones (one per category), the rest by chance."""
+        fixed = MORNING_CANCELLATIONS.get(self.planned.from_latest)
         if len(cases) < 2 or (fixed is None and self.rng.random() > 0.12):
             return None
         case = self.rng.choice(cases[1:])
