@@ -405,3 +405,22 @@ def test_epoch_seconds_is_the_same_instant_on_sqlite_as_on_postgresql(django_db_
                 assert cursor.fetchall() == [(int(london(2026, 3, 29, 8).timestamp()),)]
         finally:
             sqlite.close()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_from": "0001-01-01", "date_to": "0001-01-31"},
+        {"date_from": "9999-12-01", "date_to": "9999-12-31"},
+        {"date_to": "0001-01-01"},
+        {"group_by": ["theatre", "day"]},
+        {"date_from": "2026-02-30"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_never_a_500(unit: TheatreDay, params: dict[str, Any]) -> None:
+    client = unit.client("coordinator")
+    client.raise_request_exception = False
+    response = client.get(URL, params)
+    assert response.status_code < 500, response.content
+    if response.status_code >= 400:
+        assert response.json()["code"] in {"invalid", "out_of_range"}

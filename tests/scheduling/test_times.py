@@ -236,3 +236,24 @@ def test_a_retried_post_with_its_idempotency_key_is_answered_once(unit: TheatreD
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert history(case).filter(action="case.times_recorded").count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"milestones": {"in_theatre": "9999-12-31T23:59:00-14:00"}},  # past the end of the calendar in UTC
+        {"milestones": {"in_theatre": "0001-01-01T00:00:00+14:00"}},  # before its start
+        {"milestones": {"in_theatre": 1_000_000_000_000}},
+        {"milestones": {"in_theatre": {"$gt": ""}}},
+        {"milestones": "in_theatre"},
+        [{"milestones": {}}],
+        {"milestones": {"in_theatre": "2026-11-02T08:15:00+00:00"}, "reason": {"why": "nested"}},
+    ],
+)
+def test_hostile_input_is_a_4xx_with_a_code_never_a_500(unit: TheatreDay, case: Case, body: Any) -> None:
+    client = unit.client("coordinator")
+    client.raise_request_exception = False
+    response = client.post(URL.format(case.pk), body, format="json")
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["code"]
+    assert stored(case) == {}
