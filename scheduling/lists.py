@@ -15,22 +15,26 @@ from django.db import models
 from django.db.models import Prefetch
 
 from scheduling.models import OCCUPYING_STATUSES, Case
+from scheduling.theatre_times import list_actual_times
 from theatre.models import TheatreSession
 
 
 def sessions_with_cases() -> models.QuerySet[TheatreSession]:
     """Lists with everything the API shows, in a fixed number of queries however many there are.
 
-    One query for the lists (theatre, site and staff joined) and one for all their listed cases
-    (patient and procedure joined), ordered by start, in `session.listed_cases`.
+    One query for the lists (theatre, site and staff joined; their actual start and end as
+    subqueries, scheduling/theatre_times.py) and one for all their listed cases (patient and
+    procedure joined), ordered by start, in `session.listed_cases`.
     """
     cases = (
         Case.objects.filter(status__in=OCCUPYING_STATUSES)
         .select_related("patient", "procedure")
         .order_by("start", "pk")
     )
-    return TheatreSession.objects.select_related("theatre__site", "surgeon", "anaesthetist").prefetch_related(
-        Prefetch("cases", queryset=cases, to_attr="listed_cases")
+    return (
+        TheatreSession.objects.select_related("theatre__site", "surgeon", "anaesthetist")
+        .annotate(**list_actual_times())
+        .prefetch_related(Prefetch("cases", queryset=cases, to_attr="listed_cases"))
     )
 
 

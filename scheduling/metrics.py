@@ -267,10 +267,6 @@ def _beyond(gap_seconds: float, threshold_minutes: int) -> tuple[int, int]:
     return 0, 0
 
 
-def _is_missing_times(facts: ListFacts) -> bool:
-    return any(case.kind == CaseKind.NOT_STARTED or case.touch is None for case in facts.cases)
-
-
 # A list's figures as a flat vector, in this order: the report sums thousands of them.
 # lists, planned, touch, capped, late (count, minutes), early (…), overrun (…), cases,
 # cancellations (clinical, non-clinical, patient), lists missing times, cancelled lists.
@@ -286,14 +282,20 @@ def _list_vector(facts: ListFacts, thresholds: Thresholds, now: float) -> tuple[
     start, end = facts.start.timestamp(), facts.end.timestamp()
     if end > now:
         return (0,) * 11 + cancelled + (0, 0)
-    if _is_missing_times(facts):
-        return (0,) * 11 + cancelled + (1, 0)
     planned = int((end - start) // 60)
-    cases = sum(1 for case in facts.cases if case.kind == CaseKind.OPERATED)
-    spans = sorted(_seconds(case.touch) for case in facts.cases if case.touch is not None)
+    cases = 0
+    spans = []
+    for case in facts.cases:
+        if case.kind == CaseKind.NOT_STARTED or case.touch is None:
+            # Still booked on a list that has ended, or not recorded: the list's times are missing.
+            return (0,) * 11 + cancelled + (1, 0)
+        if case.kind == CaseKind.OPERATED:
+            cases += 1
+        spans.append((case.touch[0].timestamp(), case.touch[1].timestamp()))
     if not spans:
         # An empty list: zero touch time, and no start or finish to judge.
         return (1, planned) + (0,) * 8 + (cases, *cancelled, 0, 0)
+    spans.sort()
     touch, capped = _covered(spans, start, end)
     last_out = max(out for _, out in spans)
     return (

@@ -26,6 +26,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import DateTimeField, F, Func, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from core.audit import Actor, record
@@ -35,7 +37,15 @@ from core.time import ensure_aware
 from scheduling import milestones
 from scheduling.checklist import clock_tolerance, is_on_the_case
 from scheduling.milestones import MILESTONES, Plausibility, Problem
-from scheduling.models import Case, CaseCancellation, CaseStatus, CaseTimes, ChecklistEntry, ChecklistPhase
+from scheduling.models import (
+    OCCUPYING_STATUSES,
+    Case,
+    CaseCancellation,
+    CaseStatus,
+    CaseTimes,
+    ChecklistEntry,
+    ChecklistPhase,
+)
 from theatre.models import TheatreSession
 
 RECORDABLE = (CaseStatus.IN_THEATRE, CaseStatus.COMPLETED)
@@ -174,3 +184,40 @@ def times_of(case: Case) -> CaseTimesView:
     if session_id is None:
         session_id = CaseCancellation.objects.filter(case=case).values_list("session_id", flat=True).first()
     return CaseTimesView(case=case, session_id=session_id, milestones=values_of(row))
+
+
+# --- Per list: when it actually started and ended ------------------------------------------------
+
+
+def _touch_start(prefix: str) -> Coalesce:
+    """A case's touch start in SQL: the rule of milestones.touch_bounds (anaesthesia_start, else in_theatre)."""
+    return Coalesce(f"{prefix}anaesthesia_start", f"{prefix}in_theatre")
+
+
+def _earliest(rows: QuerySet[Any], value: Any) -> Subquery:
+    return Subquery(rows.annotate(moment=value).filter(moment__isnull=False).order_by("moment").values("moment")[:1])
+
+
+def _latest(rows: QuerySet[Any], value: Any) -> Subquery:
+    return Subquery(rows.annotate(moment=value).filter(moment__isnull=False).order_by("-moment").values("moment")[:1])
+
+
+def _either(first: Subquery, second: Subquery, pick: type[Least] | type[Greatest]) -> Func:
+    # Both sides may be NULL; SQLite's MIN/MAX of a NULL is NULL, so each falls back on the other.
+    return pick(Coalesce(first, second), Coalesce(second, first), output_field=DateTimeField())
+
+
+def list_actual_times() -> dict[str, Func]:
+    """Annotations for a TheatreSession queryset, in the same statement: `actual_start`, the first
+    touch start on the list, and `actual_end`, its last out_of_theatre, over its cases and any case
+    abandoned in theatre (which has let go of the list but used its time). NULL until recorded."""
+    listed = Case.objects.filter(session=OuterRef("pk"), status__in=OCCUPYING_STATUSES)
+    abandoned = CaseCancellation.objects.filter(session=OuterRef("pk"), from_status=CaseStatus.IN_THEATRE)
+    return {
+        "actual_start": _either(
+            _earliest(listed, _touch_start("times__")), _earliest(abandoned, _touch_start("case__times__")), Least
+        ),
+        "actual_end": _either(
+            _latest(listed, F("times__out_of_theatre")), _latest(abandoned, F("case__times__out_of_theatre")), Greatest
+        ),
+    }

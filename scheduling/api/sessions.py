@@ -75,6 +75,12 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
     anaesthetist_name = serializers.CharField(source="anaesthetist.name", read_only=True, default=None)
     cases = serializers.SerializerMethodField()
     utilisation = serializers.SerializerMethodField()
+    actual_start = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="The first touch start recorded on the list (theatre times)."
+    )
+    actual_end = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="The last out_of_theatre recorded on the list (theatre times)."
+    )
 
     class Meta:
         model = TheatreSession
@@ -95,6 +101,8 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
             "notes",
             "cases",
             "utilisation",
+            "actual_start",
+            "actual_end",
             "created_at",
             "updated_at",
         ]

@@ -257,3 +257,19 @@ def test_hostile_input_is_a_4xx_with_a_code_never_a_500(unit: TheatreDay, case: 
     assert 400 <= response.status_code < 500, response.content
     assert response.json()["code"]
     assert stored(case) == {}
+
+
+def test_each_list_shows_its_actual_start_and_end_counting_an_abandoned_case(unit: TheatreDay) -> None:
+    """The list really started when the first patient's anaesthetic started, even if that patient's
+    case was then abandoned; it ended when the last patient left theatre."""
+    session, untouched = unit.session(DAY), unit.session(DAY + dt.timedelta(days=1))
+    abandoned = unit.signed_in(session, "08:00")
+    unit.record(abandoned, DAY, anaesthesia_start="08:10", in_theatre="08:20", out_of_theatre="08:50")
+    unit.cancel(abandoned, "abandoned_in_theatre", when=at(DAY, "08:55"), note="bronchospasm at induction")
+    unit.operated(session, "09:00", in_theatre="09:10", out_of_theatre="11:00")
+    unit.signed_in(session, "11:00")  # in theatre now, times not yet recorded
+    unit.booked(untouched, "08:00")
+
+    lists = unit.client("viewer").get("/api/v1/sessions/", {"date_from": "2026-11-02", "date_to": "2026-11-03"})
+    shown = {s["id"]: (s["actual_start"], s["actual_end"]) for s in lists.json()["results"]}
+    assert shown == {session.pk: ("2026-11-02T08:10:00Z", "2026-11-02T11:00:00Z"), untouched.pk: (None, None)}
