@@ -25,6 +25,7 @@ from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import Anaesthesia, ProcedureVersion
 from procedures.versions import version_to_pin
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment
+from scheduling.predictions import load_history, predict_new, slot_minutes_of
 from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, OpenSlot, SessionWindow, earliest_slots
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 
@@ -60,10 +61,12 @@ def window_of(session: TheatreSession, *, not_before: dt.datetime | None = None)
 
 
 def demand_of(case: Case) -> Demand:
-    """The search's view of a case; `case.procedure_version` should be select_related."""
+    """The search's view of a case, occupying its slot minutes (planned, else learned: one query
+    for its procedure's history, scheduling/predictions.py); `case.procedure` and
+    `case.procedure_version` should be select_related."""
     version = case.procedure_version
     return Demand(
-        minutes=case.estimated_minutes,
+        minutes=slot_minutes_of(case),
         surgeon_id=case.surgeon_id,
         patient_id=case.patient_id,
         capabilities=frozenset(version.required_capabilities or ()),
@@ -171,14 +174,25 @@ def find_slots(*, query: AvailabilityQuery) -> list[OpenSlot]:
 def demand_for_procedure(
     *, version: ProcedureVersion, levels: Sequence[str], anaesthesia: str | None, surgeon_id: int
 ) -> Demand:
-    """A hypothetical case of this version (steps prefetched): its minutes, capabilities and kit."""
+    """A hypothetical case of this version (steps prefetched), with the surgeon's predicted p50 for
+    it as its minutes (one query for the procedure's history), its capabilities and kit."""
     rules = estimate_rules_of(version)
     ordered = validate_levels(rules=rules, levels=levels)
     chosen = anaesthesia or version.default_anaesthesia
     minutes = estimate(rules=rules, levels=ordered, anaesthesia=chosen)
+    slug = version.template.slug
+    prediction = predict_new(
+        history=load_history(procedures=[slug]),
+        surgeon_id=surgeon_id,
+        procedure=slug,
+        levels=len(ordered),
+        anaesthesia=chosen,
+        total_minutes=minutes.total_minutes,
+        turnover_minutes=rules.turnover_minutes,
+    )
     return Demand(
         needs_anaesthetist=chosen == Anaesthesia.GENERAL,
-        minutes=minutes.total_minutes,
+        minutes=prediction.p50,
         surgeon_id=surgeon_id,
         patient_id=None,
         capabilities=frozenset(version.required_capabilities or ()),
@@ -217,7 +231,7 @@ def availability_for(
     """
     exclude_case_id = None
     if case_id is not None:
-        case = get_object_or_404(Case.objects.select_related("procedure_version"), pk=case_id)
+        case = get_object_or_404(Case.objects.select_related("procedure", "procedure_version"), pk=case_id)
         demand = demand_of(case)
         if not demand.eligible:
             # Imported here: booking imports this module for the same slot search.

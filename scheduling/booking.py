@@ -135,7 +135,7 @@ def run_in_transaction(work: Callable[[], T]) -> T:
 
 
 def _lock_case(case_id: int) -> Case:
-    return Case.objects.select_for_update(of=("self",)).select_related("procedure_version").get(pk=case_id)
+    return Case.objects.select_for_update(of=("self",)).select_related("procedure", "procedure_version").get(pk=case_id)
 
 
 def _lock_session(session_id: int) -> TheatreSession:
@@ -193,7 +193,17 @@ def _check_override(*, session: TheatreSession, actor: Actor, override: bool, ov
 def _booking_snapshot(case: Case) -> dict[str, Any]:
     data = snapshot(
         case,
-        ["status", "session", "start", "end", "anaesthetist", "estimated_minutes", "cancel_reason", "cancel_note"],
+        [
+            "status",
+            "session",
+            "start",
+            "end",
+            "anaesthetist",
+            "estimated_minutes",
+            "planned_minutes",
+            "cancel_reason",
+            "cancel_note",
+        ],
     )
     data["equipment_units"] = sorted(case.equipment_claims.values_list("unit_id", flat=True))
     return data
@@ -208,7 +218,8 @@ def _place(
     not_before: dt.datetime | None,
     check_eligible: bool = True,
 ) -> None:
-    """Put the locked case at `start` (or the earliest fitting time) in the locked session, with units."""
+    """Put the locked case at `start` (or the earliest fitting time) in the locked session, with
+    units, for its slot minutes (planned, else learned: scheduling/predictions.py)."""
     demand = demand_of(case)
     if not check_eligible:
         demand = dataclasses.replace(demand, eligible=True)
@@ -222,7 +233,7 @@ def _place(
         raise rule_broken(fit.code or ErrorCode.SESSION_FULL)
     case.session = session
     case.start = fit.start
-    case.end = fit.start + dt.timedelta(minutes=case.estimated_minutes)
+    case.end = fit.start + dt.timedelta(minutes=demand.minutes)
     case.anaesthetist_id = session.anaesthetist_id
     case.save(update_fields=["session", "start", "end", "anaesthetist", "status", "updated_at"])
     # Old claims go before new ones are inserted: a move within the same day may reuse a unit.

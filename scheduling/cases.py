@@ -194,15 +194,39 @@ def create_case(
     return case
 
 
+def _plan_minutes(case: Case, changes: Mapping[str, Any]) -> str:
+    """Apply a change of `planned_minutes`, which needs a reason; returns the audit reason ("" if unchanged).
+
+    Clearing it (null: follow the prediction again) is a change too and needs one as well.
+    """
+    if "planned_minutes" not in changes or changes["planned_minutes"] == case.planned_minutes:
+        return ""
+    minutes = changes["planned_minutes"]
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
+        raise InvalidInput("planned_minutes", "Planned minutes must be a whole number of minutes, at least 1.")
+    reason = str(changes.get("planned_minutes_reason") or "").strip()
+    if not reason:
+        raise InvalidInput(
+            "planned_minutes_reason",
+            "Say why the planned minutes differ from the prediction (or why the override is removed).",
+            code=ErrorCode.REASON_REQUIRED,
+        )
+    case.planned_minutes = minutes
+    case.planned_minutes_reason = reason if minutes is not None else ""
+    return f"planned minutes {minutes if minutes is not None else 'cleared'}: {reason}"
+
+
 def update_case(*, actor: Actor, case_id: int, changes: Mapping[str, Any]) -> Case:
     """Change a case on the list or booked; screening and estimate re-run, a booked case re-fits its
-    slot (or nothing changes), and a changed plan loses its approval. All audited."""
+    slot (or nothing changes), and a changed plan loses its approval. All audited; a change of the
+    planned minutes carries its reason into the audit entry."""
 
     def work() -> Case:
-        case = Case.objects.select_for_update(of=("self",)).get(pk=case_id)
+        case = Case.objects.select_for_update(of=("self",)).select_related("procedure").get(pk=case_id)
         if case.status in CLOSED_STATUSES:
             raise DomainError(ErrorCode.INVALID_TRANSITION, f"A {case.status} case can no longer be changed.")
         before = snapshot(case)
+        reason = _plan_minutes(case, changes)
         for key, value in changes.items():
             if key == "surgeon":
                 case.surgeon = _surgeon(value)
@@ -212,7 +236,9 @@ def update_case(*, actor: Actor, case_id: int, changes: Mapping[str, Any]) -> Ca
         _assess(case, version)
         case.save()
         after = snapshot(case)
-        moved_fields = {"estimated_minutes", "surgeon"}
+        # What the slot is made of: a booked case re-fits only when its own plan changes, never
+        # because the history (and so the prediction) moved on since it was booked.
+        moved_fields = {"estimated_minutes", "surgeon", "planned_minutes"}
         if any(before[f] != after[f] for f in moved_fields):
             booking.refit_case(case=case, actor=actor)  # re-plans the reminders too
         elif case.status in booking.MOVABLE and before != after:
@@ -226,7 +252,7 @@ def update_case(*, actor: Actor, case_id: int, changes: Mapping[str, Any]) -> Ca
                 # needs the surgeon's approval and the coordinator's confirmation again, as a move does.
                 case.status = CaseStatus.BOOKED
                 case.save(update_fields=["status", "updated_at"])
-        record(actor=actor, action="case.updated", obj=case, before=before, after=snapshot(case))
+        record(actor=actor, action="case.updated", obj=case, before=before, after=snapshot(case), reason=reason)
         return case
 
     return booking.run_in_transaction(work)

@@ -83,6 +83,10 @@ class Case(models.Model):
     screening_answers = models.JSONField(default=dict, blank=True)
     screening_result = models.JSONField(default=dict, blank=True)
     estimated_minutes = models.PositiveIntegerField()
+    # A person's override of the learned prediction (scheduling/predictions.py), in minutes with
+    # turnover like the slot; null follows the prediction. Set only with a reason, audited.
+    planned_minutes = models.PositiveIntegerField(null=True, blank=True)
+    planned_minutes_reason = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=12, choices=CaseStatus.choices, default=CaseStatus.WAITING, db_index=True)
     notes = models.TextField(blank=True)
 
@@ -119,6 +123,10 @@ class Case(models.Model):
                 condition=~Q(status__in=[s.value for s in OCCUPYING_STATUSES])
                 | (Q(session__isnull=False) & Q(start__isnull=False) & Q(end__isnull=False)),
                 name="case_booked_has_slot",
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_minutes__isnull=True) | Q(planned_minutes__gt=0),
+                name="case_planned_minutes_positive",
             ),
         ]
         indexes = [models.Index(fields=["session", "start"])]

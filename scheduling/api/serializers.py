@@ -17,6 +17,7 @@ from procedures.models import Anaesthesia
 from scheduling import plans, reminders
 from scheduling.booking import CancelReason
 from scheduling.models import Approach, Case, CaseCancellation, Channel, Patient, Priority
+from scheduling.predictions import durations_in
 
 PATIENT_IDENTIFIERS = ("nhs_number", "mrn", "given_name", "family_name", "date_of_birth", "email", "phone", "address")
 
@@ -113,6 +114,15 @@ class CaseUpdateInput(serializers.Serializer[Any]):
     referral_date = serializers.DateField()
     screening_answers = serializers.DictField()
     notes = serializers.CharField(allow_blank=True)
+    planned_minutes = serializers.IntegerField(
+        allow_null=True,
+        min_value=1,
+        max_value=24 * 60,
+        help_text="A person's override of the predicted minutes (turnover included); null follows the prediction.",
+    )
+    planned_minutes_reason = serializers.CharField(
+        allow_blank=True, max_length=500, help_text="Required whenever planned_minutes is set, changed or cleared."
+    )
 
 
 class PatientSummary(IdentifierAware):
@@ -143,12 +153,20 @@ class CancellationOutput(serializers.ModelSerializer[CaseCancellation]):
         read_only_fields = fields
 
 
+class PredictedMinutesOutput(serializers.Serializer[Any]):
+    """The learned prediction (scheduling/durations.py): minutes with turnover, and the past cases it rests on."""
+
+    p50 = serializers.IntegerField(help_text="Median minutes, turnover included; with n = 0, estimated_minutes.")
+    p80 = serializers.IntegerField(help_text="Minutes that 80% of such cases fit in, turnover included.")
+    n = serializers.IntegerField(help_text="Completed cases the prediction learned from (0: the template alone).")
+
+
 class CaseOutput(IdentifierAware):
     """A case as every role reads it; `patient_detail` only with identifiers allowed."""
 
     # Free text a coordinator types (and the health answers) can name or describe the patient:
     # viewers, who read lists without identifiers, do not get them.
-    identifier_fields = ("notes", "cancel_note", "screening_answers")
+    identifier_fields = ("notes", "cancel_note", "screening_answers", "planned_minutes_reason")
 
     procedure: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     procedure_version = serializers.IntegerField(source="procedure_version.number", read_only=True)
@@ -159,6 +177,10 @@ class CaseOutput(IdentifierAware):
         help_text="Why some reminders could not be planned, e.g. no contact details or a hold date already past."
     )
     cancellation = serializers.SerializerMethodField()
+    predicted_minutes = serializers.SerializerMethodField()
+    slot_minutes = serializers.SerializerMethodField(
+        help_text="What booking, availability and fill occupy: planned_minutes if set, else predicted_minutes.p50."
+    )
 
     class Meta:
         model = Case
@@ -178,6 +200,10 @@ class CaseOutput(IdentifierAware):
             "screening_answers",
             "screening_result",
             "estimated_minutes",
+            "predicted_minutes",
+            "planned_minutes",
+            "planned_minutes_reason",
+            "slot_minutes",
             "status",
             "session",
             "start",
@@ -215,6 +241,14 @@ class CaseOutput(IdentifierAware):
             return dict(CancellationOutput(case.cancellation).data)
         except CaseCancellation.DoesNotExist:
             return None
+
+    @extend_schema_field(PredictedMinutesOutput)
+    def get_predicted_minutes(self, case: Case) -> dict[str, int]:
+        # One Durations per request (the context is shared by a page's rows): one history query.
+        return durations_in(self.context).predict(case).as_dict()
+
+    def get_slot_minutes(self, case: Case) -> int:
+        return durations_in(self.context).slot_minutes(case)
 
     def get_plan_approved(self, case: Case) -> bool:
         # Approved *and* for the plan as it is now (defence in depth beside withdraw_approval).

@@ -13,7 +13,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,8 +23,9 @@ from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
 from scheduling.api.views import IdentifiedContextMixin
 from scheduling.availability import local_day_range
-from scheduling.lists import sessions_with_cases, utilisation
+from scheduling.lists import session_forecast, sessions_with_cases, utilisation
 from scheduling.models import Case
+from scheduling.predictions import durations_in
 from theatre.api.serializers import (
     GenerateSerializer,
     SessionCancelSerializer,
@@ -66,6 +67,13 @@ class SessionCaseSerializer(serializers.Serializer[Case]):
         return data
 
 
+class ForecastOutput(serializers.Serializer[Any]):
+    expected_end = serializers.DateTimeField(
+        allow_null=True, help_text="Expected end of the last case (null with no cases)."
+    )
+    p_overrun = serializers.FloatField(help_text="Probability that the booked cases run past the session end.")
+
+
 class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
     """A list for reading: its ordered cases and how full it is. Needs sessions_with_cases()."""
 
@@ -75,6 +83,9 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
     anaesthetist_name = serializers.CharField(source="anaesthetist.name", read_only=True, default=None)
     cases = serializers.SerializerMethodField()
     utilisation = serializers.SerializerMethodField()
+    forecast = serializers.SerializerMethodField(
+        help_text="Over the cases still to finish: null for a cancelled or finished list (see actual_end)."
+    )
     actual_start = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="The first touch start recorded on the list (theatre times)."
     )
@@ -101,6 +112,7 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
             "notes",
             "cases",
             "utilisation",
+            "forecast",
             "actual_start",
             "actual_end",
             "created_at",
@@ -111,6 +123,13 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
     def get_cases(self, session: TheatreSession) -> list[dict[str, Any]]:
         cases = session.listed_cases  # type: ignore[attr-defined]
         return list(SessionCaseSerializer(cases, many=True, context=self.context).data)
+
+    @extend_schema_field(ForecastOutput(allow_null=True))
+    def get_forecast(self, session: TheatreSession) -> dict[str, Any] | None:
+        cases = session.listed_cases  # type: ignore[attr-defined]
+        # One Durations for every list on the page: the history is learned once per request.
+        result = session_forecast(session=session, cases=cases, durations=durations_in(self.context))
+        return None if result is None else dict(ForecastOutput(result.as_dict()).data)
 
     def get_utilisation(self, session: TheatreSession) -> dict[str, Any]:
         cases = session.listed_cases  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from scheduling.api import plans, sessions, times, views
 from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
+from scheduling.api.durations import ProcedureDurationsView
 from scheduling.api.reminders import CaseRemindersView
 from scheduling.api.reports import TheatreUtilisationView
 
@@ -22,6 +23,8 @@ urlpatterns = [
     path("reminders/", CaseRemindersView.as_view(), name="reminders"),
     path("staff/<int:pk>/calendar.ics", StaffCalendarView.as_view(), name="staff-calendar"),
     path("cancel-reasons/", CancelReasonsView.as_view(), name="cancel-reasons"),
+    # procedures' router has no `durations` route, so this path is not shadowed by it.
+    path("procedures/<slug:slug>/durations/", ProcedureDurationsView.as_view(), name="procedure-durations"),
     path("reports/theatre-utilisation/", TheatreUtilisationView.as_view(), name="theatre-utilisation"),
     *router.urls,
 ]

@@ -128,6 +128,7 @@ TABLE: dict[str, Row] = {
     "GET /procedures/{slug}/versions/{number}/": read(),
     "POST /procedures/{slug}/screen/": read(400),
     "POST /procedures/{slug}/estimate/": read(400),
+    "GET /procedures/{slug}/durations/": read(),  # no patient data
     # --- scheduling: patients and cases (coordinators manage; identifiers hidden from viewers) --
     "GET /patients/": read(),
     "POST /patients/": manage(400),

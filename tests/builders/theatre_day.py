@@ -76,13 +76,17 @@ class TheatreDay:
         )
 
     def booked(self, session: TheatreSession, start: str, *, minutes: int = 50) -> Case:
-        """A case booked into `session` at local `start`, as a coordinator did the day before."""
+        """A case booked into `session` at local `start` for `minutes`, as a coordinator did the day
+        before. The minutes are planned, so the cases completed earlier in the week (which the
+        learned prediction would otherwise follow) do not change the slot each case was written for."""
         case = CaseFactory(
             patient=PatientFactory(),
             procedure_version=self.version,
             surgeon=session.surgeon,
             levels=["L1"],
             estimated_minutes=minutes,
+            planned_minutes=minutes,
+            planned_minutes_reason="booked for the stated minutes",
         )
         day = session.start.astimezone(london(2026, 1, 1).tzinfo).date()
         book_case(
