@@ -129,7 +129,10 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
         cases = session.listed_cases  # type: ignore[attr-defined]
         # One Durations for every list on the page: the history is learned once per request.
         result = session_forecast(session=session, cases=cases, durations=durations_in(self.context))
-        return None if result is None else dict(ForecastOutput(result.as_dict()).data)
+        if result is None:
+            return None
+        # Four decimals: a probability of 5e-11 reads as 0 to everyone who looks at a list.
+        return dict(ForecastOutput({**result.as_dict(), "p_overrun": round(result.p_overrun, 4)}).data)
 
     def get_utilisation(self, session: TheatreSession) -> dict[str, Any]:
         cases = session.listed_cases  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from scheduling.models import Case, CaseCancellation, CaseTimes, ChecklistEntry,
 from scheduling.reminders.delivery import sweep
 from tests.conftest import client_for
 from theatre.demo import seed_estate
+from theatre.models import StaffMember
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,20 @@ def test_seeding_the_history_again_adds_nothing(demo: dict[str, int]) -> None:
     count = Case.objects.count()
     assert seed_history() == {"lists": 0, "cases": 0, "cancelled_on_the_day": 0}
     assert Case.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_the_demo_surgeons_get_visibly_different_predictions(demo: dict[str, int]) -> None:
+    """The demo's surgeons work at different speeds, so after seeding the learned figures for the
+    same procedure differ between them, each from their own history."""
+    coordinator = client_for(User.objects.get(username="coordinator"))
+    figures = {}
+    for member in StaffMember.objects.filter(user__username__in=["surgeon", "surgeon2"]).select_related("user"):
+        assert member.user is not None
+        body = coordinator.get("/api/v1/procedures/kyphoplasty/durations/", {"surgeon": member.pk}).data
+        figures[member.user.username] = {(r["levels"], r["anaesthesia"]): r for r in body["rows"]}
+    quick, slow = figures["surgeon"][1, "general"], figures["surgeon2"][1, "general"]
+    assert quick["n"] >= 5 and slow["n"] >= 5
+    assert quick["basis"].startswith("surgeon_") and slow["basis"].startswith("surgeon_")
+    assert quick["p50"] < quick["template_minutes"] * 1.05 < slow["p50"]
+    assert slow["p50"] - quick["p50"] >= 8
