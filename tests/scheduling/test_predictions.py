@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from core.audit import Actor, history
 from scheduling.availability import availability_for
-from scheduling.booking import book_case
+from scheduling.booking import book_case, move_case
 from scheduling.cases import update_case
 from scheduling.models import Case, CaseCancellation, CaseTimes
 from scheduling.predictions import Durations, load_history
@@ -211,6 +211,29 @@ def test_booked_cases_keep_their_times_when_the_prediction_changes(world: Bookin
     assert Durations().slot_minutes(case) > 60  # a new booking or a move would take the new value
 
 
+def test_a_moved_case_takes_the_new_prediction(world: BookingWorld) -> None:
+    case = world.booked(world.session)
+    completed(world, world.surgeon, [70, 66, 72, 69, 75, 68, 71, 70])
+    tuesday = world.session_on(MONDAY + dt.timedelta(days=1))
+    moved = move_case(case_id=case.pk, session_id=tuesday.pk, actor=SYSTEM)
+    assert minutes_of(moved) == Durations().slot_minutes(moved) > 60
+
+
+@pytest.mark.parametrize("count", [3, 20])
+def test_the_case_list_learns_the_history_once(
+    world: BookingWorld, coordinator: APIClient, django_assert_num_queries: DjangoAssertNumQueries, count: int
+) -> None:
+    completed(world, world.surgeon, [40, 42, 41, 39, 43])
+    for _ in range(count):
+        world.case()
+    coordinator.get(CASES)  # warm the per-request role cache on the user object
+    # count, page (patient, procedure, version joined), equipment claims, the learned history
+    with django_assert_num_queries(4):
+        results = coordinator.get(CASES, {"status": "waiting"}).data["results"]
+    assert len(results) == count
+    assert {r["predicted_minutes"]["n"] for r in results} == {5}
+
+
 # --- Each list's forecast ----------------------------------------------------------------------
 
 
@@ -241,6 +264,21 @@ def test_a_finished_list_has_no_forecast(world: BookingWorld, coordinator: APICl
     (case,) = completed(world, world.surgeon, [40])
     assert case.session is not None
     assert forecast_of(coordinator, case.session) is None
+
+
+def test_a_list_under_way_is_forecast_over_the_cases_still_to_finish(
+    world: BookingWorld, coordinator: APIClient
+) -> None:
+    """Given a list whose first case is completed and whose second is booked, the forecast is over
+    the second alone, from its booked start (09:00): it ends when its 45 touch minutes (60 less
+    the turnover, which does not follow the last case) are over, a little later on average."""
+    first = world.booked(world.session)
+    world.booked(world.session, at(9))
+    Case.objects.filter(pk=first.pk).update(status="completed")
+    body = forecast_of(coordinator, world.session)
+    expected_end = dt.datetime.fromisoformat(body["expected_end"])
+    assert at(9, 45) < expected_end < at(9, 52)
+    assert body["p_overrun"] < 0.001
 
 
 @pytest.mark.parametrize("size", [2, 12])
