@@ -13,9 +13,15 @@ How it decides (DESIGN §5.4):
    lists even with every case of a lower class taken out. Within that, treat-by date (referral
    plus 72 h, 1 month or 3 months for P1-P3) decides between equal fills.
 3. Then as many booked minutes as possible: best-fit decreasing within priority tiers, then
-   improving moves within the time budget (exact repacks of a list and of pairs of lists from
-   the waiting list, swaps, moves between lists), each kept only if it books more minutes, or as
-   many with more urgent cases, after the priority rule is restored.
+   improving moves within the time budget: each surgeon's lists refilled one by one, pairs of
+   lists and single lists refilled jointly with the waiting cases (exact subset sums that keep
+   the priority rule), and, where shared people or units make times matter, retiming, swaps and
+   moves between lists. A move is kept only if, once the priority rule is restored, it books more
+   minutes, or as many with more urgent or longer-waiting cases.
+
+Modules: `problem` (the inputs and the answer), `board` (the working state and how a list is
+packed), `knapsack` (the exact refills), `search` (the rule's repair and the moves), `answer`
+(`fill`, the reasons and the score).
 """
 
 from scheduling.fill.answer import DEFAULT_BUDGET_MS, METHOD, fill

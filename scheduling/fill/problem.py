@@ -52,9 +52,11 @@ def priority_weight(priority: str) -> int:
 class FillList:
     """One list the fill may add cases to.
 
-    `gaps` is the list's own free time: the session less its live cases and less time already
-    past. `max_added_minutes` caps the minutes the fill adds (the slot minutes the list can take
-    before its chance of overrunning passes `max_overrun_risk`); None: no cap.
+    `gaps` is the list's own free time: the session less its live cases, less time already past
+    (`window.not_before`), and less the time its surgeon leads another list (booking counts that
+    as busy, and it is a fact about this list alone). `max_added_minutes` caps the minutes the
+    fill adds (the slot minutes the list can take before its chance of overrunning passes
+    `max_overrun_risk`); None: no cap.
     """
 
     window: SessionWindow
@@ -87,11 +89,12 @@ class Candidate:
 class FillProblem:
     """Everything the fill decides over.
 
-    Besides the lists and the cases, the time already held elsewhere, by what the fill does not
-    move: people's live cases and lists outside these gaps, and the claims on every active
-    equipment unit, keyed like `Occupancy.units` ((site id, kind) -> unit id -> claimed
-    intervals; a unit with no claims maps to ()). The fill never puts two cases on one unit, one
-    person or one patient at overlapping times, whatever list they are in.
+    Besides the lists and the cases, the time already held by what the fill does not move: the
+    live cases of the lists' surgeons and anaesthetists and of the candidates' patients, and
+    the claims on every active equipment unit at the lists' sites, keyed like `Occupancy.units`
+    ((site id, kind) -> unit id -> claimed intervals; a unit with no claims maps to ()). The
+    fill never puts two cases on one unit, one person or one patient at overlapping times,
+    whatever list they are in, nor on one already held.
     """
 
     lists: tuple[FillList, ...]

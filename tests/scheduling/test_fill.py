@@ -20,7 +20,6 @@ from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Interval, SessionWin
 pytestmark = pytest.mark.pure
 
 UTC = dt.UTC
-MONDAY = dt.date(2027, 1, 4)
 _ids = itertools.count(1)
 
 
