@@ -24,6 +24,10 @@ class ErrorCode(StrEnum):
     CHECKLIST_ORDER = "checklist_order"
     # Added beside DESIGN §3's list: a general anaesthetic needs an anaesthetist on the list.
     ANAESTHETIST_REQUIRED = "anaesthetist_required"
+    # Why a list fill left a case waiting, beside the booking codes: none of the lists filled is
+    # led by its surgeon, or the room left is held back by the overrun-risk limit.
+    NO_LIST_FOR_SURGEON = "no_list_for_surgeon"
+    OVERRUN_RISK = "overrun_risk"
     # Not a booking rule, but a 409 all the same: an Idempotency-Key reused with another body,
     # or a lock that could not be had in time.
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
