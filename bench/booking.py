@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,31 +33,12 @@ os.environ.setdefault("DEBUG", "false")  # DEBUG would keep every query in memor
 os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import psycopg  # noqa: E402
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 
 THEATRES = 10
 WEEKS = 4
 PHASES = ((1, 150), (4, 300), (16, 600))  # (parallel clients, bookings attempted)
 AVAILABILITY_QUERIES = 300
-
-
-def admin_dsn() -> tuple[str, str]:
-    url = urlparse(BENCH_URL)
-    name = url.path.lstrip("/")
-    return url._replace(path="/postgres").geturl(), name
-
-
-def create_database() -> None:
-    dsn, name = admin_dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    dsn, name = admin_dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed() -> dict[int, list[int]]:
@@ -198,7 +178,7 @@ def availability_latency(sessions_by_surgeon: dict[int, list[int]]) -> list[floa
 
 
 def main() -> None:
-    create_database()
+    create_database(BENCH_URL)
     try:
         import django
 
@@ -232,7 +212,7 @@ def main() -> None:
         )
         connections.close_all()
     finally:
-        drop_database()
+        drop_database(BENCH_URL)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,21 +42,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["LOG_LEVEL"] = "WARNING"
 
-import psycopg  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 
-
-def admin_dsn() -> tuple[str, str]:
-    url = urlparse(BENCH_URL)
-    return url._replace(path="/postgres").geturl(), url.path.lstrip("/")
-
-
-def recreate_database(drop_only: bool = False) -> None:
-    dsn, name = admin_dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 
 
 class Sink:
@@ -241,7 +228,7 @@ def main() -> None:
     # SIGTERM (Ctrl-C from make, a timeout) must still stop the worker and drop the database:
     # a stray worker would keep consuming from the bench queue with a dead SMTP port.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    recreate_database()
+    create_database(BENCH_URL)
     import django
 
     django.setup()
@@ -262,7 +249,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        recreate_database(drop_only=True)
+        drop_database(BENCH_URL)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,31 +39,13 @@ os.environ.setdefault("ALLOWED_HOSTS", "localhost,testserver")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import psycopg  # noqa: E402
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 
 THEATRES = 10
 YEAR = 2025
 CASES_PER_LIST = 3
 RUNS = 40  # per group_by and path
 GROUPS = ("theatre", "surgeon", "site", "week", "day")
-
-
-def admin_dsn() -> tuple[str, str]:
-    url = urlparse(BENCH_URL)
-    return url._replace(path="/postgres").geturl(), url.path.lstrip("/")
-
-
-def create_database() -> None:
-    dsn, name = admin_dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    dsn, name = admin_dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed() -> dict[str, int]:
@@ -224,7 +205,7 @@ def count_queries(call: Callable[[], Any]) -> int:
 
 
 def main() -> None:
-    create_database()
+    create_database(BENCH_URL)
     try:
         import django
 
@@ -293,7 +274,7 @@ def main() -> None:
         print(f"Worst API p99 over the year: {worst:.1f} ms (target <= 300 ms: {'met' if worst <= 300 else 'MISSED'})")
         connections.close_all()
     finally:
-        drop_database()
+        drop_database(BENCH_URL)
 
 
 if __name__ == "__main__":
