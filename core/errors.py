@@ -28,6 +28,9 @@ class ErrorCode(StrEnum):
     # led by its surgeon, or the room left is held back by the overrun-risk limit.
     NO_LIST_FOR_SURGEON = "no_list_for_surgeon"
     OVERRUN_RISK = "overrun_risk"
+    # A list fill's commit found that a placement could no longer be booked (the data changed
+    # since the fill was worked out): nothing is booked, and the answer names the case.
+    FILL_CONFLICT = "fill_conflict"
     # Not a booking rule, but a 409 all the same: an Idempotency-Key reused with another body,
     # or a lock that could not be had in time.
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"

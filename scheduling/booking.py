@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, transaction
@@ -32,6 +32,7 @@ from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
 from scheduling.cancellations import record_cancellation
 from scheduling.models import CancelCategory, Case, CaseEquipment, CaseStatus
+from scheduling.reminders.notices import time_freed
 from scheduling.slots import check_start, earliest_start
 from theatre.locking import check_open_for_changes
 from theatre.models import SessionStatus, TheatreSession
@@ -157,16 +158,24 @@ def _hours_of(start: dt.datetime, end: dt.datetime) -> list[str]:
     return hours
 
 
-def _lock_resources(*, case: Case, session: TheatreSession) -> None:
-    """Advisory locks per (resource, UTC hour) of the session, in sorted order (deadlock-free)."""
-    if connection.vendor != "postgresql":
-        return  # SQLite (make run) holds its write lock from BEGIN IMMEDIATE: already serial.
+def _lock_keys(*, case: Case, session: TheatreSession) -> set[str]:
     resources = [f"surgeon:{case.surgeon_id}", f"patient:{case.patient_id}"]
     if session.anaesthetist_id is not None:
         resources.append(f"anaesthetist:{session.anaesthetist_id}")
     site_id = session.theatre.site_id
     resources += [f"equipment:{site_id}:{kind}" for kind in case.procedure_version.required_equipment or ()]
-    keys = sorted({f"booking:{r}:{hour}" for r in resources for hour in _hours_of(session.start, session.end)})
+    return {f"booking:{r}:{hour}" for r in resources for hour in _hours_of(session.start, session.end)}
+
+
+def _lock_resources(*, case: Case, session: TheatreSession) -> None:
+    """Advisory locks per (resource, UTC hour) of the session, in sorted order (deadlock-free)."""
+    _take_advisory_locks(_lock_keys(case=case, session=session))
+
+
+def _take_advisory_locks(keys: Iterable[str]) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite (make run) holds its write lock from BEGIN IMMEDIATE: already serial.
+    keys = sorted(set(keys))
     with connection.cursor() as cursor:
         # The ORDER BY in the subquery fixes the order the locks are taken in.
         cursor.execute(
@@ -217,6 +226,7 @@ def _place(
     allow_locked: bool,
     not_before: dt.datetime | None,
     check_eligible: bool = True,
+    units: Mapping[str, int] | None = None,
 ) -> None:
     """Put the locked case at `start` (or the earliest fitting time) in the locked session, with
     units, for its slot minutes (planned, else learned: scheduling/predictions.py)."""
@@ -228,7 +238,9 @@ def _place(
     if start is None:
         fit = earliest_start(window=window, demand=demand, occupancy=occupancy, allow_locked=allow_locked)
     else:
-        fit = check_start(window=window, demand=demand, occupancy=occupancy, start=start, allow_locked=allow_locked)
+        fit = check_start(
+            window=window, demand=demand, occupancy=occupancy, start=start, allow_locked=allow_locked, units=units
+        )
     if fit.start is None:
         raise rule_broken(fit.code or ErrorCode.SESSION_FULL)
     case.session = session
@@ -252,11 +264,16 @@ def book_case(
     override: bool = False,
     override_reason: str = "",
     now: dt.datetime | None = None,
+    units: Mapping[str, int] | None = None,
+    note: str = "",
 ) -> Case:
     """Book a waiting case into a session at `start` (or its earliest fitting time) with one unit of
-    each required kind; every invariant holds or nothing changes."""
+    each required kind (exactly `units` if given, which needs `start`); every invariant holds or
+    nothing changes. `note` says in the audit why it was booked (e.g. by a list fill)."""
     if start is not None:
         ensure_aware(start, field="start")
+    if units is not None and start is None:
+        raise TypeError("choosing the units needs a start")
 
     def work() -> Case:
         case = _lock_case(case_id)
@@ -274,6 +291,8 @@ def book_case(
             override=override,
             override_reason=override_reason,
             now=now,
+            units=units,
+            note=note,
         )
 
     return run_in_transaction(work)
@@ -332,6 +351,8 @@ def _put_case_in_session(
     override_reason: str,
     now: dt.datetime | None,
     overridden_source: bool = False,
+    units: Mapping[str, int] | None = None,
+    note: str = "",
 ) -> Case:
     """Book or move the locked case into the locked session: the override check, the resource
     locks, the placement, then the approval withdrawn, the audit entry and the reminders re-planned.
@@ -340,8 +361,9 @@ def _put_case_in_session(
     _lock_resources(case=case, session=session)
     before = _booking_snapshot(case)
     case.status = CaseStatus.BOOKED
-    _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now))
+    _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now), units=units)
     reason = f"locked list override: {override_reason.strip()}" if overridden or overridden_source else ""
+    reason = "; ".join(part for part in (note, reason) if part)
     plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
     record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
     reminders.replan_for_case(case=case, actor=actor)
@@ -446,6 +468,38 @@ def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "", now:
             reason=f"{reason}: {case.cancel_note}" if case.cancel_note else reason,
         )
         reminders.cancel_for_case(case=case, actor=actor, reason=reason)
+        if session is not None:
+            time_freed(session=session, case=case, actor=actor, now=cancellation.cancelled_at)
         return case
 
     return run_in_transaction(work)
+
+
+def lock_for_placements(pairs: Iterable[tuple[int, int]]) -> None:
+    """Take, up front and in booking's order, every lock that booking these (case id, session id)
+    pairs one by one would take: the case rows by id, the session rows by id, then every advisory
+    lock, sorted. Booking them afterwards re-enters locks already held (row and transaction
+    advisory locks are re-entrant), so a batch can never wait in a cycle with a single booking,
+    which takes the same kinds of lock in the same order. Call inside the batch's transaction."""
+    pairs = list(pairs)
+    case_ids = sorted({case_id for case_id, _ in pairs})
+    session_ids = sorted({session_id for _, session_id in pairs})
+    cases = {
+        c.pk: c
+        for c in Case.objects.select_for_update(of=("self",))
+        .select_related("procedure_version")
+        .filter(pk__in=case_ids)
+        .order_by("pk")
+    }
+    sessions = {
+        s.pk: s
+        for s in TheatreSession.objects.select_for_update(of=("self",))
+        .select_related("theatre")
+        .filter(pk__in=session_ids)
+        .order_by("pk")
+    }
+    keys: set[str] = set()
+    for case_id, session_id in pairs:
+        if case_id in cases and session_id in sessions:
+            keys |= _lock_keys(case=cases[case_id], session=sessions[session_id])
+    _take_advisory_locks(keys)

@@ -153,18 +153,52 @@ def time_violation(
     return None
 
 
+def units_free(
+    *,
+    window: SessionWindow,
+    demand: Demand,
+    occupancy: Occupancy,
+    start: dt.datetime,
+    end: dt.datetime,
+    units: Mapping[str, int],
+) -> bool:
+    """Whether these units (equipment kind -> unit id) are exactly one active unit of each kind the
+    case needs, at the session's site, each free over [start, end)."""
+    if set(units) != set(demand.equipment):
+        return False
+    for kind, unit_id in units.items():
+        claims = occupancy.units.get((window.site_id, kind), {}).get(unit_id)
+        if claims is None or _overlaps(claims, start, end):
+            return False
+    return True
+
+
 def check_start(
-    *, window: SessionWindow, demand: Demand, occupancy: Occupancy, start: dt.datetime, allow_locked: bool = False
+    *,
+    window: SessionWindow,
+    demand: Demand,
+    occupancy: Occupancy,
+    start: dt.datetime,
+    allow_locked: bool = False,
+    units: Mapping[str, int] | None = None,
 ) -> Fit:
-    """Whether the case can start exactly at `start`: the units to claim, or the rule it breaks."""
+    """Whether the case can start exactly at `start`: the units to claim, or the rule it breaks.
+
+    With `units` (a list fill's choice) the case must take exactly those: a fill assigns units
+    across theatres jointly, and the lowest free unit of each kind could be one it gave another case.
+    """
     code = session_violation(window=window, demand=demand, allow_locked=allow_locked) or time_violation(
         window=window, demand=demand, occupancy=occupancy, start=start
     )
     if code is not None:
         return Fit(code=code)
     end = start + dt.timedelta(minutes=demand.minutes)
-    units = pick_units(window=window, demand=demand, occupancy=occupancy, start=start, end=end)
-    return Fit(start=start, units=units or {})
+    if units is not None:
+        if not units_free(window=window, demand=demand, occupancy=occupancy, start=start, end=end, units=units):
+            return Fit(code=ErrorCode.EQUIPMENT_UNAVAILABLE)
+        return Fit(start=start, units=dict(units))
+    chosen = pick_units(window=window, demand=demand, occupancy=occupancy, start=start, end=end)
+    return Fit(start=start, units=chosen or {})
 
 
 def _candidate_starts(*, window: SessionWindow, occupancy: Occupancy, latest: dt.datetime) -> list[dt.datetime]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -18,6 +20,7 @@ from scheduling import plans, reminders
 from scheduling.booking import CancelReason
 from scheduling.models import Approach, Case, CaseCancellation, Channel, Patient, Priority
 from scheduling.predictions import durations_in
+from theatre.models import SessionStatus
 
 PATIENT_IDENTIFIERS = ("nhs_number", "mrn", "given_name", "family_name", "date_of_birth", "email", "phone", "address")
 
@@ -147,10 +150,21 @@ class CancellationOutput(serializers.ModelSerializer[CaseCancellation]):
     # A plain string in the schema: the case statuses already have their enum on `status`.
     from_status = serializers.CharField(read_only=True, help_text="The case's status when it was cancelled.")
 
+    candidates = serializers.SerializerMethodField(
+        help_text="For a case cancelled from a list that has not ended: where the waiting cases that "
+        "fit the freed time are ranked (GET /sessions/{id}/candidates/); else null."
+    )
+
     class Meta:
         model = CaseCancellation
-        fields = ["reason", "category", "on_the_day", "from_status", "session", "cancelled_at"]
+        fields = ["reason", "category", "on_the_day", "from_status", "session", "cancelled_at", "candidates"]
         read_only_fields = fields
+
+    def get_candidates(self, cancellation: CaseCancellation) -> str | None:
+        session = cancellation.session
+        if session is None or session.end <= timezone.now() or session.status == SessionStatus.CANCELLED:
+            return None
+        return reverse("session-candidates", kwargs={"pk": session.pk})
 
 
 class PredictedMinutesOutput(serializers.Serializer[Any]):

@@ -5,6 +5,7 @@ from scheduling.api import plans, sessions, times, views
 from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.durations import ProcedureDurationsView
+from scheduling.api.fill import FillView, SessionCandidatesView
 from scheduling.api.reminders import CaseRemindersView
 from scheduling.api.reports import TheatreUtilisationView
 
@@ -26,5 +27,7 @@ urlpatterns = [
     # procedures' router has no `durations` route, so this path is not shadowed by it.
     path("procedures/<slug:slug>/durations/", ProcedureDurationsView.as_view(), name="procedure-durations"),
     path("reports/theatre-utilisation/", TheatreUtilisationView.as_view(), name="theatre-utilisation"),
+    path("fill/", FillView.as_view(), name="fill"),
+    path("sessions/<int:pk>/candidates/", SessionCandidatesView.as_view(), name="session-candidates"),
     *router.urls,
 ]

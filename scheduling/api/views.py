@@ -78,7 +78,9 @@ class CaseViewSet(
 
     def get_queryset(self) -> QuerySet[Case]:
         return (
-            Case.objects.select_related("patient", "procedure", "procedure_version", "reminder_plan", "cancellation")
+            Case.objects.select_related(
+                "patient", "procedure", "procedure_version", "reminder_plan", "cancellation__session"
+            )
             .prefetch_related("equipment_claims__unit")
             .order_by("id")
         )

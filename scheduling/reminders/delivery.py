@@ -53,6 +53,7 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
@@ -201,6 +202,9 @@ def render_notice(row: StaffNotice) -> Outgoing:
             for c in cases
         ],
     }
+    if any(c.get("change") == "time_freed" for c in row.changes):
+        # Where the waiting cases that fit the freed time are listed (ids only, no patient data).
+        context["candidates_path"] = reverse("session-candidates", kwargs={"pk": session.pk})
     subject, body = _render("staff_notice", context, channel=Channel.EMAIL, zone=session.theatre.site.zone)
     return Outgoing(
         channel=Channel.EMAIL,

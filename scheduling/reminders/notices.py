@@ -8,6 +8,7 @@ Planned lists are still being filled, so their changes are not news to anyone.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from core.audit import Actor, record, snapshot
 from scheduling.models import Case, ReminderStatus, StaffNotice
-from theatre.models import SessionStatus, StaffMember, TheatreSession
+from theatre.models import SessionStatus, StaffMember, StaffRole, TheatreSession
 
 NOTIFY_STATUSES = (SessionStatus.PUBLISHED, SessionStatus.LOCKED)
 
@@ -30,7 +31,13 @@ CHANGE_LABELS = {
     "cancelled": "the list was cancelled",
     "locked": "the list was locked",
     "unlocked": "the list was unlocked",
+    "time_freed": "a cancellation freed time on the list",
 }
+
+# A cancellation on a list this close is worth a coordinator's attention at once: there is still
+# time to call a waiting patient in (DESIGN §5.4, GET /sessions/{id}/candidates/).
+FREED_TIME_HORIZON = dt.timedelta(days=14)
+_BACKFILLABLE = (SessionStatus.PLANNED, SessionStatus.PUBLISHED, SessionStatus.LOCKED)
 
 
 def _recipients(session: TheatreSession) -> list[StaffMember]:
@@ -103,3 +110,14 @@ def on_session_changed(sender: Any, *, session_id: int, change: str, actor_label
         # theatre sends the signal only for lists that were published or locked before the
         # change, so a list that is now cancelled or unlocked is still news to its team.
         _notify_team(session=session, change=change, actor=Actor.system(actor_label or "theatre"), case=None)
+
+
+def time_freed(*, session: TheatreSession, case: Case, actor: Actor, now: dt.datetime) -> list[StaffNotice]:
+    """Tell every active coordinator with an email that cancelling `case` freed time on a live list
+    that has not ended and starts within two weeks, so they can offer it to the waiting list.
+    Call inside the cancellation's transaction; audited like every notice."""
+    if session.status not in _BACKFILLABLE or session.end <= now or session.start > now + FREED_TIME_HORIZON:
+        return []
+    entry = {"at": now.isoformat(), "change": "time_freed", "case": case.reference, "by": actor.label}
+    coordinators = StaffMember.objects.filter(role=StaffRole.COORDINATOR, active=True).exclude(email="").order_by("pk")
+    return [_queue_for(member, session, entry, actor) for member in coordinators]
