@@ -92,6 +92,7 @@ def test_a_cancel_on_the_lists_day_is_on_the_day_with_its_category(unit: Theatre
         "from_status": "booked",
         "session": session.pk,
         "cancelled_at": "2026-11-04T07:10:00Z",
+        "candidates": None,  # the list is over: nothing to backfill
     }
     assert body["session"] is None  # the case let go of the list at once
 
