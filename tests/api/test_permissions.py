@@ -145,6 +145,9 @@ TABLE: dict[str, Row] = {
     "POST /cases/{id}/move/": manage(200, body=lambda w: {"session": w.other_session.pk}),
     "POST /cases/{id}/cancel/": manage(200, body=lambda w: {"reason": "patient_request"}),
     "GET /availability/": read(400),  # needs ?case= or a procedure
+    # List fill: coordinators and admins preview; only coordinators commit (see EXTRA).
+    "POST /fill/": manage(200, body=lambda w: {"date_from": "2027-03-01", "date_to": "2027-03-31"}),
+    "GET /sessions/{id}/candidates/": manage(200),
     # --- reminders and calendars ----------------------------------------------------------------
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
     # A staff member's own calendar, or a coordinator's or admin's view of it.
@@ -185,6 +188,17 @@ EXTRA: dict[str, Row] = {
         query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
     ),
     "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(403, 200, 200, 403, 403, 403, 200),
+    # Booking patients is a coordinator's act: an admin may preview a fill but not commit it.
+    "POST /fill/ commit": row(
+        403,
+        403,
+        201,
+        403,
+        403,
+        403,
+        403,
+        body=lambda w: {"date_from": "2027-03-01", "date_to": "2027-03-31", "commit": True},
+    ),
 }
 
 

@@ -274,9 +274,7 @@ def test_admins_preview_but_only_coordinators_commit(world: World) -> None:
 # --- candidates after a cancellation ----------------------------------------------------------
 
 
-def test_a_cancellation_links_to_the_ranked_cases_that_fit_the_freed_time(
-    world: World, coordinator: APIClient
-) -> None:
+def test_a_cancellation_links_to_the_ranked_cases_that_fit_the_freed_time(world: World, coordinator: APIClient) -> None:
     session = world.session_on(MONDAY, hours=2)
     booked = world.booked(session, at(8), estimated_minutes=120)
     routine = world.case(estimated_minutes=60, priority="P4", referral_date=dt.date(2026, 1, 5))
