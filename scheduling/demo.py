@@ -383,3 +383,41 @@ def _placed(case: Case, session: TheatreSession, actor: Actor, *, first: bool) -
     except DomainError:
         return False
     return True
+
+
+# --- List fill: what a coordinator would see previewing next month's lists ----------------------
+
+
+@dataclass(frozen=True)
+class DemoFill:
+    date_from: dt.date
+    date_to: dt.date
+    placed: int
+    waiting: int
+    codes: dict[str, int]
+
+
+def next_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of the calendar month after `today`'s."""
+    first = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return first, last
+
+
+def preview_demo_fill(*, today: dt.date | None = None) -> DemoFill:
+    """A fill preview of next month's lists from the demo's waiting list (changes nothing)."""
+    # Imported here: the fill service reads the predictions, which the demo history feeds.
+    from scheduling.list_fill import FillRequest, preview_fill
+
+    date_from, date_to = next_month(today or timezone.localdate())
+    outcome = preview_fill(request=FillRequest(date_from=date_from, date_to=date_to))
+    codes: dict[str, int] = {}
+    for unplaced in outcome.result.unplaced:
+        codes[str(unplaced.code)] = codes.get(str(unplaced.code), 0) + 1
+    return DemoFill(
+        date_from=date_from,
+        date_to=date_to,
+        placed=len(outcome.result.placements),
+        waiting=len(outcome.result.placements) + len(outcome.result.unplaced),
+        codes=codes,
+    )

@@ -1,5 +1,6 @@
-"""Demo estate for `make run`: a spinal unit, two theatres, kit, staff, timetables and four weeks
-of published lists (those within two weeks locked, as 6-4-2 would have them). Idempotent.
+"""Demo estate for `make run`: a spinal unit, two theatres, kit, staff, timetables and eight weeks
+of published lists (those within two weeks locked, as 6-4-2 would have them), so that next month's
+lists exist to fill from the waiting list. Idempotent.
 """
 
 from __future__ import annotations
@@ -67,11 +68,11 @@ TIMETABLES: list[tuple[str, int, str, str, str]] = [
     ("Theatre 1", 3, Period.AM, "Miss Priya Shah", "Dr Helen Marsh"),
 ]
 
-DEMO_WEEKS = 4
+DEMO_WEEKS = 8
 
 
 def seed_estate(*, today: dt.date | None = None) -> dict[str, Any]:
-    """Create the demo estate and four weeks of lists from `today`; running it again adds nothing."""
+    """Create the demo estate and `DEMO_WEEKS` of lists from `today`; running it again adds nothing."""
     actor = Actor.system("seed_demo")
     today = today or timezone.localdate()
     with transaction.atomic():

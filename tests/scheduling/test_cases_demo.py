@@ -6,7 +6,7 @@ import nhs_number
 import pytest
 
 from core.demo import seed_users
-from scheduling.demo import seed_cases
+from scheduling.demo import preview_demo_fill, seed_cases
 from scheduling.models import Case, Patient
 from theatre.demo import seed_estate
 
@@ -28,3 +28,19 @@ def test_demo_waiting_list_is_realistic_half_booked_and_idempotent() -> None:
     booked = Case.objects.filter(status="booked")
     assert all(c.equipment_claims.count() == 2 for c in booked)
     assert all(c.session.start <= c.start and c.end <= c.session.end for c in booked)  # type: ignore[union-attr,operator]
+
+
+def test_the_demo_previews_a_fill_of_next_months_lists_with_real_content() -> None:
+    """A coordinator's first fill after `make run`: next month's lists take the eligible waiting
+    cases, and every case left waiting says why."""
+    seed_users()
+    seed_estate()
+    seed_cases()
+    waiting = Case.objects.filter(status="waiting")
+    eligible = {c.pk for c in waiting if c.screening_result["result"] == "eligible"}
+    demo = preview_demo_fill()
+    assert demo.placed > 0
+    assert demo.waiting == waiting.count()
+    assert demo.placed == len(eligible)  # next month has room for every eligible case
+    assert demo.codes == {"not_eligible": waiting.count() - len(eligible)}
+    assert Case.objects.filter(status="waiting").count() == demo.waiting  # a preview books nothing

@@ -1,4 +1,4 @@
-"""`make run` has a spinal unit with two theatres, kit, staff and four weeks of lists."""
+"""`make run` has a spinal unit with two theatres, kit, staff and eight weeks of lists."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from core.demo import seed_users
-from theatre.demo import seed_estate
+from theatre.demo import DEMO_WEEKS, seed_estate
 from theatre.locking import LOCK_AHEAD
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession, Timetable
 
@@ -43,7 +43,7 @@ def test_seed_estate_builds_the_unit_and_is_idempotent() -> None:
     assert len(sessions) == len(first["created"]) > 0
     assert Timetable.objects.count() == 5
     today = timezone.localdate()
-    assert all(today <= timezone.localtime(s.start).date() < today + dt.timedelta(weeks=4) for s in sessions)
+    assert all(today <= timezone.localtime(s.start).date() < today + dt.timedelta(weeks=DEMO_WEEKS) for s in sessions)
     now = timezone.now()
     for session in sessions:
         due = session.end > now and session.start < now + LOCK_AHEAD

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from core.demo import DEMO_USERS, demo_password, demo_token, seed_users
-from scheduling.demo import seed_cases, seed_plan_demo
+from scheduling.demo import preview_demo_fill, seed_cases, seed_plan_demo
 from scheduling.demo_history import HISTORY_WEEKS, seed_history
 from theatre.demo import seed_estate
 
@@ -36,6 +36,13 @@ class Command(BaseCommand):
             f"History: {history['lists']} past lists over {HISTORY_WEEKS} weeks, {history['cases']} cases completed "
             f"with their theatre times, {history['cancelled_on_the_day']} cancelled on the day "
             "(see /api/v1/reports/theatre-utilisation/)."
+        )
+        demo_fill = preview_demo_fill()
+        left = ", ".join(f"{n} {code}" for code, n in sorted(demo_fill.codes.items())) or "none"
+        self.stdout.write(
+            f"List fill: a preview of next month's lists ({demo_fill.date_from:%d %b}-{demo_fill.date_to:%d %b %Y}) "
+            f"places {demo_fill.placed} of the {demo_fill.waiting} waiting cases (left waiting: {left}); "
+            f'POST /api/v1/fill/ {{"date_from": "{demo_fill.date_from}", "date_to": "{demo_fill.date_to}"}} shows it.'
         )
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password / API token):"))
         for username, (role, display) in DEMO_USERS.items():
