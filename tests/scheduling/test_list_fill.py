@@ -19,8 +19,8 @@ from rest_framework.test import APIClient
 from core.audit import Actor, history
 from core.models import AuditEntry
 from scheduling.booking import book_case, cancel_case
-from scheduling.lists import session_forecast, sessions_with_cases
 from scheduling.list_fill import FillRequest, preview_fill
+from scheduling.lists import session_forecast, sessions_with_cases
 from scheduling.models import Case, Reminder, StaffNotice
 from scheduling.predictions import Durations
 from tests.builders.people import login
