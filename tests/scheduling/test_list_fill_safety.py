@@ -163,16 +163,16 @@ def _build(unit: Unit) -> None:
                 case.delete()  # the list is shorter than what was drawn for it
                 break
             at_minute += dt.timedelta(minutes=minutes)
-    for spec in unit.cases:
+    for case_spec in unit.cases:
         CaseFactory(
-            procedure_version=with_c_arm if spec.needs_c_arm else without,
-            surgeon=surgeons[spec.surgeon],
-            patient=patients[spec.patient],
-            priority=spec.priority,
-            estimated_minutes=spec.minutes,
-            anaesthesia="general" if spec.general else "local_sedation",
+            procedure_version=with_c_arm if case_spec.needs_c_arm else without,
+            surgeon=surgeons[case_spec.surgeon],
+            patient=patients[case_spec.patient],
+            priority=case_spec.priority,
+            estimated_minutes=case_spec.minutes,
+            anaesthesia="general" if case_spec.general else "local_sedation",
             screening_result={
-                "result": "eligible" if spec.eligible else "not_eligible",
+                "result": "eligible" if case_spec.eligible else "not_eligible",
                 "blockers": [],
                 "warnings": [],
             },
