@@ -291,6 +291,12 @@ REMINDER_RETRY_MAX_SECONDS = env_int("REMINDER_RETRY_MAX_SECONDS", default=240) 
 REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", default=50)  # one sweep's time budget (beat: 60 s)
 REMINDER_SWEEP_PARALLEL = env_int("REMINDER_SWEEP_PARALLEL", default=4)  # sweeps run side by side on a backlog
 
+# --- List fill (scheduling/list_fill.py) ------------------------------------------------------
+# How long the fill's improving search may run per request. The pure core's own default (40 ms)
+# is what its benchmark holds it to; a coordinator's preview can afford more, and a busy server's
+# wall clock gives the search less than it would on a quiet one.
+FILL_BUDGET_MS = env_int("FILL_BUDGET_MS", default=250)
+
 # --- Theatre times and metrics (scheduling/theatre_times.py, scheduling/reports.py) ----------
 # Model Hospital thresholds (DESIGN §5.2): a late start is a first touch more than 15 minutes
 # after the list's start; an early finish a last patient out more than 30 minutes before its end;

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,7 +36,6 @@ from procedures.models import Anaesthesia
 from scheduling import booking
 from scheduling.availability import earliest_bookable, local_day_range, window_of
 from scheduling.fill import (
-    DEFAULT_BUDGET_MS,
     Candidate,
     FillList,
     FillProblem,
@@ -75,7 +75,7 @@ class FillRequest:
     override: bool = False
     override_reason: str = ""
     now: dt.datetime | None = None  # the clock; None reads it (tests pin it)
-    budget_ms: float = DEFAULT_BUDGET_MS
+    budget_ms: float | None = None  # the improving search's time budget; None: settings.FILL_BUDGET_MS
 
 
 @dataclass(frozen=True)
@@ -344,18 +344,28 @@ def _placed_risks(loaded: _Loaded, result: FillResult) -> dict[int, float]:
 
 
 def _solve(loaded: _Loaded, request: FillRequest) -> FillResult:
+    started = time.perf_counter()
+    result = _solve_within_limit(loaded, request)
+    # The answer reports the whole search, every round of the overrun limit included.
+    solver = dataclasses.replace(result.solver, elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
+    return dataclasses.replace(result, solver=solver)
+
+
+def _solve_within_limit(loaded: _Loaded, request: FillRequest) -> FillResult:
     limit = request.max_overrun_risk
+    budget = request.budget_ms if request.budget_ms is not None else settings.FILL_BUDGET_MS
     problem = loaded.problem
     if limit is None:
-        return fill(problem, budget_ms=request.budget_ms)
+        return fill(problem, budget_ms=budget)
     widest = _widest(loaded)
     lists = tuple(
         dataclasses.replace(fl, max_added_minutes=_cap(loaded, fl, widest.get(fl.window.surgeon_id), limit))
         for fl in problem.lists
     )
-    for _ in range(_OVERRUN_ROUNDS):
+    for round_no in range(_OVERRUN_ROUNDS):
         problem = dataclasses.replace(problem, lists=lists)
-        result = fill(problem, budget_ms=request.budget_ms)
+        # A re-run only lowers a few caps: a quarter of the budget keeps the request short.
+        result = fill(problem, budget_ms=budget if round_no == 0 else budget / 4)
         over = {sid for sid, risk in _placed_risks(loaded, result).items() if risk > limit}
         if not over:
             return result
