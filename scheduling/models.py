@@ -159,6 +159,10 @@ class ReminderStatus(models.TextChoices):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Terminal: the sweep found the row's moment meaningless when it fell due (a day-before
+    # reminder after the start, anything pre-op for a completed or cancelled case, a follow-up for
+    # a case that never happened), so it was never sent. `skip_reason` says which rule.
+    SKIPPED = "skipped"
 
 
 class Reminder(models.Model):
@@ -170,6 +174,8 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set with status `skipped`: a code of scheduling.reminders.staleness (e.g. "appointment_passed").
+    skip_reason = models.CharField(max_length=40, blank=True)
     context = models.JSONField(default=dict, blank=True)  # e.g. {"drug": "warfarin", "stop_on": "…"}
     # After a transient failure the sweep leaves the row alone until then (backoff with jitter).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -180,6 +186,11 @@ class Reminder(models.Model):
         ordering = ["due_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "channel"], name="reminder_unique_case_kind_channel"),
+            # A skipped row always says why, and only a skipped row carries a skip reason.
+            models.CheckConstraint(
+                condition=(Q(status="skipped") & ~Q(skip_reason="")) | (~Q(status="skipped") & Q(skip_reason="")),
+                name="reminder_skip_reason_iff_skipped",
+            ),
         ]
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_pending_due"),
