@@ -36,6 +36,9 @@ class ErrorCode(StrEnum):
     PATIENT_HAS_CASES = "patient_has_cases"
     # The WHO sign out is refused while the recorded theatre times contradict it (DESIGN §5.1).
     TIMES_CONTRADICT_SIGN_OUT = "times_contradict_sign_out"
+    # Booking into a theatre, or with a surgeon or anaesthetist, that is deactivated (DESIGN §5.8).
+    THEATRE_INACTIVE = "theatre_inactive"
+    STAFF_INACTIVE = "staff_inactive"
 
     # 400s: the request itself is wrong; `errors` names the field.
     INVALID = "invalid"

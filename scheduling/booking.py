@@ -34,7 +34,7 @@ from scheduling.cancellations import record_cancellation
 from scheduling.models import CancelCategory, Case, CaseEquipment, CaseStatus
 from scheduling.slots import check_start, earliest_start
 from theatre.locking import check_open_for_changes
-from theatre.models import SessionStatus, TheatreSession
+from theatre.models import SessionStatus, StaffMember, TheatreSession
 
 T = TypeVar("T")
 
@@ -190,6 +190,34 @@ def _check_override(*, session: TheatreSession, actor: Actor, override: bool, ov
     return session.status == SessionStatus.LOCKED
 
 
+def ensure_active(*, case: Case, session: TheatreSession) -> None:
+    """A new place for a case needs an active theatre, and an active case surgeon and list team
+    (one query). Units are chosen among active ones only (availability.load_occupancy), so an
+    inactive unit is never claimed: with none active the answer is equipment_unavailable.
+
+    A deactivated theatre or person is one the unit has taken out of use (a ventilation fault, a
+    surgeon on long leave): a list still on the books there must not take new work. theatre's
+    estate service asks scheduling before deactivating anything with bookings (theatre_rules).
+    """
+    if not session.theatre.active:
+        raise DomainError(
+            ErrorCode.THEATRE_INACTIVE,
+            f"Theatre {session.theatre.name} is deactivated; it takes no new bookings.",
+            theatre=session.theatre_id,
+        )
+    team = {"the case's surgeon": case.surgeon_id, "the list's surgeon": session.surgeon_id}
+    if session.anaesthetist_id is not None:
+        team["the list's anaesthetist"] = session.anaesthetist_id
+    inactive = set(StaffMember.objects.filter(pk__in=team.values(), active=False).values_list("pk", flat=True))
+    if inactive:
+        who = [label for label, pk in team.items() if pk in inactive]
+        raise DomainError(
+            ErrorCode.STAFF_INACTIVE,
+            f"Deactivated, so taking no new bookings: {' and '.join(who)}.",
+            staff=sorted(inactive),
+        )
+
+
 def _booking_snapshot(case: Case) -> dict[str, Any]:
     data = snapshot(
         case,
@@ -337,6 +365,7 @@ def _put_case_in_session(
     locks, the placement, then the approval withdrawn, the audit entry and the reminders re-planned.
     `overridden_source` says the case left a locked list by override (a move), for the audit."""
     overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
+    ensure_active(case=case, session=session)
     _lock_resources(case=case, session=session)
     before = _booking_snapshot(case)
     case.status = CaseStatus.BOOKED
