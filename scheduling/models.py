@@ -223,6 +223,25 @@ class ChecklistEntry(models.Model):
         return f"{self.phase} for case {self.case_id}"
 
 
+class SignInOverride(models.Model):
+    """A coordinator's permission to sign a case in outside the WHO sign-in window (a list running
+    past midnight, a patient brought forward by hours), with the reason; audited when granted and
+    when used (scheduling/checklist.py).
+
+    It holds for the booked start it was given for only: a case moved since needs a new one, so an
+    override never carries a patient into a day nobody reviewed.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="sign_in_override")
+    start = models.DateTimeField(help_text="The case's booked start when the override was given")
+    reason = models.CharField(max_length=500)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"sign-in override for case {self.case_id}"
+
+
 class ReminderPlan(models.Model):
     """What the patient's reminders were last planned for (scheduling/reminders/planning.py), one per case.
 

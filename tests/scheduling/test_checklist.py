@@ -14,14 +14,19 @@ from core.errors import InvalidInput
 from scheduling.checklist import ITEMS, PHASE_ORDER, validate_items
 from scheduling.models import Case, CaseStatus, ChecklistEntry
 from tests.builders.clinic import PHASE_ITEMS, SIGN_IN, Clinic, build_clinic
-from tests.conftest import client_for
+from tests.conftest import FreezeClock, client_for
+from tests.factories import london
 
 URL = "/api/v1/cases/{}/checklist/"
 
 
 @pytest.fixture
-def clinic(db: None) -> Clinic:
-    return build_clinic(confirmed=True)
+def clinic(db: None, freeze_clock: FreezeClock) -> Clinic:
+    """A confirmed case at 08:00 on Monday 1 March 2027, and the clock stopped at 07:55 that day:
+    the team signs in the anaesthetic room on the day of the list."""
+    clinic = build_clinic(confirmed=True)
+    freeze_clock(london(2027, 3, 1, 7, 55))
+    return clinic
 
 
 def sign(clinic: Clinic, phase: str, role: str = "anaesthetist", items: Any = None) -> Any:
@@ -218,10 +223,11 @@ def test_reading_the_checklist_shows_recorded_phases_and_the_next_one(clinic: Cl
 # serialized_rollback: the flush after this test must not wipe the role groups and seeded
 # templates (migration data) that later tests rely on, nor re-create content types.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_devices_signing_in_at_once_record_it_once() -> None:
+def test_two_devices_signing_in_at_once_record_it_once(freeze_clock: FreezeClock) -> None:
     """Given a confirmed case, when the anaesthetist and the surgeon both press sign in at the
     same moment on separate connections, then one is recorded and the other gets checklist_order."""
     clinic = build_clinic(confirmed=True)
+    freeze_clock(london(2027, 3, 1, 7, 55))  # on the list's day
     barrier = threading.Barrier(2)
     results: list[int] = []
 
