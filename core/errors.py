@@ -41,6 +41,10 @@ class ErrorCode(StrEnum):
     # coordinator's override with a reason lets it through (audited).
     NOT_LIST_DAY = "not_list_day"
     SIGN_IN_TOO_EARLY = "sign_in_too_early"
+    # An estate change (a capability removed; a theatre, surgeon, anaesthetist or unit deactivated;
+    # a unit's kind changed) that future booked cases depend on: the 409 names them (`cases`), and
+    # an explicit override with a reason carries it out and flags each case for the coordinator.
+    AFFECTS_BOOKED_CASES = "affects_booked_cases"
     # Booking into a theatre, or with a surgeon or anaesthetist, that is deactivated (DESIGN §5.8).
     THEATRE_INACTIVE = "theatre_inactive"
     STAFF_INACTIVE = "staff_inactive"

@@ -223,6 +223,51 @@ class ChecklistEntry(models.Model):
         return f"{self.phase} for case {self.case_id}"
 
 
+class CaseWarningKind(models.TextChoices):
+    """Why a booked case needs a coordinator's attention: the estate changed under it by override."""
+
+    THEATRE_DEACTIVATED = "theatre_deactivated"
+    CAPABILITY_REMOVED = "capability_removed"
+    STAFF_DEACTIVATED = "staff_deactivated"
+    UNIT_DEACTIVATED = "unit_deactivated"
+    UNIT_KIND_CHANGED = "unit_kind_changed"
+
+
+class CaseWarning(models.Model):
+    """Something a coordinator must look at on a booked case, until they clear it (audited).
+
+    Written when an estate change made by override leaves the case where it can no longer be held
+    as booked (scheduling/theatre_rules.py); shown on the case in the API while open. A row per
+    reason, not a flag on the case: one case can be hit by two changes, each is cleared on its own
+    once dealt with, and the history (who cleared what, when, why) stays.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="warnings")
+    kind = models.CharField(max_length=32, choices=CaseWarningKind.choices)
+    detail = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, help_text="The actor label of the change that raised it")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cleared_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["case_id", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cleared_at__isnull=True, cleared_by__isnull=True)
+                | Q(cleared_at__isnull=False, cleared_by__isnull=False),
+                name="casewarning_cleared_by_someone",
+            ),
+        ]
+        indexes = [models.Index(fields=["case"], condition=Q(cleared_at__isnull=True), name="casewarning_open")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on case {self.case_id}"
+
+
 class SignInOverride(models.Model):
     """A coordinator's permission to sign a case in outside the WHO sign-in window (a list running
     past midnight, a patient brought forward by hours), with the reason; audited when granted and

@@ -150,6 +150,8 @@ TABLE: dict[str, Row] = {
     ),
     "POST /cases/{id}/move/": manage(200, body=lambda w: {"session": w.other_session.pk}),
     "POST /cases/{id}/cancel/": manage(200, body=lambda w: {"reason": "patient_request"}),
+    # Clearing a warning the estate put on a case: coordinators and admins (the empty body is 400).
+    "POST /cases/{id}/warnings/clear/": manage(400),
     "GET /availability/": read(400),  # needs ?case= or a procedure
     # --- reminders and calendars ----------------------------------------------------------------
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
