@@ -35,6 +35,7 @@ from core.roles import Role, has_role, roles_of
 from scheduling.milestones import MILESTONES, sign_out_problems
 from scheduling.models import Case, CaseStatus, CaseTimes, ChecklistEntry, ChecklistPhase, SignInOverride
 from scheduling.plans import approval_is_current, ensure_eligible, plan_queryset
+from scheduling.reminders.delivery import skip_stale_for_case
 from theatre.models import StaffMember
 
 NOT_APPLICABLE = "not_applicable"
@@ -381,4 +382,8 @@ def record_phase(
                 after={"status": becomes},
                 reason=f"WHO checklist {phase}",
             )
+        if becomes == CaseStatus.COMPLETED:
+            # The operation has happened: whatever pre-op advice is still pending is shown skipped
+            # now (the sweep would skip it anyway when due); the follow-ups stay pending.
+            skip_stale_for_case(case_id=case.pk, actor=actor, now=signed_at)
         return entry

@@ -65,6 +65,7 @@ from scheduling.reminders.notices import CHANGE_LABELS
 from scheduling.reminders.planning import patient_address, render_context, undated_kind
 from scheduling.reminders.sms import SMSBackend, TransientSMSError, get_sms_backend
 from scheduling.reminders.staleness import appointment_start, stale_reason
+from theatre.models import StaffRole
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,8 @@ def render_notice(row: StaffNotice) -> Outgoing:
             for c in cases
         ],
     }
+    # Coordinators are told about lists they do not work on: "the list", not "your list".
+    context["for_coordinator"] = row.staff.role == StaffRole.COORDINATOR
     subject, body = _render("staff_notice", context, channel=Channel.EMAIL, zone=session.theatre.site.zone)
     return Outgoing(
         channel=Channel.EMAIL,
@@ -335,6 +338,20 @@ def _skip(row: Reminder, *, reason: str, actor: Actor) -> Outcome:
     row.save(update_fields=[*fields, "updated_at"])
     record(actor=actor, action="reminder.skipped", obj=row, before=before, after=snapshot(row, fields), reason=reason)
     return "skipped"
+
+
+def skip_stale_for_case(*, case_id: int, actor: Actor, now: dt.datetime | None = None) -> int:
+    """Mark `skipped` (audited) every pending reminder of the case whose moment its new state has
+    made meaningless, by the sweep's own rule, so the case shows it at once rather than when the
+    row falls due. Call inside the transaction that changed the case (e.g. the WHO sign out)."""
+    moment = now or timezone.now()
+    skipped = 0
+    for row in Reminder.objects.select_for_update().filter(case_id=case_id, status=ReminderStatus.PENDING):
+        reason = reminder_stale_reason(row, now=moment)
+        if reason is not None:
+            _skip(row, reason=reason, actor=actor)
+            skipped += 1
+    return skipped
 
 
 def _record_failure(row: Any, spec: _RowType, exc: BaseException, *, address: str, actor: Actor) -> Outcome:

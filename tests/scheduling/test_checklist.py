@@ -134,6 +134,23 @@ def test_the_three_phases_take_a_confirmed_case_into_theatre_and_complete_it(cli
     ]
 
 
+def test_signing_out_shows_the_pending_pre_op_reminders_skipped_at_once(clinic: Clinic) -> None:
+    """A case completed early in the morning: its pre-op advice is over. It is marked skipped with
+    `case_completed` at the sign out (audited as the signer's write), not left pending until due;
+    its follow-ups stay pending, to go out after the operation."""
+    from scheduling.models import Reminder
+
+    for phase in PHASE_ORDER:
+        assert sign(clinic, phase).status_code == 201
+    rows = {r.kind.split("@")[0]: r for r in Reminder.objects.filter(case=clinic.case)}
+    pre_op = [r for kind, r in rows.items() if not kind.startswith("follow_up")]
+    assert pre_op and all(r.status == "skipped" and r.skip_reason == "case_completed" for r in pre_op)
+    follow_ups = [r for kind, r in rows.items() if kind.startswith("follow_up")]
+    assert follow_ups and all(r.status == "pending" for r in follow_ups)
+    entry = history(pre_op[0]).get(action="reminder.skipped")
+    assert entry.actor_label == "user:anaesthetist"
+
+
 @pytest.mark.parametrize(
     ("done", "phase"),
     [([], "time_out"), ([], "sign_out"), (["sign_in"], "sign_out"), (["sign_in"], "sign_in")],

@@ -172,6 +172,7 @@ def test_an_override_makes_the_change_and_flags_each_case_for_the_coordinators(
     assert [c["change"] for c in notice.changes] == ["case_flagged"]
     message = render_notice(notice)
     assert booked.reference in message.body and "needs fluoroscopy" in message.body
+    assert message.body.splitlines()[2].startswith("The list in")  # not "Your list": they do not work on it
     for identifier in PATIENT.values():
         assert identifier not in message.body
     booked.refresh_from_db()

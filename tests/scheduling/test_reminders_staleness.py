@@ -252,3 +252,26 @@ def test_a_real_worker_skips_a_stale_row_and_audits_it(
     entry = AuditEntry.objects.get(object_id=str(invitation.pk), action="reminder.skipped")
     assert entry.actor_label == "task:scheduling.send_due_reminders"
     assert smtp_server.messages == []
+
+
+@pytest.mark.django_db
+def test_a_case_completed_after_the_sweep_read_its_rows_is_still_not_sent_them(
+    world: World, smtp_server: SMTPSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep reads a batch of due ids without locks, then claims each under its lock. If the case
+    is signed out in between, the claim sees it: the check is made at send time, not at read time."""
+    day = next_monday()
+    case = world.booked(world.session_on(day, status="planned"))
+    read_candidates = delivery._candidates
+
+    def read_then_complete(spec: Any, now: dt.datetime) -> list[int]:
+        ids = read_candidates(spec, now)
+        Case.objects.filter(pk=case.pk).update(status=CaseStatus.COMPLETED)  # the sign out lands here
+        return ids
+
+    monkeypatch.setattr(delivery, "_candidates", read_then_complete)
+    result = sweep(now=at(7, day=day))
+
+    assert result["sent"] == 0 and result["skipped"] > 0
+    assert smtp_server.messages == []
+    assert rows(case)["preop_assessment"].skip_reason == CASE_COMPLETED
