@@ -138,3 +138,18 @@ def test_a_unit_deactivated_while_a_booking_chose_it_is_never_held(world: Bookin
     assert booking.finish() == "equipment_unavailable"
     assert not CaseEquipment.objects.filter(unit=unit).exists()
     assert EquipmentUnit.objects.get(pk=unit.pk).active is False
+
+
+def test_a_booking_waits_for_its_surgeons_deactivation_in_progress_and_is_refused(
+    world: BookingWorld, coordinator: User
+) -> None:
+    actor = Actor.of(coordinator)
+    case = world.case()
+    deactivate = HeldOpen(
+        lambda: estate.update_staff_member(actor=actor, staff=world.surgeon, changes={"active": False})
+    )
+    with deactivate:
+        assert deactivate.result == "done"
+        booking = Waiting(lambda: book_case(case_id=case.pk, session_id=world.session.pk, start=at(9), actor=actor))
+        assert booking.is_waiting()  # on the surgeon's row the deactivation holds
+    assert booking.finish() == "staff_inactive"
