@@ -312,7 +312,13 @@ THEATRE_TIMES_FUTURE_TOLERANCE_MINUTES = env_int("THEATRE_TIMES_FUTURE_TOLERANCE
 # outside it is a wrong date or an a.m./p.m. slip (400 outside_list_window).
 THEATRE_TIMES_EARLIEST_BEFORE_START_MINUTES = env_int("THEATRE_TIMES_EARLIEST_BEFORE_START_MINUTES", default=120)
 THEATRE_TIMES_LATEST_AFTER_END_MINUTES = env_int("THEATRE_TIMES_LATEST_AFTER_END_MINUTES", default=720)
+# --- The WHO checklist (scheduling/checklist.py) ---------------------------------------------
+# Sign in is accepted on the list's local date only, from this long before the list's start (the
+# first patient is signed in in the anaesthetic room before the list begins); anything else needs
+# a coordinator's override with a reason (DESIGN §5.8).
+CHECKLIST_SIGN_IN_LEAD_MINUTES = env_int("CHECKLIST_SIGN_IN_LEAD_MINUTES", default=60)
 for _name in (
+    "CHECKLIST_SIGN_IN_LEAD_MINUTES",
     "THEATRE_LATE_START_MINUTES",
     "THEATRE_EARLY_FINISH_MINUTES",
     "THEATRE_OVERRUN_MINUTES",

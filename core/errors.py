@@ -39,6 +39,18 @@ class ErrorCode(StrEnum):
     PATIENT_HAS_CASES = "patient_has_cases"
     # The WHO sign out is refused while the recorded theatre times contradict it (DESIGN §5.1).
     TIMES_CONTRADICT_SIGN_OUT = "times_contradict_sign_out"
+    # The WHO sign in outside its window (DESIGN §5.8): on another day than the list's local date,
+    # or earlier on the day than CHECKLIST_SIGN_IN_LEAD_MINUTES before the list starts. A
+    # coordinator's override with a reason lets it through (audited).
+    NOT_LIST_DAY = "not_list_day"
+    SIGN_IN_TOO_EARLY = "sign_in_too_early"
+    # An estate change (a capability removed; a theatre, surgeon, anaesthetist or unit deactivated;
+    # a unit's kind changed) that future booked cases depend on: the 409 names them (`cases`), and
+    # an explicit override with a reason carries it out and flags each case for the coordinator.
+    AFFECTS_BOOKED_CASES = "affects_booked_cases"
+    # Booking into a theatre, or with a surgeon or anaesthetist, that is deactivated (DESIGN §5.8).
+    THEATRE_INACTIVE = "theatre_inactive"
+    STAFF_INACTIVE = "staff_inactive"
 
     # 400s: the request itself is wrong; `errors` names the field.
     INVALID = "invalid"

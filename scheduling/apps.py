@@ -20,5 +20,7 @@ class SchedulingConfig(AppConfig):
             (hooks.post_session_change, rules.hand_cases_to_new_anaesthetist),
             (hooks.pre_session_cancel, rules.refuse_cancelling_a_list_with_cases),
             (hooks.pre_unit_move, rules.refuse_moving_a_claimed_unit),
+            (hooks.pre_estate_change, rules.refuse_estate_change_that_strands_cases),
+            (hooks.post_estate_change, rules.flag_cases_stranded_by_estate_change),
         ):
             hook.connect(receiver, dispatch_uid=f"{receiver.__module__}.{receiver.__name__}")

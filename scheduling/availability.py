@@ -162,7 +162,10 @@ def find_slots(*, query: AvailabilityQuery) -> list[OpenSlot]:
             start__lt=query.date_to,
             end__gt=not_before,
             theatre__active=True,
+            # As booking refuses them (booking.ensure_active): a deactivated lead or anaesthetist.
+            surgeon__active=True,
         )
+        .exclude(anaesthetist__active=False)
         .select_related("theatre")
         .order_by("start", "theatre_id")
     )

@@ -35,7 +35,7 @@ from scheduling.models import CancelCategory, Case, CaseEquipment, CaseStatus
 from scheduling.reminders.notices import time_freed
 from scheduling.slots import check_start, earliest_start
 from theatre.locking import check_open_for_changes
-from theatre.models import SessionStatus, TheatreSession
+from theatre.models import EquipmentUnit, SessionStatus, StaffMember, Theatre, TheatreSession
 
 T = TypeVar("T")
 
@@ -199,6 +199,72 @@ def _check_override(*, session: TheatreSession, actor: Actor, override: bool, ov
     return session.status == SessionStatus.LOCKED
 
 
+def ensure_active(*, case: Case, session: TheatreSession) -> None:
+    """A new place for a case needs an active theatre, and an active case surgeon and list team
+    (one query). Units are chosen among active ones only (availability.load_occupancy), so an
+    inactive unit is never claimed: with none active the answer is equipment_unavailable.
+
+    A deactivated theatre or person is one the unit has taken out of use (a ventilation fault, a
+    surgeon on long leave): a list still on the books there must not take new work. theatre's
+    estate service asks scheduling before deactivating anything with bookings (theatre_rules).
+    """
+    team = {"the case's surgeon": case.surgeon_id, "the list's surgeon": session.surgeon_id}
+    if session.anaesthetist_id is not None:
+        team["the list's anaesthetist"] = session.anaesthetist_id
+    theatre_active, inactive = _read_active_locked(theatre_id=session.theatre_id, staff_ids=set(team.values()))
+    if not theatre_active:
+        raise DomainError(
+            ErrorCode.THEATRE_INACTIVE,
+            f"Theatre {session.theatre.name} is deactivated; it takes no new bookings.",
+            theatre=session.theatre_id,
+        )
+    if inactive:
+        who = [label for label, pk in team.items() if pk in inactive]
+        raise DomainError(
+            ErrorCode.STAFF_INACTIVE,
+            f"Deactivated, so taking no new bookings: {' and '.join(who)}.",
+            staff=sorted(inactive),
+        )
+
+
+def _read_active_locked(*, theatre_id: int, staff_ids: set[int]) -> tuple[bool, set[int]]:
+    """The theatre's `active`, and which of the staff are inactive, read under FOR KEY SHARE (2 queries).
+
+    The estate service changes these rows under FOR UPDATE, which KEY SHARE waits for (and which
+    waits for it): a deactivation and a booking never pass each other. Either the booking reads the
+    committed deactivation and is refused, or the deactivation's check sees the committed booking
+    (theatre_rules.refuse_estate_change_that_strands_cases). KEY SHARE does not block other
+    bookings, so lists in one theatre still book in parallel.
+    """
+    if connection.vendor != "postgresql":  # SQLite (make run): writes are serial already
+        theatre_active = Theatre.objects.filter(pk=theatre_id).values_list("active", flat=True).get()
+        rows = StaffMember.objects.filter(pk__in=staff_ids).values_list("pk", "active")
+        return theatre_active, {pk for pk, active in rows if not active}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT active FROM {Theatre._meta.db_table} WHERE id = %s FOR KEY SHARE", [theatre_id])  # noqa: S608 - table name from the model
+        (theatre_active,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT id, active FROM {StaffMember._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608
+            [sorted(staff_ids)],
+        )
+        inactive = {pk for pk, active in cursor.fetchall() if not active}
+    return bool(theatre_active), inactive
+
+
+def _any_unit_inactive_locked(unit_ids: list[int]) -> bool:
+    """Whether any of the units is inactive, read under FOR KEY SHARE on PostgreSQL (one query)."""
+    if not unit_ids:
+        return False
+    if connection.vendor != "postgresql":
+        return EquipmentUnit.objects.filter(pk__in=unit_ids, active=False).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, active FROM {EquipmentUnit._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608 - table name from the model
+            [unit_ids],
+        )
+        return any(not active for _, active in cursor.fetchall())
+
+
 def _booking_snapshot(case: Case) -> dict[str, Any]:
     data = snapshot(
         case,
@@ -250,6 +316,12 @@ def _place(
     case.save(update_fields=["session", "start", "end", "anaesthetist", "status", "updated_at"])
     # Old claims go before new ones are inserted: a move within the same day may reuse a unit.
     CaseEquipment.objects.filter(case=case).delete()
+    # The units were chosen from a plain read: read `active` again under FOR KEY SHARE, which waits
+    # for a change to a unit in progress (the estate service holds FOR UPDATE), so a unit
+    # deactivated while we chose it is never held. (The claims' foreign keys would take the same
+    # lock, but Django's are deferred to COMMIT: too late to refuse.)
+    if _any_unit_inactive_locked(sorted(fit.units.values())):
+        raise rule_broken(ErrorCode.EQUIPMENT_UNAVAILABLE)
     CaseEquipment.objects.bulk_create(
         CaseEquipment(case=case, unit_id=unit_id, start=case.start, end=case.end) for unit_id in fit.units.values()
     )
@@ -358,6 +430,7 @@ def _put_case_in_session(
     locks, the placement, then the approval withdrawn, the audit entry and the reminders re-planned.
     `overridden_source` says the case left a locked list by override (a move), for the audit."""
     overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
+    ensure_active(case=case, session=session)
     _lock_resources(case=case, session=session)
     before = _booking_snapshot(case)
     case.status = CaseStatus.BOOKED

@@ -4,6 +4,14 @@ Source: WHO Surgical Safety Checklist, first edition 2009 (research/clinical-sta
 Each phase is signed once, in order: sign in (before induction), time out (before the skin is
 touched), sign out (before the patient leaves theatre). Sign in moves a confirmed case into
 theatre; sign out completes it: a case cannot be completed without it.
+
+Sign in is accepted only on the list's local date (the site's zone), from
+CHECKLIST_SIGN_IN_LEAD_MINUTES before the list starts (DESIGN §5.8): a patient signed in on
+another day is the wrong patient, or the right one on the wrong day, and either way the case
+would be recorded as operated on a day it was not. Outside that window a coordinator may give an
+override with a reason (`grant_sign_in_override`), for that booked start only; granting and using
+it are both audited. Time out and sign out follow a sign in, so they need no window of their own
+(a list running past midnight signs its last patient out after it).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -22,10 +31,11 @@ from django.utils import timezone
 
 from core.audit import Actor, record
 from core.errors import DomainError, ErrorCode, InvalidInput
-from core.roles import Role, roles_of
+from core.roles import Role, has_role, roles_of
 from scheduling.milestones import MILESTONES, sign_out_problems
-from scheduling.models import Case, CaseStatus, CaseTimes, ChecklistEntry, ChecklistPhase
+from scheduling.models import Case, CaseStatus, CaseTimes, ChecklistEntry, ChecklistPhase, SignInOverride
 from scheduling.plans import approval_is_current, ensure_eligible, plan_queryset
+from scheduling.reminders.delivery import skip_stale_for_case
 from theatre.models import StaffMember
 
 NOT_APPLICABLE = "not_applicable"
@@ -206,8 +216,118 @@ def _check_times_agree(case: Case, *, signed_out_at: dt.datetime) -> None:
         )
 
 
-def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> ChecklistEntry:
-    """Record one phase, signed and timed, in WHO order; move the case's status; all audited."""
+# --- The sign-in window ------------------------------------------------------------------------
+
+
+def sign_in_refusal(
+    *, now: dt.datetime, list_start: dt.datetime, zone: ZoneInfo, lead: dt.timedelta
+) -> ErrorCode | None:
+    """Why a sign in at `now` is outside its window, or None. Pure.
+
+    The day is the list's local date in the site's zone, so a list at 08:00 BST may be signed in at
+    00:30 BST (23:30 UTC the evening before) with a long enough lead, and never at 23:30 BST.
+    """
+    if now.astimezone(zone).date() != list_start.astimezone(zone).date():
+        return ErrorCode.NOT_LIST_DAY
+    # The lead is real minutes: subtract in UTC (wall-clock arithmetic in the zone would make the
+    # hour before a 02:30 list on the spring clock change two hours long).
+    if now < list_start.astimezone(dt.UTC) - lead:
+        return ErrorCode.SIGN_IN_TOO_EARLY
+    return None
+
+
+def sign_in_lead() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.CHECKLIST_SIGN_IN_LEAD_MINUTES)
+
+
+def sign_in_opens_at(case: Case) -> dt.datetime | None:
+    """The first moment the case may be signed in without an override (None unless booked)."""
+    if case.session is None:
+        return None
+    zone = case.session.theatre.site.zone
+    day_start = dt.datetime.combine(case.session.start.astimezone(zone).date(), dt.time(0), tzinfo=zone)
+    return max(case.session.start.astimezone(dt.UTC) - sign_in_lead(), day_start).astimezone(dt.UTC)
+
+
+def _check_sign_in_window(case: Case, *, now: dt.datetime, actor: Actor) -> str:
+    """Refuse a sign in outside its window unless a coordinator's override covers this booking.
+    Returns the audit reason for the sign in ("" when inside the window)."""
+    session = case.session
+    if session is None:
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "Only a case booked on a list can be signed in.")
+    zone = session.theatre.site.zone
+    refusal = sign_in_refusal(now=now, list_start=session.start, zone=zone, lead=sign_in_lead())
+    if refusal is None:
+        return ""
+    override = SignInOverride.objects.filter(case=case, start=case.start).first() if case.start is not None else None
+    if override is not None:
+        record(
+            actor=actor,
+            action="case.sign_in_override_used",
+            obj=case,
+            after={"override": override.pk, "refusal": str(refusal), "granted_by": override.granted_by_id},
+            reason=override.reason,
+        )
+        return f"sign in outside its window ({refusal}) by coordinator override: {override.reason}"
+    local = session.start.astimezone(zone)
+    if refusal == ErrorCode.NOT_LIST_DAY:
+        detail = (
+            f"Sign in is only on the day of the list ({local:%A} {local.day} {local:%B %Y}); "
+            "a coordinator can override with a reason."
+        )
+    else:
+        opens = (session.start.astimezone(dt.UTC) - sign_in_lead()).astimezone(zone)
+        detail = (
+            f"Sign in opens at {opens:%H:%M}, {settings.CHECKLIST_SIGN_IN_LEAD_MINUTES} minutes before the list "
+            f"starts at {local:%H:%M}; a coordinator can override with a reason."
+        )
+    raise DomainError(refusal, detail, opens_at=sign_in_opens_at(case))
+
+
+def grant_sign_in_override(*, case_id: int, reason: str, actor: Actor) -> SignInOverride:
+    """A coordinator lets the theatre team sign this case in outside the window, for its current
+    booked start only, with a reason; audited. Granting again replaces the reason (audited too)."""
+    if not reason.strip():
+        raise InvalidInput("reason", "An override of the sign-in window needs a reason.", ErrorCode.REASON_REQUIRED)
+    if actor.user is None or not has_role(actor.user, Role.COORDINATOR):
+        raise PermissionDenied("Only a coordinator may override the sign-in window.")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.status not in (CaseStatus.BOOKED, CaseStatus.CONFIRMED) or case.start is None:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                f"Only a booked or confirmed case can be given a sign-in override; this one is {case.status}.",
+            )
+        current = SignInOverride.objects.filter(case=case).first()
+        before = {"start": current.start, "reason": current.reason} if current is not None else None
+        override, _ = SignInOverride.objects.update_or_create(
+            case=case,
+            defaults={
+                "start": case.start,
+                "reason": reason.strip(),
+                "granted_by": actor.user,
+                "granted_at": timezone.now(),
+            },
+        )
+        record(
+            actor=actor,
+            action="case.sign_in_override_granted",
+            obj=case,
+            before=before,
+            after={"start": override.start, "reason": override.reason},
+            reason=override.reason,
+        )
+        return override
+
+
+# --- Recording a phase ---------------------------------------------------------------------------
+
+
+def record_phase(
+    *, case_id: int, phase: str, items: object, actor: Actor, now: dt.datetime | None = None
+) -> ChecklistEntry:
+    """Record one phase, signed and timed, in WHO order, sign in within its window; move the
+    case's status; all audited. `now` is the clock (the demo records last week's lists with it)."""
     answers = validate_items(phase=phase, items=items)
     if actor.user is None or not can_sign(actor.user):
         raise PermissionDenied("Checklist phases are signed by the theatre team (surgeons and anaesthetists).")
@@ -223,7 +343,10 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
         needs, becomes = TRANSITIONS[phase]
         if case.status != needs:
             raise DomainError(ErrorCode.INVALID_TRANSITION, f"{phase} needs a {needs} case; this one is {case.status}.")
+        signed_at = now or timezone.now()
+        window_reason = ""
         if phase == ChecklistPhase.SIGN_IN:
+            window_reason = _check_sign_in_window(case, now=signed_at, actor=actor)
             ensure_eligible(case)
         if phase == ChecklistPhase.SIGN_IN and not approval_is_current(case):
             # Confirmation needed an approved plan; if the plan changed since, it is no longer
@@ -231,7 +354,6 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, "The case plan changed after approval; the surgeon must approve it again."
             )
-        signed_at = timezone.now()
         if phase == ChecklistPhase.SIGN_OUT:
             _check_times_agree(case, signed_out_at=signed_at)
         try:
@@ -246,6 +368,7 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
             action=f"case.checklist_{phase}",
             obj=case,
             after={"phase": phase, "entry": entry.pk, "items": answers, "signed_at": entry.signed_at},
+            reason=window_reason,
         )
         if becomes is not None:
             before_status = case.status
@@ -259,4 +382,8 @@ def record_phase(*, case_id: int, phase: str, items: object, actor: Actor) -> Ch
                 after={"status": becomes},
                 reason=f"WHO checklist {phase}",
             )
+        if becomes == CaseStatus.COMPLETED:
+            # The operation has happened: whatever pre-op advice is still pending is shown skipped
+            # now (the sweep would skip it anyway when due); the follow-ups stay pending.
+            skip_stale_for_case(case_id=case.pk, actor=actor, now=signed_at)
         return entry

@@ -336,9 +336,15 @@ def seed_plan_demo(*, today: dt.date | None = None) -> dict[str, Case]:
             )
             approve_plan(case_id=case.pk, actor=surgeon_actor)
             confirm_case(case_id=case.pk, actor=coordinator)
-            signers = {"sign_in": anaesthetist_actor, "time_out": surgeon_actor, "sign_out": surgeon_actor}
-            for phase, signer in signers.items():
-                record_phase(case_id=case.pk, phase=phase, items=PLAN_DEMO_ITEMS[phase], actor=signer)
+            # Signed as it was on the day of that list: a historical record, not a sign in today
+            # (which the checklist would refuse: sign in only on the list's day).
+            signers = {
+                "sign_in": (anaesthetist_actor, session.start - dt.timedelta(minutes=10)),
+                "time_out": (surgeon_actor, session.start + dt.timedelta(minutes=20)),
+                "sign_out": (surgeon_actor, session.start + dt.timedelta(minutes=70)),
+            }
+            for phase, (signer, signed_at) in signers.items():
+                record_phase(case_id=case.pk, phase=phase, items=PLAN_DEMO_ITEMS[phase], actor=signer, now=signed_at)
             # Booked "the day before last week's list" but planned now, its reminders were all due
             # at once: the sweep would have sent a pre-op letter for an operation already done.
             retire_for_case(case=case, actor=coordinator, reason=PAST_CASE_REASON)

@@ -329,18 +329,29 @@ class _ListStory:
         speed = self.team.speeds.get(case.surgeon_id, 1.0)
         return max(25, round(_lognormal(self.rng, expected * 1.05 * speed, 0.22)))
 
-    def _into_theatre(self, case: Case) -> None:
+    def _into_theatre(self, case: Case, start: dt.datetime) -> None:
+        """Approved, confirmed, and signed in just before anaesthesia starts at `start`, on the
+        list's day: the checklist is recorded as it happened (sign in only on the list's day)."""
         surgeon = self.team.surgeon_of(case)
         approve_plan(case_id=case.pk, actor=surgeon)
         confirm_case(case_id=case.pk, actor=self.team.coordinator)
-        record_phase(case_id=case.pk, phase="sign_in", items=PLAN_DEMO_ITEMS["sign_in"], actor=surgeon)
+        signed_in_at = max(start - dt.timedelta(minutes=5), self.session.start - dt.timedelta(minutes=30))
+        record_phase(
+            case_id=case.pk, phase="sign_in", items=PLAN_DEMO_ITEMS["sign_in"], actor=surgeon, now=signed_in_at
+        )
 
     def _operate(self, case: Case, start: dt.datetime, touch: int) -> dt.datetime:
         """Into theatre at `start` (anaesthesia), out `touch` minutes later; returns the next start."""
         surgeon = self.team.surgeon_of(case)
-        self._into_theatre(case)
-        record_phase(case_id=case.pk, phase="time_out", items=PLAN_DEMO_ITEMS["time_out"], actor=surgeon)
+        self._into_theatre(case, start)
         induction = 15 if case.anaesthesia == "general" else 8
+        record_phase(
+            case_id=case.pk,
+            phase="time_out",
+            items=PLAN_DEMO_ITEMS["time_out"],
+            actor=surgeon,
+            now=start + dt.timedelta(minutes=induction + 10),
+        )
         out = start + dt.timedelta(minutes=touch)
         times = {
             "anaesthesia_start": start,
@@ -352,14 +363,21 @@ class _ListStory:
         }
         if not self.missing_times:
             theatre_times.record_times(case_id=case.pk, values=times, actor=self.team.coordinator)
-        record_phase(case_id=case.pk, phase="sign_out", items=PLAN_DEMO_ITEMS["sign_out"], actor=surgeon)
+        # Signed out after closure, before the patient leaves theatre.
+        record_phase(
+            case_id=case.pk,
+            phase="sign_out",
+            items=PLAN_DEMO_ITEMS["sign_out"],
+            actor=surgeon,
+            now=out - dt.timedelta(minutes=3),
+        )
         self.done += 1
         turnover = _lognormal(self.rng, case.procedure_version.turnover_minutes, 0.3)
         return out + dt.timedelta(minutes=round(turnover))
 
     def _abandon(self, case: Case, start: dt.datetime) -> dt.datetime:
         """Signed in, anaesthetised, then stopped: the patient goes to recovery and the list goes on."""
-        self._into_theatre(case)
+        self._into_theatre(case, start)
         out = start + dt.timedelta(minutes=25)
         values = {"anaesthesia_start": start, "in_theatre": start + dt.timedelta(minutes=12), "out_of_theatre": out}
         theatre_times.record_times(case_id=case.pk, values=values, actor=self.team.coordinator)

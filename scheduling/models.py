@@ -159,6 +159,10 @@ class ReminderStatus(models.TextChoices):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Terminal: the sweep found the row's moment meaningless when it fell due (a day-before
+    # reminder after the start, anything pre-op for a completed or cancelled case, a follow-up for
+    # a case that never happened), so it was never sent. `skip_reason` says which rule.
+    SKIPPED = "skipped"
 
 
 class Reminder(models.Model):
@@ -170,6 +174,8 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set with status `skipped`: a code of scheduling.reminders.staleness (e.g. "appointment_passed").
+    skip_reason = models.CharField(max_length=40, blank=True)
     context = models.JSONField(default=dict, blank=True)  # e.g. {"drug": "warfarin", "stop_on": "…"}
     # After a transient failure the sweep leaves the row alone until then (backoff with jitter).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -180,6 +186,11 @@ class Reminder(models.Model):
         ordering = ["due_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "channel"], name="reminder_unique_case_kind_channel"),
+            # A skipped row always says why, and only a skipped row carries a skip reason.
+            models.CheckConstraint(
+                condition=(Q(status="skipped") & ~Q(skip_reason="")) | (~Q(status="skipped") & Q(skip_reason="")),
+                name="reminder_skip_reason_iff_skipped",
+            ),
         ]
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_pending_due"),
@@ -210,6 +221,70 @@ class ChecklistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phase} for case {self.case_id}"
+
+
+class CaseWarningKind(models.TextChoices):
+    """Why a booked case needs a coordinator's attention: the estate changed under it by override."""
+
+    THEATRE_DEACTIVATED = "theatre_deactivated"
+    CAPABILITY_REMOVED = "capability_removed"
+    STAFF_DEACTIVATED = "staff_deactivated"
+    UNIT_DEACTIVATED = "unit_deactivated"
+    UNIT_KIND_CHANGED = "unit_kind_changed"
+
+
+class CaseWarning(models.Model):
+    """Something a coordinator must look at on a booked case, until they clear it (audited).
+
+    Written when an estate change made by override leaves the case where it can no longer be held
+    as booked (scheduling/theatre_rules.py); shown on the case in the API while open. A row per
+    reason, not a flag on the case: one case can be hit by two changes, each is cleared on its own
+    once dealt with, and the history (who cleared what, when, why) stays.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="warnings")
+    kind = models.CharField(max_length=32, choices=CaseWarningKind.choices)
+    detail = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, help_text="The actor label of the change that raised it")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cleared_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["case_id", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cleared_at__isnull=True, cleared_by__isnull=True)
+                | Q(cleared_at__isnull=False, cleared_by__isnull=False),
+                name="casewarning_cleared_by_someone",
+            ),
+        ]
+        indexes = [models.Index(fields=["case"], condition=Q(cleared_at__isnull=True), name="casewarning_open")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on case {self.case_id}"
+
+
+class SignInOverride(models.Model):
+    """A coordinator's permission to sign a case in outside the WHO sign-in window (a list running
+    past midnight, a patient brought forward by hours), with the reason; audited when granted and
+    when used (scheduling/checklist.py).
+
+    It holds for the booked start it was given for only: a case moved since needs a new one, so an
+    override never carries a patient into a day nobody reviewed.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="sign_in_override")
+    start = models.DateTimeField(help_text="The case's booked start when the override was given")
+    reason = models.CharField(max_length=500)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"sign-in override for case {self.case_id}"
 
 
 class ReminderPlan(models.Model):

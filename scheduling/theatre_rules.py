@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from core.audit import Actor, record
 from core.db import constraint_errors
 from core.errors import DomainError, ErrorCode, InvalidInput
 from procedures.models import Anaesthesia
-from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment, CaseStatus
+from scheduling.case_warnings import raise_warning
+from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment, CaseStatus, CaseWarningKind
+from scheduling.reminders.notices import notify_coordinators
 from theatre.clashes import ListFootprint, span_label
-from theatre.hooks import SessionChange
-from theatre.models import EquipmentUnit, Site, TheatreSession
+from theatre.hooks import EstateChange, SessionChange
+from theatre.models import EquipmentKind, EquipmentUnit, Site, StaffMember, Theatre, TheatreSession
 
 # Cases still to come: they follow their list's anaesthetist, and a change may still move them.
 UPCOMING_STATUSES = (CaseStatus.BOOKED, CaseStatus.CONFIRMED)
@@ -169,3 +172,135 @@ def refuse_moving_a_claimed_unit(sender: Any, *, unit: EquipmentUnit, site: Site
     """hooks.pre_unit_move: a unit claimed by upcoming cases stays at their site until released."""
     if CaseEquipment.objects.filter(unit=unit, end__gt=timezone.now()).exists():
         raise InvalidInput("site", "This unit is claimed by upcoming cases at its site; release them before moving it.")
+
+
+# --- The estate ---------------------------------------------------------------------------------
+
+# Cases an estate change can strand: still to happen, or happening now.
+AHEAD_STATUSES = (CaseStatus.BOOKED, CaseStatus.CONFIRMED, CaseStatus.IN_THEATRE)
+
+
+@dataclass(frozen=True)
+class Affected:
+    """A case an estate change would leave where it cannot be held, and why (no patient data)."""
+
+    case: Case
+    kind: CaseWarningKind
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        assert self.case.start is not None  # noqa: S101 - cases ahead are booked (DB check)
+        return {
+            "id": self.case.pk,
+            "reference": self.case.reference,
+            "start": self.case.start.isoformat(),
+            "session": self.case.session_id,
+            "reason": self.reason,
+        }
+
+
+def _ahead(now: dt.datetime) -> QuerySet[Case]:
+    return (
+        Case.objects.filter(status__in=AHEAD_STATUSES, end__gt=now)
+        .select_related("procedure_version", "session")
+        .order_by("start", "id")
+    )
+
+
+def _theatre_impact(theatre: Theatre, change: EstateChange, now: dt.datetime) -> list[Affected]:
+    cases = _ahead(now).filter(session__theatre=theatre)
+    if change.deactivated:
+        reason = f"theatre {theatre.name} deactivated"
+        return [Affected(case, CaseWarningKind.THEATRE_DEACTIVATED, reason) for case in cases]
+    removed = set(change.before.get("capabilities") or ()) - set(change.after.get("capabilities") or ())
+    if not removed:
+        return []
+    affected = []
+    for case in cases:
+        lost = sorted(removed & set(case.procedure_version.required_capabilities or ()))
+        if lost:
+            reason = f"needs {', '.join(lost)}, removed from theatre {theatre.name}"
+            affected.append(Affected(case, CaseWarningKind.CAPABILITY_REMOVED, reason))
+    return affected
+
+
+def _staff_impact(staff: StaffMember, change: EstateChange, now: dt.datetime) -> list[Affected]:
+    if not change.deactivated:
+        return []
+    cases = _ahead(now).filter(
+        Q(surgeon=staff) | Q(anaesthetist=staff) | Q(session__surgeon=staff) | Q(session__anaesthetist=staff)
+    )
+    affected = []
+    for case in cases:
+        role = (
+            "surgeon"
+            if case.surgeon_id == staff.pk
+            else "anaesthetist"
+            if staff.pk in (case.anaesthetist_id, case.session.anaesthetist_id if case.session else None)
+            else "list's surgeon"
+        )
+        affected.append(Affected(case, CaseWarningKind.STAFF_DEACTIVATED, f"its {role} {staff.name} deactivated"))
+    return affected
+
+
+def _unit_impact(unit: EquipmentUnit, change: EstateChange, now: dt.datetime) -> list[Affected]:
+    if change.deactivated:
+        kind, reason = CaseWarningKind.UNIT_DEACTIVATED, f"claims {unit.name} ({unit.serial}), deactivated"
+    elif change.changed("kind"):
+        old = EquipmentKind(change.before["kind"]).label if change.before["kind"] in EquipmentKind.values else ""
+        kind, reason = CaseWarningKind.UNIT_KIND_CHANGED, f"claims {unit.name} ({unit.serial}) as a {old or 'unit'}"
+        reason += f", now a {EquipmentKind(unit.kind).label if unit.kind in EquipmentKind.values else unit.kind}"
+    else:
+        return []
+    claiming = CaseEquipment.objects.filter(unit=unit, end__gt=now).values("case_id")
+    return [Affected(case, kind, reason) for case in _ahead(now).filter(pk__in=claiming)]
+
+
+def estate_change_impact(sender: Any, change: EstateChange, *, now: dt.datetime | None = None) -> list[Affected]:
+    """The cases still ahead that the change would strand: in a theatre losing a capability they
+    need or deactivated; with a surgeon or anaesthetist (theirs or their list's) deactivated; holding
+    a unit deactivated or turned into another kind. A fixed number of queries."""
+    now = now or timezone.now()
+    if sender is Theatre:
+        return _theatre_impact(change.instance, change, now)
+    if sender is StaffMember:
+        return _staff_impact(change.instance, change, now)
+    if sender is EquipmentUnit:
+        return _unit_impact(change.instance, change, now)
+    return []
+
+
+def refuse_estate_change_that_strands_cases(
+    sender: Any, *, change: EstateChange, override: bool, **kwargs: Any
+) -> None:
+    """hooks.pre_estate_change: 409 naming the booked cases the change would strand, unless overridden."""
+    if override:
+        return
+    affected = estate_change_impact(sender, change)
+    if not affected:
+        return
+    what = sender._meta.verbose_name
+    listed = "; ".join(f"{a.case.reference} ({a.reason})" for a in affected[:10])
+    more = f" and {len(affected) - 10} more" if len(affected) > 10 else ""
+    raise DomainError(
+        ErrorCode.AFFECTS_BOOKED_CASES,
+        f"This change to the {what} leaves {len(affected)} future booked case(s) where they cannot be held: "
+        f"{listed}{more}. Move them first, or repeat with override=true and an override_reason to make the "
+        "change and flag them for the coordinators.",
+        cases=[a.as_dict() for a in affected],
+    )
+
+
+def flag_cases_stranded_by_estate_change(
+    sender: Any, *, change: EstateChange, actor: Actor, override_reason: str, **kwargs: Any
+) -> None:
+    """hooks.post_estate_change: each case the overridden change strands gets a warning for the
+    coordinator (audited), and the coordinators a staff notice per list."""
+    affected = estate_change_impact(sender, change)
+    for item in affected:
+        detail = f"{item.reason} (override: {override_reason})" if override_reason else item.reason
+        raise_warning(case=item.case, kind=item.kind, detail=detail, actor=actor)
+        if item.case.session is not None:
+            notify_coordinators(
+                session=item.case.session, change="case_flagged", case=item.case, detail=item.reason, actor=actor
+            )

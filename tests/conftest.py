@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
+from django.utils import timezone as django_timezone
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
@@ -230,3 +232,18 @@ def celery_worker_process(transactional_db: None, django_db_serialized_rollback:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
     _purge_broker()
+
+
+FreezeClock = Callable[[dt.datetime], None]
+
+
+@pytest.fixture
+def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> FreezeClock:
+    """Stop the server's clock (django.utils.timezone.now, which every service reads) at an aware
+    moment: "it is 08:05 on the day of the list". Undone at the end of the test."""
+
+    def freeze(moment: dt.datetime) -> None:
+        assert moment.tzinfo is not None, "freeze the clock at an aware datetime"
+        monkeypatch.setattr(django_timezone, "now", lambda: moment.astimezone(dt.UTC))
+
+    return freeze

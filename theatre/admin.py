@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -17,6 +18,22 @@ from core.audit import Actor
 from theatre import estate
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession, Timetable
 from theatre.sessions import create_session
+
+
+class EstateOverrideForm(forms.ModelForm[Any]):
+    """The override a change needs when future work depends on what it takes away (a capability, an
+    active theatre, person or unit, a unit's kind): refused on the form without it, as the API does."""
+
+    override = forms.BooleanField(
+        required=False,
+        help_text="Make the change although future work on the lists depends on it; that work is flagged "
+        "for the coordinators.",
+    )
+    override_reason = forms.CharField(required=False, max_length=500, help_text="Required with the override; audited.")
+
+
+def _pop_override(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"override": bool(fields.pop("override", False)), "override_reason": fields.pop("override_reason", "")}
 
 
 @admin.register(Site)
@@ -33,40 +50,49 @@ class SiteAdmin(ServiceAdmin[Site]):
 
 @admin.register(Theatre)
 class TheatreAdmin(ServiceAdmin[Theatre]):
+    form = EstateOverrideForm
     list_display = ["name", "site", "capabilities", "active"]
     list_filter = ["site", "active"]
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
+        _pop_override(data)
         return estate.create_theatre(actor=actor, reason=ADMIN_REASON, **data)
 
     def update_object(self, *, actor: Actor, obj: Theatre, changes: dict[str, Any]) -> Theatre:
-        return estate.update_theatre(actor=actor, theatre=obj, changes=changes, reason=ADMIN_REASON)
+        override = _pop_override(changes)
+        return estate.update_theatre(actor=actor, theatre=obj, changes=changes, reason=ADMIN_REASON, **override)
 
 
 @admin.register(EquipmentUnit)
 class EquipmentUnitAdmin(ServiceAdmin[EquipmentUnit]):
+    form = EstateOverrideForm
     list_display = ["name", "kind", "serial", "site", "active"]
     list_filter = ["site", "kind", "active"]
     search_fields = ["name", "serial"]
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
+        _pop_override(data)
         return estate.create_equipment_unit(actor=actor, reason=ADMIN_REASON, **data)
 
     def update_object(self, *, actor: Actor, obj: EquipmentUnit, changes: dict[str, Any]) -> EquipmentUnit:
-        return estate.update_equipment_unit(actor=actor, unit=obj, changes=changes, reason=ADMIN_REASON)
+        override = _pop_override(changes)
+        return estate.update_equipment_unit(actor=actor, unit=obj, changes=changes, reason=ADMIN_REASON, **override)
 
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(ServiceAdmin[StaffMember]):
+    form = EstateOverrideForm
     list_display = ["name", "role", "user", "active"]
     list_filter = ["role", "active"]
     search_fields = ["name"]
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
+        _pop_override(data)
         return estate.create_staff_member(actor=actor, reason=ADMIN_REASON, **data)
 
     def update_object(self, *, actor: Actor, obj: StaffMember, changes: dict[str, Any]) -> StaffMember:
-        return estate.update_staff_member(actor=actor, staff=obj, changes=changes, reason=ADMIN_REASON)
+        override = _pop_override(changes)
+        return estate.update_staff_member(actor=actor, staff=obj, changes=changes, reason=ADMIN_REASON, **override)
 
 
 @admin.register(Timetable)

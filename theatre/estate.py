@@ -6,6 +6,12 @@ comes in. Each write records `<model>.created` or `<model>.updated` in the same 
 Whether an equipment unit may move site depends on work planned above theatre, so theatre sends
 `theatre.hooks.pre_unit_move` and the apps that plan that work connect to it in their AppConfig.ready(), as
 they do to `theatre.signals.session_changed`: theatre never imports them.
+
+Likewise a change to a theatre, a unit or a staff member that takes something away (a capability,
+`active`, a unit's kind) is put to `pre_estate_change` first: the apps above refuse it if work
+planned for the future needs what it takes (a 409 naming that work), unless the caller overrides
+with a reason; then the change is made, `post_estate_change` lets them flag that work for the
+coordinator, and the override's reason goes into the audit entry.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from django.db import models, transaction
 from core.audit import Actor, record_saved, snapshot
 from core.errors import InvalidInput
 from core.roles import is_admin
-from theatre.hooks import pre_unit_move
+from theatre.hooks import EstateChange, post_estate_change, pre_estate_change, pre_unit_move
 from theatre.models import (
     PERIOD_TIMES,
     Capability,
@@ -147,6 +153,17 @@ def _create(obj: M, *, actor: Actor, reason: str) -> M:
     return obj
 
 
+def _override_reason(*, override: bool, override_reason: str) -> str:
+    """The override's reason, required when overriding (400 on override_reason otherwise)."""
+    if not override:
+        return ""
+    if not override_reason.strip():
+        raise InvalidInput(
+            "override_reason", "An override needs a reason: it is audited and shown to the coordinators."
+        )
+    return override_reason.strip()
+
+
 def _update(
     obj: M,
     *,
@@ -154,17 +171,30 @@ def _update(
     check: Callable[[M, dict[str, Any]], None],
     actor: Actor,
     reason: str,
+    override: bool = False,
+    override_reason: str = "",
+    hooked: bool = False,
 ) -> M:
-    """Lock the row, check the change against it, apply it, and audit before and after."""
+    """Lock the row, check the change against it, apply it, and audit before and after.
+
+    `hooked` rows (theatres, units, staff) put the change to pre_estate_change before it is saved
+    and to post_estate_change after, with the override if any; the audit reason names it."""
     changes = _only_editable(type(obj), changes)
+    why = _override_reason(override=override, override_reason=override_reason)
     with transaction.atomic():
         current = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
         check(current, changes)
         before = snapshot(current)
         for name, value in changes.items():
             setattr(current, name, value)
+        change = EstateChange(instance=current, before=before, after=snapshot(current))
+        if hooked:
+            pre_estate_change.send(sender=type(current), change=change, override=override, override_reason=why)
         current.save()
-        record_saved(current, actor=actor, before=before, reason=reason)
+        if hooked:
+            post_estate_change.send(sender=type(current), change=change, actor=actor, override_reason=why)
+        audit_reason = "; ".join(part for part in (reason, f"override: {why}" if why else "") if part)
+        record_saved(current, actor=actor, before=before, reason=audit_reason)
     return current
 
 
@@ -195,12 +225,31 @@ def create_theatre(
     return _create(theatre, actor=actor, reason=reason)
 
 
-def update_theatre(*, actor: Actor, theatre: Theatre, changes: Mapping[str, Any], reason: str = "") -> Theatre:
-    """Change a theatre; one with lists or timetables stays at its site; audited."""
+def update_theatre(
+    *,
+    actor: Actor,
+    theatre: Theatre,
+    changes: Mapping[str, Any],
+    reason: str = "",
+    override: bool = False,
+    override_reason: str = "",
+) -> Theatre:
+    """Change a theatre; one with lists or timetables stays at its site; removing a capability or
+    deactivating it is put to pre_estate_change (refused if future work needs it, unless
+    overridden with a reason); audited."""
     changes = dict(changes)
     if "capabilities" in changes:
         changes["capabilities"] = clean_capabilities(changes["capabilities"])
-    return _update(theatre, changes=changes, check=_check_theatre, actor=actor, reason=reason)
+    return _update(
+        theatre,
+        changes=changes,
+        check=_check_theatre,
+        actor=actor,
+        reason=reason,
+        override=override,
+        override_reason=override_reason,
+        hooked=True,
+    )
 
 
 def create_equipment_unit(
@@ -212,10 +261,27 @@ def create_equipment_unit(
 
 
 def update_equipment_unit(
-    *, actor: Actor, unit: EquipmentUnit, changes: Mapping[str, Any], reason: str = ""
+    *,
+    actor: Actor,
+    unit: EquipmentUnit,
+    changes: Mapping[str, Any],
+    reason: str = "",
+    override: bool = False,
+    override_reason: str = "",
 ) -> EquipmentUnit:
-    """Change a unit; a move to another site is put to pre_unit_move's receivers first; audited."""
-    return _update(unit, changes=changes, check=_check_unit, actor=actor, reason=reason)
+    """Change a unit; a move to another site is put to pre_unit_move's receivers first, a new kind
+    or deactivation to pre_estate_change (refused if future work holds it, unless overridden with
+    a reason); audited."""
+    return _update(
+        unit,
+        changes=changes,
+        check=_check_unit,
+        actor=actor,
+        reason=reason,
+        override=override,
+        override_reason=override_reason,
+        hooked=True,
+    )
 
 
 def create_staff_member(
@@ -236,15 +302,31 @@ def create_staff_member(
 
 
 def update_staff_member(
-    *, actor: Actor, staff: StaffMember, changes: Mapping[str, Any], reason: str = ""
+    *,
+    actor: Actor,
+    staff: StaffMember,
+    changes: Mapping[str, Any],
+    reason: str = "",
+    override: bool = False,
+    override_reason: str = "",
 ) -> StaffMember:
-    """Change a staff member; only an admin links or unlinks the login; audited."""
+    """Change a staff member; only an admin links or unlinks the login; deactivation is put to
+    pre_estate_change (refused if future work needs them, unless overridden with a reason); audited."""
 
     def check(current: StaffMember, fields: dict[str, Any]) -> None:
         if "user" in fields:
             ensure_may_link_login(staff=current, user=fields["user"], actor=actor)
 
-    return _update(staff, changes=changes, check=check, actor=actor, reason=reason)
+    return _update(
+        staff,
+        changes=changes,
+        check=check,
+        actor=actor,
+        reason=reason,
+        override=override,
+        override_reason=override_reason,
+        hooked=True,
+    )
 
 
 def create_timetable(

@@ -56,6 +56,40 @@ InvalidInput("site", …) to refuse it: a 400 on the site field.
 """
 
 
+pre_estate_change = django.dispatch.Signal()
+"""Before a theatre, an equipment unit or a staff member is changed (sender: its model class).
+
+Arguments: `change: EstateChange`, `override: bool`, `override_reason: str`. Work planned above
+theatre may need what the change takes away (a capability, an active theatre, person or unit, a
+unit's kind). Raise a DomainError naming that work to refuse the change, unless `override` is set:
+then the change goes ahead (theatre has checked the reason is given) and post_estate_change says so.
+"""
+
+post_estate_change = django.dispatch.Signal()
+"""After a theatre, an equipment unit or a staff member is saved, in the same transaction, before
+it is audited (sender: its model class). Arguments: `change: EstateChange`, `actor`,
+`override_reason: str`. A receiver flags the work the change affected (it can only be there by
+override) and audits what it writes.
+"""
+
+
+@dataclass(frozen=True)
+class EstateChange:
+    """A change to a row of the estate: the row with the change applied (locked; saved only in
+    post_estate_change), and its fields before and after (core.audit.snapshot: ids and ISO strings)."""
+
+    instance: Any
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+
+    def changed(self, *fields: str) -> bool:
+        return any(self.before.get(f) != self.after.get(f) for f in fields)
+
+    @property
+    def deactivated(self) -> bool:
+        return self.before.get("active") is True and self.after.get("active") is False
+
+
 @dataclass(frozen=True)
 class SessionChange:
     """A change to a list as the services see it: the row with the change applied (not yet saved,

@@ -31,7 +31,7 @@ from core.models import AuditEntry
 from core.permissions import HasRole, IsCoordinator
 from core.roles import Role, can_see_patient_identifiers, has_role
 from scheduling import checklist
-from scheduling.models import Case, ChecklistEntry, ChecklistPhase, Patient
+from scheduling.models import Case, ChecklistEntry, ChecklistPhase, Patient, SignInOverride
 from scheduling.plans.approval import approve_plan, can_approve, confirm_case, is_case_surgeon
 from scheduling.plans.loading import case_plan, plan_queryset
 
@@ -108,6 +108,12 @@ class ChecklistInput(serializers.Serializer[Any]):
     items = serializers.JSONField(help_text="Item code → answer, exactly the WHO 2009 items of the phase.")
 
 
+class SignInOverrideInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(
+        max_length=500, help_text="Why the case may be signed in outside its window (audited, shown on the checklist)."
+    )
+
+
 class ChecklistEntryOutput(serializers.ModelSerializer[ChecklistEntry]):
     signed_by = serializers.SerializerMethodField()
 
@@ -148,13 +154,32 @@ def _patient(patient: Patient) -> dict[str, Any]:
     }
 
 
+def _sign_in_override(case: Case) -> dict[str, Any] | None:
+    """The coordinator's override of the sign-in window, if one holds for the case's booked start."""
+    if case.start is None:
+        return None
+    override = SignInOverride.objects.filter(case=case, start=case.start).select_related("granted_by").first()
+    if override is None:
+        return None
+    return {
+        "reason": override.reason,
+        "granted_by": override.granted_by.get_username(),
+        "granted_at": override.granted_at.isoformat(),
+        "start": override.start.isoformat(),
+    }
+
+
 def _checklist_state(case: Case, entries: list[ChecklistEntry]) -> dict[str, Any]:
     done = {entry.phase for entry in entries}
     pending = [phase for phase in checklist.PHASE_ORDER if phase not in done]
+    opens_at = checklist.sign_in_opens_at(case)
     return {
         "case": case.pk,
         "status": case.status,
         "next_phase": pending[0] if pending else None,
+        # Sign in is accepted from this moment to the end of the list's local day (DESIGN §5.8).
+        "sign_in_opens_at": opens_at.isoformat() if opens_at is not None else None,
+        "sign_in_override": _sign_in_override(case),
         "phases": ChecklistEntryOutput(entries, many=True).data,
         "definition": checklist.definition(),
     }
@@ -173,6 +198,7 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
             "approve": IsCaseSurgeon,
             "confirm": IsCoordinator,
             "checklist": TheatreTeamSigns,
+            "sign_in_override": IsCoordinator,
             "history": CanReadCaseHistory,
         }
         return [by_action.get(self.action or "", HasRole)()]
@@ -245,6 +271,22 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         case.refresh_from_db(fields=["status"])
         data = ChecklistEntryOutput(entry).data
         return Response({**data, "case_status": case.status}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SignInOverrideInput, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="checklist/sign-in-override", url_name="checklist-sign-in-override")
+    def sign_in_override(self, request: Request, pk: str | None = None) -> Response:
+        """A coordinator lets the team sign this case in outside the sign-in window (the list's day,
+        from shortly before its start), for its current booked start, with a reason; audited.
+        Returns the checklist, with `sign_in_override`."""
+        case = self.get_object()
+        body = SignInOverrideInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        checklist.grant_sign_in_override(
+            case_id=case.pk, reason=body.validated_data["reason"], actor=Actor.of(request.user)
+        )
+        case.refresh_from_db()
+        entries = list(ChecklistEntry.objects.filter(case=case).select_related("signed_by").order_by("signed_at"))
+        return Response(_checklist_state(case, entries))
 
     @extend_schema(responses={200: AuditEntryOutput(many=True)})
     @action(detail=True, methods=["get"])

@@ -41,9 +41,16 @@ class ReminderSerializer(serializers.ModelSerializer[Reminder]):
             "sent_at",
             "attempts",
             "last_error",
+            "skip_reason",
             "next_attempt_at",
             "recipient",
         ]
+        extra_kwargs = {
+            "skip_reason": {
+                "help_text": "With status `skipped`: why the reminder was never sent "
+                "(appointment_passed, case_completed, case_in_theatre, case_cancelled, case_not_completed)."
+            }
+        }
 
     def get_recipient(self, row: Reminder) -> str | None:
         if not self.context.get("identified"):

@@ -18,7 +18,8 @@ from core.api.fields import AwareDateTimeField
 from procedures.models import Anaesthesia
 from scheduling import plans, reminders
 from scheduling.booking import CancelReason
-from scheduling.models import Approach, Case, CaseCancellation, Channel, Patient, Priority
+from scheduling.case_warnings import open_warnings
+from scheduling.models import Approach, Case, CaseCancellation, CaseWarning, Channel, Patient, Priority
 from scheduling.predictions import durations_in
 from theatre.models import SessionStatus
 
@@ -175,6 +176,20 @@ class PredictedMinutesOutput(serializers.Serializer[Any]):
     n = serializers.IntegerField(help_text="Completed cases the prediction learned from (0: the template alone).")
 
 
+class CaseWarningOutput(serializers.ModelSerializer[CaseWarning]):
+    class Meta:
+        model = CaseWarning
+        fields = ["id", "kind", "detail", "created_at", "created_by"]
+        read_only_fields = fields
+
+
+class ClearWarningInput(serializers.Serializer[Any]):
+    warning = serializers.IntegerField(help_text="The id of an open warning of this case.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="What was done about it (audited)."
+    )
+
+
 class CaseOutput(IdentifierAware):
     """A case as every role reads it; `patient_detail` only with identifiers allowed."""
 
@@ -191,6 +206,11 @@ class CaseOutput(IdentifierAware):
         help_text="Why some reminders could not be planned, e.g. no contact details or a hold date already past."
     )
     cancellation = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField(
+        help_text="Open warnings for the coordinator: the estate changed under this booked case by override "
+        "(a theatre, person or unit deactivated, a capability removed, a unit's kind changed). "
+        "Cleared with POST /cases/{id}/warnings/clear/."
+    )
     predicted_minutes = serializers.SerializerMethodField()
     slot_minutes = serializers.SerializerMethodField(
         help_text="What booking, availability and fill occupy: planned_minutes if set, else predicted_minutes.p50."
@@ -230,6 +250,7 @@ class CaseOutput(IdentifierAware):
             "plan_approved",
             "plan_approved_at",
             "reminder_warnings",
+            "warnings",
             "notes",
             "created_at",
             "updated_at",
@@ -255,6 +276,10 @@ class CaseOutput(IdentifierAware):
             return dict(CancellationOutput(case.cancellation).data)
         except CaseCancellation.DoesNotExist:
             return None
+
+    @extend_schema_field(CaseWarningOutput(many=True))
+    def get_warnings(self, case: Case) -> list[dict[str, Any]]:
+        return list(CaseWarningOutput(open_warnings(case), many=True).data)
 
     @extend_schema_field(PredictedMinutesOutput)
     def get_predicted_minutes(self, case: Case) -> dict[str, int]:

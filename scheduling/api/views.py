@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -18,10 +18,10 @@ from core.audit import Actor
 from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
 from core.roles import can_see_patient_identifiers
-from scheduling import booking, cases
+from scheduling import booking, case_warnings, cases
 from scheduling.api import serializers as s
 from scheduling.availability import availability_for
-from scheduling.models import Case, Patient
+from scheduling.models import Case, CaseWarning, Patient
 from theatre.models import TheatreSession
 
 
@@ -81,7 +81,14 @@ class CaseViewSet(
             Case.objects.select_related(
                 "patient", "procedure", "procedure_version", "reminder_plan", "cancellation__session"
             )
-            .prefetch_related("equipment_claims__unit")
+            .prefetch_related(
+                "equipment_claims__unit",
+                Prefetch(
+                    "warnings",
+                    queryset=CaseWarning.objects.filter(cleared_at__isnull=True).order_by("created_at", "id"),
+                    to_attr="open_warnings",
+                ),
+            )
             .order_by("id")
         )
 
@@ -152,6 +159,21 @@ class CaseViewSet(
             actor=Actor.of(request.user),
         )
         return self._respond(cancelled)
+
+    @extend_schema(request=s.ClearWarningInput, responses=s.CaseOutput)
+    @action(detail=True, methods=["post"], url_path="warnings/clear", url_name="warnings-clear")
+    def clear_warning(self, request: Request, pk: str | None = None) -> Response:
+        """A coordinator clears one open warning of the case (e.g. after moving it), with a note; audited."""
+        case = self.get_object()
+        data = s.ClearWarningInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case_warnings.clear_warning(
+            case_id=case.pk,
+            warning_id=data.validated_data["warning"],
+            note=data.validated_data["note"],
+            actor=Actor.of(request.user),
+        )
+        return self._respond(case)
 
 
 class AvailabilityView(APIView):

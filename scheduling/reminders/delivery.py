@@ -3,8 +3,12 @@
 How one row is sent (`_deliver`):
 
 1. BEGIN; claim the row with SELECT … FOR UPDATE SKIP LOCKED (due, pending, not backing off).
-   A row another worker is sending is skipped, never waited for; the status is re-checked
-   under the lock, so a row sent, failed or cancelled meanwhile is left alone.
+   A row another worker is sending is passed over, never waited for; the status is re-checked
+   under the lock, so a row sent, failed or cancelled meanwhile is left alone. A patient
+   reminder whose moment has passed (scheduling.reminders.staleness: a day-before reminder after
+   the start, pre-op advice for a completed or cancelled case, a follow-up for a case that never
+   happened) is marked `skipped` with its reason, audited, and never sent: this check is made
+   here, under the lock, at the moment of sending, whatever planning did or failed to do.
 2. Render its template. A template error is permanent: the row is marked failed.
 3. SAVEPOINT; mark the row sent (and audit it); hand the message to SMTP/SMS on a connection
    kept open for the whole sweep. The row lock is held throughout.
@@ -61,6 +65,8 @@ from scheduling.models import OCCUPYING_STATUSES, Case, Channel, Patient, Remind
 from scheduling.reminders.notices import CHANGE_LABELS
 from scheduling.reminders.planning import patient_address, render_context, undated_kind
 from scheduling.reminders.sms import SMSBackend, TransientSMSError, get_sms_backend
+from scheduling.reminders.staleness import appointment_start, stale_reason
+from theatre.models import StaffRole
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +211,8 @@ def render_notice(row: StaffNotice) -> Outgoing:
     if any(c.get("change") == "time_freed" for c in row.changes):
         # Where the waiting cases that fit the freed time are listed (ids only, no patient data).
         context["candidates_path"] = reverse("session-candidates", kwargs={"pk": session.pk})
+    # Coordinators are told about lists they do not work on: "the list", not "your list".
+    context["for_coordinator"] = row.staff.role == StaffRole.COORDINATOR
     subject, body = _render("staff_notice", context, channel=Channel.EMAIL, zone=session.theatre.site.zone)
     return Outgoing(
         channel=Channel.EMAIL,
@@ -272,15 +280,35 @@ class Outbox:
 _FIELDS = ("status", "sent_at", "attempts", "last_error", "next_attempt_at")
 
 
+def reminder_stale_reason(row: Reminder, *, now: dt.datetime) -> str | None:
+    """Why this patient reminder must not go out now (its case as it stands), or None. One query."""
+    status, case_start = Case.objects.filter(pk=row.case_id).values_list("status", "start").get()
+    # The appointment the row is about; its context has it (a row outlives a move only as
+    # superseded), the case's own start is the fallback for rows planned without one.
+    start = appointment_start(row.context or {}) or case_start
+    after_days = (row.context or {}).get("after_days")
+    return stale_reason(
+        kind=row.kind,
+        case_status=status,
+        start=start,
+        due_at=row.due_at,
+        now=now,
+        after_days=after_days if isinstance(after_days, int) else None,
+    )
+
+
 @dataclass(frozen=True)
 class _RowType:
     model: type[Reminder] | type[StaffNotice]
     label: str  # audit action prefix
     render: Callable[[Any], Outgoing]
     retry_task: str  # the Celery task name that retries one row
+    stale: Callable[..., str | None] | None = None  # (row, now=) -> skip reason; None: never stale
 
 
-REMINDERS = _RowType(Reminder, "reminder", render_reminder, "scheduling.tasks.send_reminder")
+REMINDERS = _RowType(
+    Reminder, "reminder", render_reminder, "scheduling.tasks.send_reminder", stale=reminder_stale_reason
+)
 NOTICES = _RowType(StaffNotice, "staff_notice", render_notice, "scheduling.tasks.send_staff_notice")
 
 
@@ -304,6 +332,32 @@ def _queue_retry(task_name: str, row_id: int, countdown: float) -> None:
         logger.warning("could not queue retry %s(%s); the sweep will retry it", task_name, row_id, exc_info=True)
 
 
+def _skip(row: Reminder, *, reason: str, actor: Actor) -> Outcome:
+    """Mark the locked row `skipped` with its reason, audited: terminal, never sent."""
+    fields = ("status", "skip_reason", "next_attempt_at")
+    before = snapshot(row, fields)
+    row.status = ReminderStatus.SKIPPED
+    row.skip_reason = reason
+    row.next_attempt_at = None
+    row.save(update_fields=[*fields, "updated_at"])
+    record(actor=actor, action="reminder.skipped", obj=row, before=before, after=snapshot(row, fields), reason=reason)
+    return "skipped"
+
+
+def skip_stale_for_case(*, case_id: int, actor: Actor, now: dt.datetime | None = None) -> int:
+    """Mark `skipped` (audited) every pending reminder of the case whose moment its new state has
+    made meaningless, by the sweep's own rule, so the case shows it at once rather than when the
+    row falls due. Call inside the transaction that changed the case (e.g. the WHO sign out)."""
+    moment = now or timezone.now()
+    skipped = 0
+    for row in Reminder.objects.select_for_update().filter(case_id=case_id, status=ReminderStatus.PENDING):
+        reason = reminder_stale_reason(row, now=moment)
+        if reason is not None:
+            _skip(row, reason=reason, actor=actor)
+            skipped += 1
+    return skipped
+
+
 def _record_failure(row: Any, spec: _RowType, exc: BaseException, *, address: str, actor: Actor) -> Outcome:
     before = snapshot(row, _FIELDS)
     reason = exc.args[0] if isinstance(exc, TemplateFailure) else describe_failure(exc, address=address)
@@ -324,8 +378,11 @@ def _record_failure(row: Any, spec: _RowType, exc: BaseException, *, address: st
     return "failed"
 
 
-def _deliver(spec: _RowType, *, where: Q, outbox: Outbox, actor: Actor) -> Outcome | None:
-    """Claim one matching row, send it, record the outcome. None when there is nothing to claim."""
+def _deliver(
+    spec: _RowType, *, where: Q, outbox: Outbox, actor: Actor, now: dt.datetime | None = None
+) -> Outcome | None:
+    """Claim one matching row, send it (or skip it if its moment has passed, as of `now`, by
+    default the clock at the claim), record the outcome. None when there is nothing to claim."""
     with transaction.atomic():
         # A plain query on the row alone: joins and ORDER BY here cost more to compile than the
         # send itself; the related rows load after the lock is held.
@@ -333,7 +390,10 @@ def _deliver(spec: _RowType, *, where: Q, outbox: Outbox, actor: Actor) -> Outco
         if row is None:
             return None
         if row.status != ReminderStatus.PENDING:  # re-checked under the lock
-            return "skipped"
+            return None
+        stale = spec.stale(row, now=now or timezone.now()) if spec.stale is not None else None
+        if stale is not None:
+            return _skip(row, reason=stale, actor=actor)
         address = ""
         try:
             message = spec.render(row)
@@ -424,7 +484,8 @@ def _candidates(spec: _RowType, now: dt.datetime) -> list[int]:
 def sweep(*, actor: Actor, budget_seconds: float | None = None, now: dt.datetime | None = None) -> SweepResult:
     """Send every due reminder and staff notice, one row per transaction, until none is left or
     the time budget is spent. Any number of sweeps may run at once: SKIP LOCKED shares the rows.
-    `now` pins the clock ("what is due at 09:59?"); by default each claim reads the clock."""
+    `now` pins the clock ("what is due at 09:59?", and whether a row's moment has passed by then);
+    by default each claim reads the clock."""
     budget = settings.REMINDER_SWEEP_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     result = SweepResult()
@@ -437,7 +498,7 @@ def sweep(*, actor: Actor, budget_seconds: float | None = None, now: dt.datetime
                     if time.monotonic() >= deadline:
                         break
                     where = Q(pk=row_id) & _due(now or timezone.now())
-                    outcome = _deliver(spec, where=where, outbox=outbox, actor=actor)
+                    outcome = _deliver(spec, where=where, outbox=outbox, actor=actor, now=now)
                     if outcome is not None:  # None: another sweep has it (or just sent it)
                         result.counts[outcome] += 1
                         claimed += 1

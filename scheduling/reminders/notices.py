@@ -32,6 +32,7 @@ CHANGE_LABELS = {
     "locked": "the list was locked",
     "unlocked": "the list was unlocked",
     "time_freed": "a cancellation freed time on the list",
+    "case_flagged": "a case on the list was flagged for the coordinator: the estate changed under it",
 }
 
 # A cancellation on a list this close is worth a coordinator's attention at once: there is still
@@ -99,6 +100,23 @@ def _notify_team(*, session: TheatreSession, change: str, actor: Actor, case: Ca
         "by": actor.label,
     }
     return [_queue_for(member, session, entry, actor) for member in _recipients(session)]
+
+
+def notify_coordinators(
+    *, session: TheatreSession, change: str, actor: Actor, case: Case | None = None, detail: str = ""
+) -> list[StaffNotice]:
+    """Queue a notice to every active coordinator with an email about this list, whatever its status
+    (coordinators build planned lists too); audited. Call inside the transaction of the change.
+    `detail` says what happened (no patient data: references, places and kit only)."""
+    entry = {
+        "at": timezone.now().isoformat(),
+        "change": change,
+        "case": case.reference if case else "",
+        "by": actor.label,
+        "detail": detail,
+    }
+    coordinators = StaffMember.objects.filter(role=StaffRole.COORDINATOR, active=True).exclude(email="")
+    return [_queue_for(member, session, entry, actor) for member in coordinators.order_by("pk")]
 
 
 def on_session_changed(sender: Any, *, session_id: int, change: str, actor_label: str, **kwargs: Any) -> None:

@@ -252,7 +252,7 @@ def plan_reminders(
 
 # --- Writing the plan ------------------------------------------------------------------------
 
-_PLAN_FIELDS = ("kind", "due_at", "status", "context", "attempts", "last_error", "next_attempt_at")
+_PLAN_FIELDS = ("kind", "due_at", "status", "skip_reason", "context", "attempts", "last_error", "next_attempt_at")
 
 
 def _set_status(row: Reminder, status: str, *, actor: Actor, action: str, reason: str) -> None:
@@ -273,7 +273,8 @@ def _replan_row(row: Reminder, want: Planned, *, actor: Actor, reopen: bool, now
         row.next_attempt_at = None
     row.kind, row.due_at, row.context = want.kind, due_at, want.context
     row.status = ReminderStatus.PENDING
-    row.save(update_fields=["kind", "due_at", "context", "status", "next_attempt_at", "updated_at"])
+    row.skip_reason = ""
+    row.save(update_fields=["kind", "due_at", "context", "status", "skip_reason", "next_attempt_at", "updated_at"])
     record(
         actor=actor,
         action="reminder.replanned",
@@ -305,7 +306,9 @@ def _apply_plan(
                 case=case, kind=want.kind, channel=want.channel, due_at=want.due_at, context=want.context
             )
             record(actor=actor, action="reminder.planned", obj=created, after=snapshot(created, _PLAN_FIELDS))
-        elif exact.status == ReminderStatus.CANCELLED:
+        elif exact.status in (ReminderStatus.CANCELLED, ReminderStatus.SKIPPED):
+            # A skip judged the case as it was when the row fell due; re-planned, the row is
+            # pending again and the sweep judges it afresh (it skips it again if still stale).
             _replan_row(exact, want, actor=actor, reopen=True, now=now)
         # SENT or FAILED for this appointment: never touched again.
     for (undated, _channel), row in pending.items():

@@ -13,15 +13,19 @@ permission check and the empty body was refused, which is all a permission test 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import transaction
+from django.utils import timezone as django_timezone
 from drf_spectacular.generators import SchemaGenerator
 from pytest_django import DjangoDbBlocker
 
@@ -51,6 +55,8 @@ class Row:
     # path parameter → name of the world object to use instead of the default for its resource
     target: dict[str, str] = field(default_factory=dict)
     query: str | Callable[[PermissionWorld], str] = ""
+    # The server's clock for this row's calls, if it matters (the WHO sign in: the list's day).
+    clock: Callable[[PermissionWorld], dt.datetime] | None = None
 
 
 def row(
@@ -144,6 +150,8 @@ TABLE: dict[str, Row] = {
     ),
     "POST /cases/{id}/move/": manage(200, body=lambda w: {"session": w.other_session.pk}),
     "POST /cases/{id}/cancel/": manage(200, body=lambda w: {"reason": "patient_request"}),
+    # Clearing a warning the estate put on a case: coordinators and admins (the empty body is 400).
+    "POST /cases/{id}/warnings/clear/": manage(400),
     "GET /availability/": read(400),  # needs ?case= or a procedure
     # List fill: coordinators and admins preview; only coordinators commit (see EXTRA).
     "POST /fill/": manage(200, body=lambda w: {"date_from": "2027-03-01", "date_to": "2027-03-31"}),
@@ -170,6 +178,11 @@ TABLE: dict[str, Row] = {
         403,
         target={"id": "case_confirmed"},
         body=lambda w: {"phase": "sign_in", "items": PHASE_ITEMS["sign_in"]},
+        clock=lambda w: w.case_confirmed.session.start,  # signed in on the day of the list
+    ),
+    # A coordinator (or admin) lets the team sign in outside the window, with a reason.
+    "POST /cases/{id}/checklist/sign-in-override/": manage(
+        200, target={"id": "case_confirmed"}, body=lambda w: {"reason": "list running past midnight"}
     ),
     "GET /cases/{id}/history/": row(403, 403, 200, 200, 403, 403, 200),
     # Theatre times: everyone reads; the case's theatre team and coordinators record (the empty
@@ -267,8 +280,13 @@ def call(world: PermissionWorld, role: str, operation: str, spec: Row) -> tuple[
     client = world.client(role)
     body = spec.body(world) if spec.body is not None else {}
     result: tuple[int, str] = (0, "")
+    clock = (
+        mock.patch.object(django_timezone, "now", return_value=spec.clock(world))
+        if spec.clock is not None
+        else contextlib.nullcontext()
+    )
     try:
-        with transaction.atomic():
+        with clock, transaction.atomic():
             send = getattr(client, method.lower())
             response = send(url) if method == "GET" else send(url, body, format="json")
             result = (response.status_code, response.content.decode("utf-8", errors="replace"))

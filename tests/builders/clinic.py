@@ -94,8 +94,22 @@ def confirm(case: Case, *, by: User) -> Case:
     return case
 
 
+# When each phase is signed, from the case's booked start: on the list's day, as in theatre
+# (sign in opens shortly before the list: scheduling.checklist.sign_in_refusal).
+PHASE_AT = {
+    "sign_in": dt.timedelta(minutes=-5),
+    "time_out": dt.timedelta(minutes=10),
+    "sign_out": dt.timedelta(minutes=40),
+}
+
+
 def sign(case: Case, phase: str, *, by: User) -> None:
-    checklist.record_phase(case_id=case.pk, phase=phase, items=PHASE_ITEMS[phase], actor=Actor.of(by))
+    """Sign `phase` as it would be signed in theatre on the day (the case must be booked)."""
+    case.refresh_from_db()
+    assert case.start is not None, "only a booked case is signed"
+    checklist.record_phase(
+        case_id=case.pk, phase=phase, items=PHASE_ITEMS[phase], actor=Actor.of(by), now=case.start + PHASE_AT[phase]
+    )
     case.refresh_from_db()
 
 

@@ -105,8 +105,14 @@ class TheatreDay:
         surgeon_user = self.users["surgeon" if case.surgeon_id == self.surgeon.pk else "other_surgeon"]
         plans.approve_plan(case_id=case.pk, actor=Actor.of(surgeon_user))
         plans.confirm_case(case_id=case.pk, actor=self.actor("coordinator"))
+        assert case.start is not None
+        # Signed in on the list's day, just before the case (these lists are in the past).
         checklist.record_phase(
-            case_id=case.pk, phase="sign_in", items=PHASE_ITEMS["sign_in"], actor=Actor.of(surgeon_user)
+            case_id=case.pk,
+            phase="sign_in",
+            items=PHASE_ITEMS["sign_in"],
+            actor=Actor.of(surgeon_user),
+            now=case.start - dt.timedelta(minutes=5),
         )
         case.refresh_from_db()
         return case

@@ -122,7 +122,11 @@ def test_a_case_screened_ineligible_after_booking_is_never_approved_confirmed_or
     Case.objects.filter(pk=case.pk).update(status="confirmed")
     with pytest.raises(DomainError) as refused:
         checklist.record_phase(
-            case_id=case.pk, phase="sign_in", items=PHASE_ITEMS["sign_in"], actor=Actor.of(anaesthetist_user)
+            case_id=case.pk,
+            phase="sign_in",
+            items=PHASE_ITEMS["sign_in"],
+            actor=Actor.of(anaesthetist_user),
+            now=case.start,  # on the list's day: the refusal is the screening, not the date
         )
     assert refused.value.code == "not_eligible"
     case.refresh_from_db()

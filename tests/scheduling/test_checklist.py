@@ -14,14 +14,19 @@ from core.errors import InvalidInput
 from scheduling.checklist import ITEMS, PHASE_ORDER, validate_items
 from scheduling.models import Case, CaseStatus, ChecklistEntry
 from tests.builders.clinic import PHASE_ITEMS, SIGN_IN, Clinic, build_clinic
-from tests.conftest import client_for
+from tests.conftest import FreezeClock, client_for
+from tests.factories import london
 
 URL = "/api/v1/cases/{}/checklist/"
 
 
 @pytest.fixture
-def clinic(db: None) -> Clinic:
-    return build_clinic(confirmed=True)
+def clinic(db: None, freeze_clock: FreezeClock) -> Clinic:
+    """A confirmed case at 08:00 on Monday 1 March 2027, and the clock stopped at 07:55 that day:
+    the team signs in the anaesthetic room on the day of the list."""
+    clinic = build_clinic(confirmed=True)
+    freeze_clock(london(2027, 3, 1, 7, 55))
+    return clinic
 
 
 def sign(clinic: Clinic, phase: str, role: str = "anaesthetist", items: Any = None) -> Any:
@@ -129,6 +134,23 @@ def test_the_three_phases_take_a_confirmed_case_into_theatre_and_complete_it(cli
     ]
 
 
+def test_signing_out_shows_the_pending_pre_op_reminders_skipped_at_once(clinic: Clinic) -> None:
+    """A case completed early in the morning: its pre-op advice is over. It is marked skipped with
+    `case_completed` at the sign out (audited as the signer's write), not left pending until due;
+    its follow-ups stay pending, to go out after the operation."""
+    from scheduling.models import Reminder
+
+    for phase in PHASE_ORDER:
+        assert sign(clinic, phase).status_code == 201
+    rows = {r.kind.split("@")[0]: r for r in Reminder.objects.filter(case=clinic.case)}
+    pre_op = [r for kind, r in rows.items() if not kind.startswith("follow_up")]
+    assert pre_op and all(r.status == "skipped" and r.skip_reason == "case_completed" for r in pre_op)
+    follow_ups = [r for kind, r in rows.items() if kind.startswith("follow_up")]
+    assert follow_ups and all(r.status == "pending" for r in follow_ups)
+    entry = history(pre_op[0]).get(action="reminder.skipped")
+    assert entry.actor_label == "user:anaesthetist"
+
+
 @pytest.mark.parametrize(
     ("done", "phase"),
     [([], "time_out"), ([], "sign_out"), (["sign_in"], "sign_out"), (["sign_in"], "sign_in")],
@@ -218,10 +240,11 @@ def test_reading_the_checklist_shows_recorded_phases_and_the_next_one(clinic: Cl
 # serialized_rollback: the flush after this test must not wipe the role groups and seeded
 # templates (migration data) that later tests rely on, nor re-create content types.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_devices_signing_in_at_once_record_it_once() -> None:
+def test_two_devices_signing_in_at_once_record_it_once(freeze_clock: FreezeClock) -> None:
     """Given a confirmed case, when the anaesthetist and the surgeon both press sign in at the
     same moment on separate connections, then one is recorded and the other gets checklist_order."""
     clinic = build_clinic(confirmed=True)
+    freeze_clock(london(2027, 3, 1, 7, 55))  # on the list's day
     barrier = threading.Barrier(2)
     results: list[int] = []
 

@@ -142,6 +142,41 @@ def test_no_reminder_is_ever_sent_for_a_past_case(demo: dict[str, int]) -> None:
 
 
 @pytest.mark.django_db
+def test_the_worker_sweep_alone_sends_nothing_for_a_past_case(demo: dict[str, int]) -> None:
+    """Defence in depth: even if every reminder of the demo's past cases were still pending (the
+    seeding's retirement undone, as on the clone that sent four emails for last week's case), the
+    beat's sweep task, as the worker runs it, sends none of them: each is `skipped` with a reason."""
+    from scheduling.reminders.staleness import SKIP_REASONS
+    from scheduling.reminders.tasks import send_due_reminders
+
+    now = timezone.now()
+    past = Case.objects.filter(pk__in=history_cases()) | Case.objects.filter(status="completed")
+    reopened = Reminder.objects.filter(case__in=past).update(status="pending", skip_reason="")
+    due = Reminder.objects.filter(case__in=past, due_at__lte=now)
+    # A completed case's review that fell due these last three days is the one message a past case
+    # rightly gets; the demo's history may have one or two, and this test is about the rest.
+    recent_reviews = [
+        row.pk
+        for row in due.filter(case__status="completed", kind__startswith="follow_up:").select_related("case")
+        if row.case.start is not None
+        and now - (row.case.start + dt.timedelta(days=row.context["after_days"])) <= dt.timedelta(days=3)
+    ]
+    stale_ids = set(due.exclude(pk__in=recent_reviews).values_list("pk", flat=True))
+    assert reopened > 100 and len(stale_ids) > 100
+
+    counts = send_due_reminders(spread=False)
+
+    assert counts["sent"] > 0  # the live demo's future bookings still get theirs
+    assert not Reminder.objects.filter(pk__in=stale_ids).exclude(status="skipped").exists()
+    reasons = set(Reminder.objects.filter(pk__in=stale_ids).values_list("skip_reason", flat=True))
+    assert {"appointment_passed", "case_completed", "follow_up_overdue"} <= reasons <= set(SKIP_REASONS)
+    audited = AuditEntry.objects.filter(
+        action="reminder.skipped", actor_label="task:scheduling.send_due_reminders", object_id__in=map(str, stale_ids)
+    )
+    assert audited.count() == len(stale_ids)
+
+
+@pytest.mark.django_db
 def test_seeding_the_history_again_adds_nothing(demo: dict[str, int]) -> None:
     count = Case.objects.count()
     assert seed_history() == {"lists": 0, "cases": 0, "cancelled_on_the_day": 0}

@@ -15,7 +15,7 @@ from pytest_django import Settings
 from core.audit import Actor
 from core.models import AuditEntry
 from scheduling.booking import move_case
-from scheduling.models import Reminder, ReminderStatus, StaffNotice
+from scheduling.models import Case, CaseStatus, Reminder, ReminderStatus, StaffNotice
 from scheduling.reminders import delivery
 from scheduling.reminders.sms import MemorySMSBackend, TransientSMSError
 from tests.builders.world import (
@@ -68,7 +68,12 @@ def test_due_reminder_is_sent_once_with_a_stable_message_id(world: World, smtp_s
 def test_patient_texts_are_plain_english_in_london_time_from_the_template(world: World, smtp_server: SMTPSink) -> None:
     monday = next_monday()
     case = world.booked(world.session_on(monday, status="planned"), at(9, day=monday), screening_result=WARFARIN)
-    sweep(now=at(12, day=monday + dt.timedelta(days=60)))
+    # Each message at its own moment: a reminder whose moment has passed is skipped, not sent
+    # (test_reminders_staleness), and the follow-ups go only after the operation happened.
+    sweep(now=at(12, day=monday - dt.timedelta(days=1)))
+    Case.objects.filter(pk=case.pk).update(status=CaseStatus.COMPLETED)
+    sweep(now=at(12, day=monday + dt.timedelta(days=14)))
+    sweep(now=at(12, day=monday + dt.timedelta(days=42)))
 
     by_subject = {m.subject: m for m in smtp_server.messages}
     assert len(by_subject) == 6

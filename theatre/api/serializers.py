@@ -38,31 +38,52 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
         fields = ["id", "name", "timezone", "address", "phone"]
 
 
-class TheatreSerializer(serializers.ModelSerializer[Theatre]):
+class EstateOverrideFields(serializers.Serializer[Any]):
+    """The override of a change that future work depends on (DESIGN §5.8, issue 16): without it such
+    a change is refused with 409 naming that work; with it and a reason, the change is made and the
+    work flagged for the coordinators."""
+
+    override = serializers.BooleanField(
+        required=False,
+        write_only=True,
+        help_text="Make the change although future work on the lists depends on it (removing a capability it "
+        "needs; deactivating the theatre, staff member or unit; changing a unit's kind). That work is then "
+        "flagged for the coordinators. Without it such a change is refused with a 409 naming the work.",
+    )
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        write_only=True,
+        help_text="Required with override=true; audited and shown with each flag it raises.",
+    )
+
+
+class TheatreSerializer(EstateOverrideFields, serializers.ModelSerializer[Theatre]):
     capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Capability.choices), allow_empty=True, required=False
     )
 
     class Meta:
         model = Theatre
-        fields = ["id", "site", "name", "capabilities", "active"]
+        fields = ["id", "site", "name", "capabilities", "active", "override", "override_reason"]
 
 
-class EquipmentUnitSerializer(serializers.ModelSerializer[EquipmentUnit]):
+class EquipmentUnitSerializer(EstateOverrideFields, serializers.ModelSerializer[EquipmentUnit]):
     kind = serializers.ChoiceField(choices=EquipmentKind.choices)
 
     class Meta:
         model = EquipmentUnit
-        fields = ["id", "site", "kind", "name", "serial", "active"]
+        fields = ["id", "site", "kind", "name", "serial", "active", "override", "override_reason"]
 
 
-class StaffMemberSerializer(serializers.ModelSerializer[StaffMember]):
+class StaffMemberSerializer(EstateOverrideFields, serializers.ModelSerializer[StaffMember]):
     role = serializers.ChoiceField(choices=StaffRole.choices)
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
 
     class Meta:
         model = StaffMember
-        fields = ["id", "name", "role", "user", "email", "phone", "active"]
+        fields = ["id", "name", "role", "user", "email", "phone", "active", "override", "override_reason"]
 
 
 class TheatreAtSiteMixin:

@@ -45,6 +45,11 @@ def _as_request_errors() -> Iterator[None]:
         raise exceptions.PermissionDenied(str(exc)) from exc
 
 
+def _pop_override(fields: dict[str, Any]) -> dict[str, Any]:
+    """Take the override request fields out of the row's changes, as the estate services' arguments."""
+    return {"override": bool(fields.pop("override", False)), "override_reason": fields.pop("override_reason", "")}
+
+
 class EstateViewSet(viewsets.ModelViewSet[M]):
     """CRUD for the estate: writes go through the theatre.estate services (which audit them).
 
@@ -106,10 +111,11 @@ class TheatreViewSet(EstateViewSet[Theatre]):
     filterset_fields = ["site", "active"]
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
+        _pop_override(data)  # nothing depends on a new theatre yet
         return estate.create_theatre(actor=actor, **data)
 
     def update_object(self, *, actor: Actor, obj: Theatre, changes: dict[str, Any]) -> Theatre:
-        return estate.update_theatre(actor=actor, theatre=obj, changes=changes)
+        return estate.update_theatre(actor=actor, theatre=obj, changes=changes, **_pop_override(changes))
 
 
 class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
@@ -118,10 +124,11 @@ class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
     filterset_fields = ["site", "kind", "active"]
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
+        _pop_override(data)
         return estate.create_equipment_unit(actor=actor, **data)
 
     def update_object(self, *, actor: Actor, obj: EquipmentUnit, changes: dict[str, Any]) -> EquipmentUnit:
-        return estate.update_equipment_unit(actor=actor, unit=obj, changes=changes)
+        return estate.update_equipment_unit(actor=actor, unit=obj, changes=changes, **_pop_override(changes))
 
 
 class StaffMemberViewSet(EstateViewSet[StaffMember]):
@@ -130,10 +137,11 @@ class StaffMemberViewSet(EstateViewSet[StaffMember]):
     filterset_fields = ["role", "active"]
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
+        _pop_override(data)
         return estate.create_staff_member(actor=actor, **data)
 
     def update_object(self, *, actor: Actor, obj: StaffMember, changes: dict[str, Any]) -> StaffMember:
-        return estate.update_staff_member(actor=actor, staff=obj, changes=changes)
+        return estate.update_staff_member(actor=actor, staff=obj, changes=changes, **_pop_override(changes))
 
 
 class TimetableViewSet(EstateViewSet[Timetable]):
