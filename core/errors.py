@@ -36,6 +36,9 @@ class ErrorCode(StrEnum):
     PATIENT_HAS_CASES = "patient_has_cases"
     # The WHO sign out is refused while the recorded theatre times contradict it (DESIGN §5.1).
     TIMES_CONTRADICT_SIGN_OUT = "times_contradict_sign_out"
+    # Booking or moving a case onto a day its patient said they are unavailable (holiday, unfit,
+    # their own choice: scheduling/unavailability.py).
+    PATIENT_UNAVAILABLE = "patient_unavailable"
 
     # 400s: the request itself is wrong; `errors` names the field.
     INVALID = "invalid"

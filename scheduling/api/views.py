@@ -79,7 +79,7 @@ class CaseViewSet(
     def get_queryset(self) -> QuerySet[Case]:
         return (
             Case.objects.select_related("patient", "procedure", "procedure_version", "reminder_plan", "cancellation")
-            .prefetch_related("equipment_claims__unit")
+            .prefetch_related("equipment_claims__unit", "unavailability")
             .order_by("id")
         )
 
