@@ -12,13 +12,16 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from core.audit import Actor, history
+from core.demo import seed_users
 from core.errors import DomainError
 from scheduling.availability import availability_for
 from scheduling.booking import book_case, cancel_case, move_case
+from scheduling.demo import seed_cases
 from scheduling.models import Case, CaseUnavailability
 from scheduling.unavailability import add_unavailability, remove_unavailability, unavailable_spans_for
 from tests.builders.world import MONDAY, BookingWorld, at, build_booking_world
 from tests.factories import LONDON, CaseFactory
+from theatre.demo import seed_estate
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +260,25 @@ def test_the_fill_loader_reads_every_cases_periods_in_one_query(
         cases[0].pk: [(MONDAY, MONDAY), (dt.date(2027, 2, 1), dt.date(2027, 2, 3))],
         cases[2].pk: [(TUESDAY, TUESDAY)],
     }
+
+
+def test_the_demo_shows_a_patient_away_a_flagged_booking_and_dabigatrans_longer_hold(coordinator: APIClient) -> None:
+    seed_users()
+    seed_estate()
+    assert seed_cases() == {"created": 40, "booked": 20}
+    periods = list(CaseUnavailability.objects.select_related("case"))
+    assert sorted((p.reason, p.case.status, p.patient_initiated) for p in periods) == [
+        ("holiday", "waiting", True),
+        ("unfit", "booked", False),
+    ]
+    flagged = next(p.case for p in periods if p.reason == "unfit")
+    assert coordinator.get(f"{URL}{flagged.pk}/").data["unavailable_on_booked_date"] is True
+    holds = [
+        hold
+        for case in Case.objects.all()
+        for hold in case.screening_result.get("anticoagulant_holds", [])
+        if hold["drug"] == "dabigatran"
+    ]
+    assert sorted(hold["stop_days_before"] for hold in holds) == [2, 4, 4]
+    assert seed_cases() == {"created": 0, "booked": 0}
+    assert CaseUnavailability.objects.count() == 2
