@@ -15,12 +15,13 @@ from django.apps import apps
 from core.errors import InvalidInput
 from procedures.screening import screen, screening_rules_of, validate_renal_holds
 from procedures.versions import latest_version
-from scheduling.cases import update_case
+from scheduling.booking import book_case
+from scheduling.cases import create_case, update_case
 from scheduling.models import Reminder
 from tests.builders.answers import eligible_answers
 from tests.builders.versions import FOLLOW_UP, RECOVERY, RULES, screening_rules
 from tests.builders.world import SYSTEM, at, build_world, next_monday
-from tests.factories import ProcedureTemplateFactory, ProcedureVersionFactory
+from tests.factories import PatientFactory, ProcedureTemplateFactory, ProcedureVersionFactory
 
 V1 = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
 V2 = importlib.import_module("procedures.migrations.0005_seed_version_2_renal_holds_and_sources")
@@ -163,3 +164,29 @@ def test_reminder_tells_a_dabigatran_patient_with_clearance_40_to_stop_four_days
     hold = Reminder.objects.get(case=case, kind=kind, status="pending")
     assert hold.context["stop_from"] == (monday - dt.timedelta(days=2)).isoformat()
     assert Decimal(60) == Decimal(str(case.__class__.objects.get(pk=case.pk).screening_answers["creatinine_clearance"]))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("seeded")
+def test_a_new_kyphoplasty_case_on_dabigatran_with_clearance_35_is_told_to_stop_four_days_before() -> None:
+    """End to end through the seeded template: the case pins version 2, screening holds dabigatran
+    4 days, booking plans the reminder, and the plan shows the same dates."""
+    latest = latest_version(slug="kyphoplasty")
+    assert latest is not None
+    world = build_world(version=latest, equipment=("c_arm", "kyphoplasty_system"))
+    monday = next_monday()
+    session = world.session_on(monday)
+    case = create_case(
+        actor=SYSTEM,
+        patient_id=PatientFactory(email="p@example.org", reminder_channels=["email"]).pk,
+        procedure="kyphoplasty",
+        levels=["L1"],
+        surgeon_id=world.surgeon.pk,
+        referral_date=monday - dt.timedelta(days=30),
+        screening_answers=dabigatran(creatinine_clearance=35),
+    )
+    assert case.procedure_version_id == latest.pk and case.screening_result["result"] == "eligible"
+    book_case(case_id=case.pk, session_id=session.pk, start=at(9, day=monday), actor=SYSTEM)
+    hold = Reminder.objects.get(case=case, kind=f"anticoagulant_hold:dabigatran@{monday.isoformat()}")
+    assert hold.context["stop_from"] == (monday - dt.timedelta(days=4)).isoformat()
+    assert hold.context["last_dose_on"] == (monday - dt.timedelta(days=5)).isoformat()
