@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.audit import Actor
+from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
 from core.roles import can_see_patient_identifiers
 from scheduling import unavailability
@@ -106,6 +107,11 @@ class CaseUnavailabilityViewSet(viewsets.GenericViewSet[Case]):
         if request.method == "GET":
             periods = CaseUnavailability.objects.filter(case=case).order_by("start_date", "id")
             return Response(UnavailabilityOutput(periods, many=True, context=self._context()).data)
+        return self._add(request, case)
+
+    @idempotent
+    def _add(self, request: Request, case: Case) -> Response:
+        """A retried POST with its Idempotency-Key records the period once (as for booking)."""
         body = UnavailabilityInput(data=request.data)
         body.is_valid(raise_exception=True)
         added = unavailability.add_unavailability(actor=Actor.of(request.user), case_id=case.pk, **body.validated_data)

@@ -282,3 +282,15 @@ def test_the_demo_shows_a_patient_away_a_flagged_booking_and_dabigatrans_longer_
     assert sorted(hold["stop_days_before"] for hold in holds) == [2, 4, 4]
     assert seed_cases() == {"created": 0, "booked": 0}
     assert CaseUnavailability.objects.count() == 2
+
+
+def test_a_retried_post_with_its_idempotency_key_records_the_period_once(
+    world: BookingWorld, coordinator: APIClient
+) -> None:
+    case = world.case()
+    body = {"start_date": "2027-01-04", "end_date": "2027-01-06", "reason": "holiday"}
+    first = coordinator.post(f"{URL}{case.pk}/unavailability/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = coordinator.post(f"{URL}{case.pk}/unavailability/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json()
+    assert CaseUnavailability.objects.filter(case=case).count() == 1
