@@ -202,6 +202,7 @@ SPECTACULAR_SETTINGS = {
         "CapabilityEnum": "theatre.models.Capability",
         "StepKindEnum": "procedures.models.StepKind",
         "AnaesthesiaEnum": "procedures.models.Anaesthesia",
+        "UnavailabilityReasonEnum": "scheduling.models.UnavailabilityReason",
     },
 }
 

@@ -51,6 +51,9 @@ class ErrorCode(StrEnum):
     # Booking into a theatre, or with a surgeon or anaesthetist, that is deactivated (DESIGN §5.8).
     THEATRE_INACTIVE = "theatre_inactive"
     STAFF_INACTIVE = "staff_inactive"
+    # Booking or moving a case onto a day its patient said they are unavailable (holiday, unfit,
+    # their own choice: scheduling/unavailability.py).
+    PATIENT_UNAVAILABLE = "patient_unavailable"
 
     # 400s: the request itself is wrong; `errors` names the field.
     INVALID = "invalid"

@@ -93,6 +93,9 @@ class ProcedureVersion(models.Model):
     inr_max = models.DecimalField(max_digits=3, decimal_places=1)
     platelets_min = models.PositiveIntegerField(help_text="×10⁹/L")
     anticoagulant_hold_days = models.JSONField(default=dict)  # {"warfarin": 5, "apixaban": 2, …}
+    # Longer holds by kidney function: {"dabigatran": [{"crcl_min": 30, "crcl_max": 50,
+    # "stop_days_before": 4}]} (procedures/screening.py, "Renal hold bands").
+    anticoagulant_renal_holds = models.JSONField(default=dict, blank=True)
     fasting = models.JSONField(default=dict)  # {"food_hours": 6, "clear_fluids_hours": 2} (GA)
 
     risks = models.JSONField(default=list)  # [{"code", "name", "frequency"}] for consent
@@ -100,6 +103,10 @@ class ProcedureVersion(models.Model):
     follow_up = models.JSONField(default=list)  # [{"code", "after_days", "advice"}]
     patient_information = models.JSONField(default=list)  # plain-English statements from the leaflet
     sources = models.JSONField(default=list)  # ["NICE TA279", …]
+    # Where each number comes from: parameter path → source, e.g. {"inr_max": "SIR 2019 …",
+    # "steps.6.minutes": "local estimate …"}. A path covers every number beneath it
+    # (procedures/versions.py, "Sources of numbers").
+    parameter_sources = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["template_id", "-number"]

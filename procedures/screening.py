@@ -25,6 +25,8 @@ platelets                      number      latest platelet count, ×10⁹/L
 cement_allergy                 bool        allergy to PMMA bone cement or to contrast
 anticoagulants                 drug list   anticoagulant/antiplatelet drug codes taken ([] if none),
                                            e.g. ["warfarin"]; matched against anticoagulant_hold_days
+creatinine_clearance           number      creatinine clearance, mL/min (Cockcroft–Gault): picks a
+                                           drug's renal hold band (anticoagulant_renal_holds)
 can_lie_prone                  bool        can lie prone for the procedure
 radicular_pain_dominant        bool        radicular (nerve-root) pain dominates the back pain
 vertebra_plana                 bool        vertebra plana (near-complete collapse)
@@ -52,6 +54,11 @@ A condition names one answer and one test:
     {"answer": "<number code>", "above": "inr_max" | "platelets_min"}   # value > version.<field>
     {"answer": "<number code>", "below": "inr_max" | "platelets_min"}   # value < version.<field>
     {"answer": "anticoagulants", "without_hold": true}   # a drug with no anticoagulant_hold_days entry
+    {"answer": "anticoagulants", "renal_function_unknown": true}
+        # a drug with renal hold bands, and creatinine_clearance not answered
+    {"answer": "anticoagulants", "without_renal_hold": true}
+        # a drug with renal hold bands, and a known clearance that no band covers and that is
+        # below the highest band (e.g. dabigatran at 25 mL/min: the guide gives no hold there)
 
 Limits are named, never written into the rule, so the INR and platelet limits stay in
 `inr_max` / `platelets_min` and the hold days in `anticoagulant_hold_days`: every clinical
@@ -66,6 +73,18 @@ AnticoagulantHold. A drug WITHOUT one is what the seeded ``anticoagulant_plan_ne
 blocks: without a stop date no reminder can be sent, and operating on an unplanned
 anticoagulant risks bleeding, so the clinician must set a plan (a new version adding the drug's
 hold days) before the case can be booked.
+
+Renal hold bands
+----------------
+Some drugs are cleared by the kidney, so their hold lengthens as kidney function falls.
+``anticoagulant_renal_holds`` maps a drug to bands::
+
+    {"dabigatran": [{"crcl_min": 30, "crcl_max": 50, "stop_days_before": 4}]}
+
+A known ``creatinine_clearance`` inside a band (both ends inclusive) gives that band's days;
+above every band, the drug's ordinary ``anticoagulant_hold_days``. The hold's ``basis`` says
+which applied. With the clearance unknown the ordinary days apply, and the seeded
+``renal_function_unknown`` warning tells the clinician the hold may be too short.
 """
 
 from __future__ import annotations
@@ -73,7 +92,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -142,12 +161,27 @@ QUESTIONS: tuple[Question, ...] = (
         DRUG_LIST,
         "Anticoagulant or antiplatelet drugs taken (codes such as warfarin, apixaban, clopidogrel; [] if none)",
     ),
+    Question(
+        "creatinine_clearance",
+        NUMBER,
+        "Creatinine clearance (Cockcroft–Gault), for anticoagulants cleared by the kidney such as dabigatran",
+        unit="mL/min",
+    ),
     Question("can_lie_prone", BOOL, "Can the patient lie prone for the procedure?"),
     Question("radicular_pain_dominant", BOOL, "Is radicular (nerve-root) pain the dominant pain?"),
     Question("vertebra_plana", BOOL, "Is the vertebra nearly completely collapsed (vertebra plana)?"),
     Question("mdt_discussed", BOOL, "Has the case been discussed at the spinal MDT?"),
 )
 QUESTION_BY_CODE: dict[str, Question] = {q.code: q for q in QUESTIONS}
+
+
+@dataclass(frozen=True)
+class RenalHold:
+    """A drug's hold when creatinine clearance is within [crcl_min, crcl_max] mL/min."""
+
+    crcl_min: Decimal
+    crcl_max: Decimal
+    stop_days_before: int
 
 
 @dataclass(frozen=True)
@@ -158,6 +192,8 @@ class ScreeningRules:
     inr_max: Decimal
     platelets_min: Decimal
     anticoagulant_hold_days: Mapping[str, int]  # drug code → days
+    # drug code → its bands, lowest clearance first (empty: no drug depends on kidney function)
+    anticoagulant_renal_holds: Mapping[str, tuple[RenalHold, ...]] = field(default_factory=dict)
 
 
 def screening_rules_of(version: ProcedureVersion) -> ScreeningRules:
@@ -167,7 +203,28 @@ def screening_rules_of(version: ProcedureVersion) -> ScreeningRules:
         inr_max=Decimal(str(version.inr_max)),
         platelets_min=Decimal(str(version.platelets_min)),
         anticoagulant_hold_days={str(drug): int(days) for drug, days in version.anticoagulant_hold_days.items()},
+        anticoagulant_renal_holds=renal_holds_of(version.anticoagulant_renal_holds or {}),
     )
+
+
+def renal_holds_of(raw: Mapping[str, Any]) -> dict[str, tuple[RenalHold, ...]]:
+    """The version's `anticoagulant_renal_holds` JSON as RenalHold bands, lowest clearance first."""
+    return {
+        str(drug): tuple(
+            sorted(
+                (
+                    RenalHold(
+                        crcl_min=Decimal(str(band["crcl_min"])),
+                        crcl_max=Decimal(str(band["crcl_max"])),
+                        stop_days_before=int(band["stop_days_before"]),
+                    )
+                    for band in bands
+                ),
+                key=lambda band: band.crcl_min,
+            )
+        )
+        for drug, bands in raw.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -180,6 +237,7 @@ class Finding:
 class AnticoagulantHold:
     drug: str
     stop_days_before: int
+    basis: str = ""  # why this many days, when kidney function changed it (or could have)
 
 
 @dataclass(frozen=True)
@@ -196,7 +254,12 @@ class ScreeningOutcome:
             "blockers": [{"code": f.code, "message": f.message} for f in self.blockers],
             "warnings": [{"code": f.code, "message": f.message} for f in self.warnings],
             "missing": list(self.missing),
-            "anticoagulant_holds": [{"drug": h.drug, "stop_days_before": h.stop_days_before} for h in self.holds],
+            # `basis` only when kidney function decided (or could have decided) the days, so the
+            # stored shape of every other hold is unchanged.
+            "anticoagulant_holds": [
+                {"drug": h.drug, "stop_days_before": h.stop_days_before, **({"basis": h.basis} if h.basis else {})}
+                for h in self.holds
+            ],
         }
 
 
@@ -277,7 +340,53 @@ def _condition_detail(condition: Mapping[str, Any], parsed: Mapping[str, object]
     if condition.get("without_hold"):
         unplanned = [drug for drug in value if drug not in rules.anticoagulant_hold_days]  # type: ignore[attr-defined]
         return f"no hold rule for {', '.join(unplanned)}" if unplanned else None
+    renal_drugs = [drug for drug in value if drug in rules.anticoagulant_renal_holds]  # type: ignore[attr-defined]
+    clearance = parsed.get("creatinine_clearance")
+    if condition.get("renal_function_unknown"):
+        if renal_drugs and clearance is None:
+            return f"creatinine clearance unknown for {', '.join(renal_drugs)}"
+        return None
+    if condition.get("without_renal_hold") and isinstance(clearance, Decimal):
+        uncovered = [
+            drug for drug in renal_drugs if _renal_band(rules.anticoagulant_renal_holds[drug], clearance) is _NO_RULE
+        ]
+        if uncovered:
+            return f"no hold rule for {', '.join(uncovered)} at a creatinine clearance of {_fmt(clearance)} mL/min"
     return None
+
+
+_NO_RULE = RenalHold(Decimal(-1), Decimal(-1), -1)  # a clearance below the highest band that no band covers
+
+
+def _renal_band(bands: Sequence[RenalHold], clearance: Decimal) -> RenalHold | None:
+    """The band covering `clearance`; None above every band (the ordinary hold); else _NO_RULE."""
+    for band in bands:
+        if band.crcl_min <= clearance <= band.crcl_max:
+            return band
+    if not bands or clearance > max(band.crcl_max for band in bands):
+        return None
+    return _NO_RULE
+
+
+def _hold(drug: str, parsed: Mapping[str, object], rules: ScreeningRules) -> AnticoagulantHold:
+    """The drug's hold: its renal band's days when the clearance falls in one, else the ordinary days."""
+    days = rules.anticoagulant_hold_days[drug]
+    bands = rules.anticoagulant_renal_holds.get(drug, ())
+    if not bands:
+        return AnticoagulantHold(drug, days)
+    clearance = parsed.get("creatinine_clearance")
+    if not isinstance(clearance, Decimal):
+        return AnticoagulantHold(drug, days, "creatinine clearance unknown: the ordinary hold, which may be too short")
+    band = _renal_band(bands, clearance)
+    if band is None:
+        return AnticoagulantHold(drug, days, f"creatinine clearance {_fmt(clearance)} mL/min: the ordinary hold")
+    if band is _NO_RULE:
+        return AnticoagulantHold(drug, days, f"creatinine clearance {_fmt(clearance)} mL/min: no hold rule")
+    return AnticoagulantHold(
+        drug,
+        max(days, band.stop_days_before),
+        f"creatinine clearance {_fmt(clearance)} mL/min ({_fmt(band.crcl_min)}–{_fmt(band.crcl_max)} mL/min band)",
+    )
 
 
 def _is_required(rule: Mapping[str, Any]) -> bool:
@@ -316,7 +425,7 @@ def screen(*, rules: ScreeningRules, answers: Mapping[str, object]) -> Screening
     missing = tuple(code for code in mandatory_answers(rules) if code not in parsed)
     drugs = parsed.get("anticoagulants", ())
     holds = tuple(
-        AnticoagulantHold(drug, rules.anticoagulant_hold_days[drug])
+        _hold(drug, parsed, rules)
         for drug in drugs  # type: ignore[attr-defined]
         if drug in rules.anticoagulant_hold_days
     )
@@ -356,11 +465,11 @@ def _check_condition(condition: object, where: str) -> None:
     question = QUESTION_BY_CODE.get(code) if isinstance(code, str) else None
     if question is None:
         raise InvalidInput("contraindications", f"{where}: unknown answer code {code!r}.")
-    tests = [key for key in ("is", "above", "below", "without_hold") if key in condition]
-    extra = set(condition) - {"answer", "is", "above", "below", "without_hold"}
+    tests = [key for key in CONDITION_TESTS if key in condition]
+    extra = set(condition) - {"answer", *CONDITION_TESTS}
     if len(tests) != 1 or extra:
         raise InvalidInput(
-            "contraindications", f"{where}: exactly one of is / above / below / without_hold, and nothing else."
+            "contraindications", f"{where}: exactly one of {' / '.join(CONDITION_TESTS)}, and nothing else."
         )
     test = tests[0]
     if test == "is" and (question.type != BOOL or not isinstance(condition["is"], bool)):
@@ -370,8 +479,19 @@ def _check_condition(condition: object, where: str) -> None:
             "contraindications",
             f"{where}: '{test}' needs a number answer and a limit field ({', '.join(LIMIT_FIELDS)}).",
         )
-    if test == "without_hold" and (question.type != DRUG_LIST or condition["without_hold"] is not True):
-        raise InvalidInput("contraindications", f"{where}: 'without_hold' applies to anticoagulants and is true.")
+    if test in DRUG_TESTS and (question.type != DRUG_LIST or condition[test] is not True):
+        raise InvalidInput("contraindications", f"{where}: '{test}' applies to anticoagulants and is true.")
+
+
+CONDITION_TESTS: tuple[str, ...] = (
+    "is",
+    "above",
+    "below",
+    "without_hold",
+    "renal_function_unknown",
+    "without_renal_hold",
+)
+DRUG_TESTS = frozenset({"without_hold", "renal_function_unknown", "without_renal_hold"})
 
 
 def validate_rules(rules: object) -> None:
@@ -414,3 +534,41 @@ def validate_hold_days(hold_days: object) -> None:
             raise InvalidInput("anticoagulant_hold_days", f"{drug!r} is not a lowercase drug code.")
         if isinstance(days, bool) or not isinstance(days, int) or days < 0:
             raise InvalidInput("anticoagulant_hold_days", f"{drug}: days must be a whole number of at least 0.")
+
+
+def validate_renal_holds(renal_holds: object, hold_days: Mapping[str, object]) -> None:
+    """InvalidInput("anticoagulant_renal_holds", …) unless each drug with an ordinary hold maps to
+    non-overlapping bands {crcl_min ≤ crcl_max, stop_days_before ≥ the ordinary days}."""
+    field = "anticoagulant_renal_holds"
+    if not isinstance(renal_holds, Mapping):
+        raise InvalidInput(field, "Must be an object of drug code → bands.")
+    for drug, bands in renal_holds.items():
+        if drug not in hold_days:
+            raise InvalidInput(field, f"{drug!r} has no ordinary hold in anticoagulant_hold_days.")
+        if not isinstance(bands, list) or not bands:
+            raise InvalidInput(field, f"{drug}: must be a non-empty list of bands.")
+        spans: list[tuple[Decimal, Decimal]] = []
+        for band in bands:
+            if not isinstance(band, Mapping) or set(band) != {"crcl_min", "crcl_max", "stop_days_before"}:
+                raise InvalidInput(field, f"{drug}: each band is {{crcl_min, crcl_max, stop_days_before}}.")
+            low, high = (_band_number(band[k], f"{field}.{drug}.{k}") for k in ("crcl_min", "crcl_max"))
+            if low > high:
+                raise InvalidInput(field, f"{drug}: crcl_min {low} is above crcl_max {high}.")
+            days = band["stop_days_before"]
+            if isinstance(days, bool) or not isinstance(days, int) or days < int(str(hold_days[drug])):
+                raise InvalidInput(
+                    field, f"{drug}: stop_days_before must be a whole number, at least the ordinary hold."
+                )
+            spans.append((low, high))
+        spans.sort()
+        if any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
+            raise InvalidInput(field, f"{drug}: bands overlap.")
+
+
+def _band_number(value: object, field: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise InvalidInput(field, "Must be a number (mL/min).")
+    number = Decimal(str(value))
+    if not number.is_finite() or number < 0:
+        raise InvalidInput(field, "Must be a number of at least 0.")
+    return number

@@ -22,7 +22,7 @@ from core.errors import InvalidInput
 from core.roles import Role, is_admin, roles_of
 from procedures.estimates import VERTEBRAE, vertebra_position
 from procedures.models import Anaesthesia, ProcedureStep, ProcedureTemplate, ProcedureVersion, StepKind
-from procedures.screening import validate_hold_days, validate_rules
+from procedures.screening import validate_hold_days, validate_renal_holds, validate_rules
 from theatre.models import Capability, EquipmentKind
 
 PUBLISH_PERMISSION = "procedures.add_procedureversion"
@@ -50,12 +50,14 @@ VERSION_FIELDS: tuple[str, ...] = (
     "inr_max",
     "platelets_min",
     "anticoagulant_hold_days",
+    "anticoagulant_renal_holds",
     "fasting",
     "risks",
     "recovery",
     "follow_up",
     "patient_information",
     "sources",
+    "parameter_sources",
 )
 STEP_FIELDS: tuple[str, ...] = ("kind", "name", "minutes", "per_level", "description")
 
@@ -296,8 +298,97 @@ def validate_version(data: Mapping[str, Any]) -> None:
         raise InvalidInput("inr_max", "Must be above 0.")
     _int(data["platelets_min"], "platelets_min")
     validate_hold_days(data["anticoagulant_hold_days"])
+    validate_renal_holds(data.get("anticoagulant_renal_holds", {}), data["anticoagulant_hold_days"])
     _check_clinical_lists(data)
     _check_steps(data["steps"])
+    _check_parameter_sources(data)
+
+
+# --- Sources of numbers ----------------------------------------------------------------------
+#
+# Every number in a version is a clinician's default, so each needs a source a reviewer can check
+# (the hazard log's H13, "a template number without a source"). `parameter_sources` maps a path
+# to its source; the path names one number ("inr_max", "anticoagulant_hold_days.dabigatran",
+# "steps.6.minutes") or a group of them ("fasting"), and then covers every number beneath it.
+# List items are named by their `code` when they have one ("anaesthesia_options.general.
+# induction_minutes", "follow_up.review_2_weeks.after_days"), steps by their order from 1, other
+# items by their index from 0.
+
+
+def numeric_parameters(data: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Every number in the version data (VERSION_FIELDS and steps), by its path."""
+    found: dict[str, Decimal] = {}
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float | Decimal):
+            found[path] = Decimal(str(value))
+        elif isinstance(value, str) and path.split(".")[0] in _DECIMAL_TEXT_FIELDS:
+            found[path] = Decimal(value)  # a decimal field posted or seeded as text, e.g. "1.5"
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                name = item.get("code") if isinstance(item, Mapping) else None
+                walk(item, f"{path}.{name if isinstance(name, str) else index}")
+
+    for name in VERSION_FIELDS:
+        if name not in ("parameter_sources", "sources") and name in data:
+            walk(data[name], name)
+    for order, step in enumerate(data.get("steps", []), start=1):
+        walk(step.get("minutes"), f"steps.{order}.minutes")
+    return found
+
+
+_DECIMAL_TEXT_FIELDS = frozenset(
+    {
+        "cement_mixing_minutes",
+        "cement_working_minutes",
+        "cement_setting_minutes",
+        "cement_ml_per_level",
+        "cement_max_ml_per_level",
+        "inr_max",
+    }
+)
+
+
+def _covers(key: str, path: str) -> bool:
+    return path == key or path.startswith(f"{key}.")
+
+
+def unsourced_parameters(data: Mapping[str, Any]) -> list[str]:
+    """The paths of the version's numbers that no `parameter_sources` entry covers, in order."""
+    keys = list(data.get("parameter_sources") or {})
+    return [path for path in numeric_parameters(data) if not any(_covers(key, path) for key in keys)]
+
+
+def _check_parameter_sources(data: Mapping[str, Any]) -> None:
+    sources = data.get("parameter_sources", {})
+    if not isinstance(sources, Mapping):
+        raise InvalidInput("parameter_sources", "Must be an object of parameter path → source.")
+    paths = numeric_parameters(data)
+    for key, source in sources.items():
+        if not isinstance(source, str) or not source.strip():
+            raise InvalidInput(f"parameter_sources.{key}", "A source must be non-empty text.")
+        if not any(_covers(key, path) for path in paths):
+            raise InvalidInput(f"parameter_sources.{key}", "Names no number of this version.")
+
+
+def _carried_sources(
+    latest: Mapping[str, Any], data: Mapping[str, Any], given: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The new version's sources: the latest's, less those whose numbers this change altered, plus
+    the ones the change gives. A changed number never keeps the source of the number it replaced."""
+    before, after = numeric_parameters(latest), numeric_parameters(data)
+    changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    carried = {
+        key: source
+        for key, source in (latest.get("parameter_sources") or {}).items()
+        if not any(_covers(key, path) for path in changed)
+    }
+    return {**carried, **(given or {})}
 
 
 # --- Publishing --------------------------------------------------------------------------------
@@ -325,7 +416,13 @@ def create_version(
     if latest is not None:
         data = {name: getattr(latest, name) for name in VERSION_FIELDS}
         data["steps"] = _step_dicts(latest)
+    previous = dict(data)
     data.update(changes)
+    if latest is not None:
+        # parameter_sources merge over the latest's, unlike the other fields, which replace.
+        data["parameter_sources"] = _carried_sources(previous, data, changes.get("parameter_sources"))
+    data.setdefault("anticoagulant_renal_holds", {})
+    data.setdefault("parameter_sources", {})
     missing = [name for name in (*VERSION_FIELDS, "steps") if name not in data]
     if missing:
         raise InvalidInput(missing[0], "Required for a template's first version.")

@@ -27,6 +27,7 @@ from procedures.versions import version_to_pin
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment
 from scheduling.predictions import load_history, predict_new, slot_minutes_of
 from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, OpenSlot, SessionWindow, earliest_slots
+from scheduling.unavailability import planning_date, unavailable_spans_for
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 
 # An availability answer lists at most this many slots (one per session, earliest first).
@@ -57,15 +58,17 @@ def window_of(session: TheatreSession, *, not_before: dt.datetime | None = None)
         anaesthetist_id=session.anaesthetist_id,
         capabilities=frozenset(session.theatre.capabilities or ()),
         not_before=not_before,
+        local_date=planning_date(session.start),
     )
 
 
 def demand_of(case: Case) -> Demand:
     """The search's view of a case, occupying its slot minutes (planned, else learned: one query
-    for its procedure's history, scheduling/predictions.py); `case.procedure` and
-    `case.procedure_version` should be select_related."""
+    for its procedure's history, scheduling/predictions.py) and kept off its patient's unavailable
+    days (one query); `case.procedure` and `case.procedure_version` should be select_related."""
     version = case.procedure_version
     return Demand(
+        unavailable=tuple(unavailable_spans_for([case.pk]).get(case.pk, ())),
         minutes=slot_minutes_of(case),
         surgeon_id=case.surgeon_id,
         patient_id=case.patient_id,

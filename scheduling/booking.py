@@ -101,6 +101,7 @@ DETAILS: dict[ErrorCode, str] = {
     ErrorCode.ANAESTHETIST_BUSY: "The session's anaesthetist is busy elsewhere at that time.",
     ErrorCode.ANAESTHETIST_REQUIRED: "A general anaesthetic needs an anaesthetist, and this list has none.",
     ErrorCode.PATIENT_BUSY: "The patient has another case at that time.",
+    ErrorCode.PATIENT_UNAVAILABLE: "The patient is unavailable on that day (see the case's unavailable periods).",
     ErrorCode.EQUIPMENT_UNAVAILABLE: "No unit of a required equipment kind is free at the site for that time.",
     ErrorCode.CAPABILITY_MISSING: "The theatre lacks a capability the procedure requires.",
     ErrorCode.SESSION_LOCKED: "The session is locked or cancelled.",
@@ -298,7 +299,10 @@ def _place(
     units, for its slot minutes (planned, else learned: scheduling/predictions.py)."""
     demand = demand_of(case)
     if not check_eligible:
-        demand = dataclasses.replace(demand, eligible=True)
+        # A re-fit keeps the case where it is: a changed screening result, or a period the
+        # patient became unavailable after booking (flagged on the case), is for the coordinator
+        # to act on, not a reason to refuse the update that triggered the re-fit.
+        demand = dataclasses.replace(demand, eligible=True, unavailable=())
     window = window_of(session, not_before=not_before)
     occupancy = load_occupancy(windows=[window], demand=demand, exclude_case_id=case.pk)
     if start is None:

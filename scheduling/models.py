@@ -416,3 +416,51 @@ class CaseCancellation(models.Model):
 
     def __str__(self) -> str:
         return f"cancellation of case {self.case_id}"
+
+
+class UnavailabilityReason(models.TextChoices):
+    """Why a patient cannot come in for a while (scheduling/unavailability.py, scheduling/waiting.py)."""
+
+    HOLIDAY = "holiday", "On holiday"
+    UNFIT = "unfit", "Temporarily unfit for surgery (clinical)"
+    PATIENT_CHOICE = "patient_choice", "Patient's own choice (e.g. declined offered dates)"
+    OTHER = "other", "Other"
+
+
+class CaseUnavailability(models.Model):
+    """Local days [start_date, end_date] on which the case's patient is not available for surgery.
+
+    Availability never offers these days and booking refuses them (`patient_unavailable`). A
+    `patient_initiated` period pauses the case's treat-by date as the NHS RTT rules allow
+    (scheduling/waiting.py); a clinical one (`unfit`) never does, so it cannot be patient-initiated.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="unavailability")
+    start_date = models.DateField()
+    end_date = models.DateField()
+    reason = models.CharField(max_length=20, choices=UnavailabilityReason.choices)
+    note = models.TextField(blank=True)
+    patient_initiated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["case_id", "start_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")), name="caseunavailability_end_not_before_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=[r.value for r in UnavailabilityReason]), name="caseunavailability_reason_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=UnavailabilityReason.UNFIT, patient_initiated=True),
+                name="caseunavailability_unfit_is_not_patient_initiated",
+            ),
+        ]
+        indexes = [models.Index(fields=["case", "start_date"])]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} unavailable {self.start_date}–{self.end_date} ({self.reason})"

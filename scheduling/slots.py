@@ -37,6 +37,9 @@ class SessionWindow:
     # Nothing may start before this (now, for a list already under way): a coordinator must not be
     # able to book a patient into time that has passed. None: no bound (retrospective records).
     not_before: dt.datetime | None = None
+    # The list's local day in the planning zone, for the patient's unavailable days (None: not
+    # checked, for callers that do not know it).
+    local_date: dt.date | None = None
 
     @property
     def first_start(self) -> dt.datetime:
@@ -56,6 +59,8 @@ class Demand:
     eligible: bool = True
     # General anaesthesia: the list must have an anaesthetist (local with sedation need not).
     needs_anaesthetist: bool = False
+    # Local days (first, last, inclusive) the patient is unavailable (scheduling/unavailability.py).
+    unavailable: tuple[tuple[dt.date, dt.date], ...] = ()
 
 
 @dataclass
@@ -107,6 +112,8 @@ def session_violation(*, window: SessionWindow, demand: Demand, allow_locked: bo
     """The rule, if any, that rules out the whole session whatever the time."""
     if not demand.eligible:
         return ErrorCode.NOT_ELIGIBLE
+    if window.local_date is not None and any(a <= window.local_date <= b for a, b in demand.unavailable):
+        return ErrorCode.PATIENT_UNAVAILABLE
     if window.status not in OPEN_SESSION_STATUSES and not (allow_locked and window.status == "locked"):
         return ErrorCode.SESSION_LOCKED
     if not demand.capabilities <= window.capabilities:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from procedures.models import ProcedureStep, ProcedureTemplate, ProcedureVersion
 from procedures.screening import BOOL, NUMBER, QUESTIONS, questionnaire, screening_rules_of
-from procedures.versions import VERSION_FIELDS
+from procedures.versions import STEP_FIELDS, VERSION_FIELDS, unsourced_parameters
 
 
 class StepSerializer(serializers.ModelSerializer[ProcedureStep]):
@@ -37,12 +37,22 @@ class VersionSerializer(serializers.ModelSerializer[ProcedureVersion]):
     class Meta:
         model = ProcedureVersion
         fields = ["template", "number", "created_at", "created_by", "change_note", *VERSION_FIELDS, "steps"]
-        fields.append("questionnaire")
+        fields.extend(["questionnaire", "unsourced_parameters"])
         read_only_fields = fields
+
+    unsourced_parameters = serializers.SerializerMethodField(
+        help_text="Paths of this version's numbers that no parameter_sources entry covers (should be empty)."
+    )
 
     @extend_schema_field(QuestionSerializer(many=True))
     def get_questionnaire(self, version: ProcedureVersion) -> list[dict[str, Any]]:
         return questionnaire(screening_rules_of(version))
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_unsourced_parameters(self, version: ProcedureVersion) -> list[str]:
+        data: dict[str, Any] = {name: getattr(version, name) for name in VERSION_FIELDS}
+        data["steps"] = [{name: getattr(step, name) for name in STEP_FIELDS} for step in version.steps.all()]
+        return unsourced_parameters(data)
 
 
 class TemplateSerializer(serializers.ModelSerializer[ProcedureTemplate]):
@@ -123,6 +133,9 @@ class FindingSerializer(serializers.Serializer[dict[str, Any]]):
 class HoldSerializer(serializers.Serializer[dict[str, Any]]):
     drug = serializers.CharField()
     stop_days_before = serializers.IntegerField()
+    basis = serializers.CharField(
+        required=False, help_text="Why this many days: present when kidney function decides (or could decide) them."
+    )
 
 
 class ScreeningOutcomeSerializer(serializers.Serializer[dict[str, Any]]):

@@ -16,7 +16,7 @@ from rest_framework import serializers
 
 from core.api.fields import AwareDateTimeField
 from procedures.models import Anaesthesia
-from scheduling import plans, reminders
+from scheduling import plans, reminders, unavailability
 from scheduling.booking import CancelReason
 from scheduling.case_warnings import open_warnings
 from scheduling.models import Approach, Case, CaseCancellation, CaseWarning, Channel, Patient, Priority
@@ -215,6 +215,13 @@ class CaseOutput(IdentifierAware):
     slot_minutes = serializers.SerializerMethodField(
         help_text="What booking, availability and fill occupy: planned_minutes if set, else predicted_minutes.p50."
     )
+    treat_by = serializers.SerializerMethodField(
+        help_text="Referral date + the priority's maximum wait (P1 72 h, P2 1 month, P3 3 months; null for P4), "
+        "moved later by the patient-initiated unavailable periods (NHS RTT clock pauses)."
+    )
+    unavailable_on_booked_date = serializers.SerializerMethodField(
+        help_text="Booked on a day the patient said they are unavailable: move or cancel the case."
+    )
 
     class Meta:
         model = Case
@@ -231,6 +238,7 @@ class CaseOutput(IdentifierAware):
             "surgeon",
             "priority",
             "referral_date",
+            "treat_by",
             "screening_answers",
             "screening_result",
             "estimated_minutes",
@@ -239,6 +247,7 @@ class CaseOutput(IdentifierAware):
             "planned_minutes_reason",
             "slot_minutes",
             "status",
+            "unavailable_on_booked_date",
             "session",
             "start",
             "end",
@@ -288,6 +297,14 @@ class CaseOutput(IdentifierAware):
 
     def get_slot_minutes(self, case: Case) -> int:
         return durations_in(self.context).slot_minutes(case)
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_treat_by(self, case: Case) -> str | None:
+        day = unavailability.treat_by_of(case)
+        return day.isoformat() if day is not None else None
+
+    def get_unavailable_on_booked_date(self, case: Case) -> bool:
+        return unavailability.unavailable_on_booked_date(case)
 
     def get_plan_approved(self, case: Case) -> bool:
         # Approved *and* for the plan as it is now (defence in depth beside withdraw_approval).

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from scheduling.api import plans, sessions, times, views
+from scheduling.api import plans, sessions, times, unavailability, views
 from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.durations import ProcedureDurationsView
@@ -17,6 +17,7 @@ router.register("patients", views.PatientViewSet, basename="patient")
 # Plan, approval, confirm, checklist and history: detail routes only, beside CaseViewSet.
 router.register("cases", plans.CasePlanViewSet, basename="case-plan")
 router.register("cases", times.CaseTimesViewSet, basename="case-times")
+router.register("cases", unavailability.CaseUnavailabilityViewSet, basename="case-unavailability")
 router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = [

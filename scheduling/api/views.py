@@ -83,6 +83,7 @@ class CaseViewSet(
             )
             .prefetch_related(
                 "equipment_claims__unit",
+                "unavailability",
                 Prefetch(
                     "warnings",
                     queryset=CaseWarning.objects.filter(cleared_at__isnull=True).order_by("created_at", "id"),

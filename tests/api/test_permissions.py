@@ -189,6 +189,10 @@ TABLE: dict[str, Row] = {
     # body is refused with 400 once the role is allowed); a surgeon from another list may not.
     "GET /cases/{id}/times/": read(target={"id": "case_in_theatre"}),
     "POST /cases/{id}/times/": row(403, 403, 400, 400, 403, 400, 400, target={"id": "case_in_theatre"}),
+    # Patient not ready: every role reads (viewers without the note); coordinators and admins write.
+    "GET /cases/{id}/unavailability/": read(),
+    "POST /cases/{id}/unavailability/": manage(400),
+    "DELETE /cases/{id}/unavailability/{unavailability_id}/": manage(204),
     "GET /cancel-reasons/": read(),
     # Theatre metrics: coordinators, admins and viewers (managers); no patient data in them.
     "GET /reports/theatre-utilisation/": row(403, 200, 200, 403, 403, 403, 200),
@@ -243,6 +247,7 @@ DEFAULT_TARGETS: dict[str, str] = {
     "reminders": "reminder",
     "procedures": "template",
     "versions": "version",
+    "unavailability": "unavailability",
 }
 
 

@@ -18,6 +18,7 @@ _ELIGIBLE: dict[str, Any] = {
     "platelets": 210,
     "cement_allergy": False,
     "anticoagulants": [],
+    "creatinine_clearance": 90,
     "can_lie_prone": True,
     "radicular_pain_dominant": False,
     "vertebra_plana": False,

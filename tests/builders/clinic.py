@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from core.audit import Actor
 from procedures.models import ProcedureVersion
-from scheduling import checklist, plans
+from scheduling import checklist, plans, unavailability
 from scheduling.booking import book_case
 from scheduling.models import Case, Patient
 from tests.builders.people import logins, team
@@ -218,6 +218,15 @@ def build_permission_world() -> PermissionWorld:
     sign(in_theatre, "sign_in", by=_role(users, "anaesthetist"))
     unapproved = booked_at(15, ["T10"])
     waiting = clinic_case(world, patient=patient, levels=["T11"])
+    # Far from every list in this world, so it refuses no booking the matrix makes.
+    away = unavailability.add_unavailability(
+        actor=Actor.of(coordinator),
+        case_id=case.pk,
+        start_date=dt.date(2030, 7, 1),
+        end_date=dt.date(2030, 7, 14),
+        reason="holiday",
+        patient_initiated=True,
+    ).period
     return PermissionWorld(
         users=users,
         patient=patient,
@@ -237,5 +246,6 @@ def build_permission_world() -> PermissionWorld:
             "case_in_theatre": in_theatre,
             "case_unapproved": unapproved,
             "case_waiting": waiting,
+            "unavailability": away,
         },
     )

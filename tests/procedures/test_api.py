@@ -21,6 +21,8 @@ from tests.factories import ProcedureTemplateFactory, ProcedureVersionFactory
 pytestmark = pytest.mark.django_db
 
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
+SEED_V2 = importlib.import_module("procedures.migrations.0005_seed_version_2_renal_holds_and_sources")
+SEEDED = 2  # the seeded templates' latest version (0005 adds version 2 to 0003's version 1)
 ROLES = ["coordinator", "surgeon", "anaesthetist", "viewer", "admin"]
 
 
@@ -32,6 +34,7 @@ def on_warfarin(**changes: Any) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     SEED.seed(apps, None)
+    SEED_V2.seed(apps, None)
 
 
 @pytest.fixture
@@ -72,7 +75,7 @@ def test_anonymous_and_roleless_users_are_refused(anon_client: APIClient, db: No
 def test_detail_has_latest_version_with_steps_parameters_and_questionnaire(viewer: APIClient) -> None:
     data = viewer.get("/api/v1/procedures/kyphoplasty/").json()
     version = data["latest_version"]
-    assert version["number"] == 1 and version["template"] == "kyphoplasty"
+    assert version["number"] == SEEDED and version["template"] == "kyphoplasty"
     assert version["default_anaesthesia"] == "general"
     assert version["cement_max_ml_per_level"] == "7.0"
     assert [s["order"] for s in version["steps"]] == list(range(1, 15))
@@ -137,8 +140,8 @@ def test_an_older_version_stays_readable(template_editor: APIClient, viewer: API
     template_editor.post(
         "/api/v1/procedures/kyphoplasty/versions/", {"change_note": "Local turnover", "turnover_minutes": 20}
     )
-    old = viewer.get("/api/v1/procedures/kyphoplasty/versions/1/").json()
-    new = viewer.get("/api/v1/procedures/kyphoplasty/versions/2/").json()
+    old = viewer.get(f"/api/v1/procedures/kyphoplasty/versions/{SEEDED}/").json()
+    new = viewer.get(f"/api/v1/procedures/kyphoplasty/versions/{SEEDED + 1}/").json()
     assert (old["turnover_minutes"], new["turnover_minutes"]) == (15, 20)
 
 
@@ -152,14 +155,14 @@ def test_surgeon_with_template_rights_publishes_the_next_version(template_editor
     )
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["number"] == 2 and body["created_by"] == "surg"
+    assert body["number"] == SEEDED + 1 and body["created_by"] == "surg"
     assert (body["inr_max"], body["max_levels"]) == ("1.8", 2)
-    v1 = ProcedureVersion.objects.get(template__slug="kyphoplasty", number=1)
-    # Everything not posted is carried over from version 1, steps included.
+    v1 = ProcedureVersion.objects.get(template__slug="kyphoplasty", number=SEEDED)
+    # Everything not posted is carried over from the latest version, steps included.
     assert body["risks"] == v1.risks and body["default_anaesthesia"] == "general"
     assert [s["name"] for s in body["steps"]] == [s.name for s in v1.steps.order_by("order")]
     latest = template_editor.get("/api/v1/procedures/kyphoplasty/").json()["latest_version"]
-    assert latest["number"] == 2
+    assert latest["number"] == SEEDED + 1
 
 
 def test_publishing_is_audited(template_editor: APIClient) -> None:
@@ -169,7 +172,7 @@ def test_publishing_is_audited(template_editor: APIClient) -> None:
     version = ProcedureVersion.objects.get(template__slug="vertebroplasty", number=body["number"])
     entry: Any = AuditEntry.objects.get(action="procedureversion.created", object_id=str(version.pk))
     assert entry.actor_label == "user:surg" and entry.reason == "Longer turnover"
-    assert entry.before == {"number": 1}
+    assert entry.before == {"number": SEEDED}
     assert entry.after["turnover_minutes"] == 25 and len(entry.after["steps"]) == version.steps.count()
 
 
@@ -199,7 +202,7 @@ def test_roles_without_template_rights_get_403(role: str, request: pytest.Fixtur
     client: APIClient = request.getfixturevalue(role)
     response = client.post("/api/v1/procedures/kyphoplasty/versions/", {"change_note": "x", "max_levels": 2})
     assert response.status_code == 403
-    assert ProcedureVersion.objects.filter(template__slug="kyphoplasty").count() == 1
+    assert ProcedureVersion.objects.filter(template__slug="kyphoplasty").count() == SEEDED
 
 
 def test_a_coordinator_holding_the_permission_is_still_refused(coordinator_user: User) -> None:
@@ -267,7 +270,7 @@ def test_a_version_that_breaks_its_own_rules_is_refused(changes: dict[str, Any],
     response = admin.post("/api/v1/procedures/kyphoplasty/versions/", {"change_note": "bad", **changes}, format="json")
     assert response.status_code == 400, response.json()
     assert field in response.json()["errors"], response.json()
-    assert ProcedureVersion.objects.filter(template__slug="kyphoplasty").count() == 1
+    assert ProcedureVersion.objects.filter(template__slug="kyphoplasty").count() == SEEDED
 
 
 def test_change_note_is_required(admin: APIClient) -> None:
@@ -286,7 +289,7 @@ def test_a_failed_publish_leaves_nothing_half_created(admin: APIClient, monkeypa
     monkeypatch.setattr("procedures.versions.record", boom)
     with pytest.raises(RuntimeError):
         admin.post("/api/v1/procedures/kyphoplasty/versions/", {"change_note": "x", "max_levels": 2})
-    assert ProcedureVersion.objects.filter(template__slug="kyphoplasty").count() == 1
+    assert ProcedureVersion.objects.filter(template__slug="kyphoplasty").count() == SEEDED
     assert (ProcedureStep.objects.count(), AuditEntry.objects.count()) == (steps_before, audit_before)
 
 
@@ -313,7 +316,7 @@ def test_every_role_may_screen(role: str, request: pytest.FixtureRequest) -> Non
         "warnings": [],
         "missing": [],
         "anticoagulant_holds": [{"drug": "warfarin", "stop_days_before": 5}],
-        "version": 1,
+        "version": SEEDED,
     }
 
 
@@ -361,15 +364,15 @@ def test_screen_against_a_pinned_older_version(template_editor: APIClient, viewe
     answers = on_warfarin(inr=1.7)
     latest = viewer.post("/api/v1/procedures/kyphoplasty/screen/", {"answers": answers}, format="json").json()
     pinned = viewer.post(
-        "/api/v1/procedures/kyphoplasty/screen/", {"answers": answers, "version": 1}, format="json"
+        "/api/v1/procedures/kyphoplasty/screen/", {"answers": answers, "version": SEEDED}, format="json"
     ).json()
-    assert (latest["result"], latest["version"]) == ("eligible", 2)
-    assert (pinned["result"], pinned["version"]) == ("ineligible", 1)
+    assert (latest["result"], latest["version"]) == ("eligible", SEEDED + 1)
+    assert (pinned["result"], pinned["version"]) == ("ineligible", SEEDED)
 
 
 def test_estimate_endpoint_returns_the_breakdown(viewer: APIClient) -> None:
     body = viewer.post("/api/v1/procedures/kyphoplasty/estimate/", {"levels": ["L1", "T12"]}, format="json").json()
-    assert body["levels"] == ["T12", "L1"] and body["anaesthesia"] == "general" and body["version"] == 1
+    assert body["levels"] == ["T12", "L1"] and body["anaesthesia"] == "general" and body["version"] == SEEDED
     assert body["total_minutes"] == sum(line["minutes"] for line in body["lines"])
     assert {"kind": "step", "label": "Balloon inflation × 2 levels", "minutes": 10} in body["lines"]
     assert body["lines"][-1] == {"kind": "turnover", "label": "Turnover", "minutes": 15}

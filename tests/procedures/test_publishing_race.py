@@ -14,6 +14,7 @@ from procedures.models import ProcedureTemplate, ProcedureVersion
 from procedures.versions import create_version
 
 SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vertebroplasty")
+SEED_V2 = importlib.import_module("procedures.migrations.0005_seed_version_2_renal_holds_and_sources")
 
 
 # serialized_rollback: restores the seeded templates (migration data) for later tests, and keeps
@@ -21,6 +22,7 @@ SEED = importlib.import_module("procedures.migrations.0003_seed_kyphoplasty_vert
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_publishes_get_consecutive_numbers() -> None:
     SEED.seed(apps, None)  # idempotent; in case an earlier plain transactional test flushed the seed
+    SEED_V2.seed(apps, None)
     template = ProcedureTemplate.objects.get(slug="kyphoplasty")
     barrier = threading.Barrier(4)
     numbers: list[int] = []
@@ -48,8 +50,8 @@ def test_concurrent_publishes_get_consecutive_numbers() -> None:
         t.join()
 
     assert errors == []
-    assert sorted(numbers) == [2, 3, 4, 5]
+    assert sorted(numbers) == [3, 4, 5, 6]  # after the seeded versions 1 and 2
     versions = ProcedureVersion.objects.filter(template=template)
-    assert sorted(versions.values_list("number", flat=True)) == [1, 2, 3, 4, 5]
+    assert sorted(versions.values_list("number", flat=True)) == [1, 2, 3, 4, 5, 6]
     # Each version is whole: every one carries the full step list.
     assert {v.steps.count() for v in versions} == {14}

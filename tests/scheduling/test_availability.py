@@ -141,9 +141,9 @@ def test_availability_uses_constant_queries(
         book_case(case_id=world.case(surgeon=session.surgeon).pk, session_id=session.pk, actor=actor)
     case = world.case()
     params: dict[str, str | int] = {"case": case.pk, "date_from": "2027-01-01", "date_to": "2027-03-31", "limit": 100}
-    # role lookup, the case, its procedure's learned history (slot minutes), sessions, cases,
-    # the surgeon's lists, units, unit claims
-    with django_assert_num_queries(8):
+    # role lookup, the case, its patient's unavailable days, its procedure's learned history (slot
+    # minutes), sessions, cases, the surgeon's lists, units, unit claims
+    with django_assert_num_queries(9):
         response = coordinator.get(URL, params)
     assert response.status_code == 200
     assert len(response.data["results"]) == 1 + (sessions - 1 + 1) // 2
@@ -219,3 +219,15 @@ def test_availability_by_procedure_estimates_the_latest_version(world: BookingWo
     one, two = search(["L1"]), search(["L1", "L2"])
     assert [s.session_id for s in one] == [s.session_id for s in two] == [world.session.pk]
     assert two[0].end - two[0].start > one[0].end - one[0].start
+
+
+@pytest.mark.django_db
+def test_availability_never_offers_a_list_in_an_inactive_theatre(world: BookingWorld) -> None:
+    case = world.case()
+    tuesday = world.other_session(surgeon=world.surgeon, day=dt.date(2027, 1, 5))
+    offered = availability_for(case_id=case.pk, date_from=dt.date(2027, 1, 4), date_to=dt.date(2027, 1, 5))
+    assert [slot.session_id for slot in offered] == [world.session.pk, tuesday.pk]
+    world.theatre.active = False
+    world.theatre.save()
+    offered = availability_for(case_id=case.pk, date_from=dt.date(2027, 1, 4), date_to=dt.date(2027, 1, 5))
+    assert [slot.session_id for slot in offered] == [tuesday.pk]

@@ -184,6 +184,7 @@ def test_case_list_uses_constant_queries(
 ) -> None:
     CaseFactory.create_batch(count)
     # role lookup, count, page (patient, procedure, version joined), equipment claims with units,
-    # the open warnings, and the learned history behind every row's predicted_minutes (once for the page)
-    with django_assert_num_queries(6):
+    # the open warnings, unavailable periods (treat_by, unavailable_on_booked_date), and the learned
+    # history behind every row's predicted_minutes (once for the page)
+    with django_assert_num_queries(7):
         assert len(coordinator.get(URL).data["results"]) == count

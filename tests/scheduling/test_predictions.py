@@ -227,8 +227,9 @@ def test_the_case_list_learns_the_history_once(
     for _ in range(count):
         world.case()
     coordinator.get(CASES)  # warm the per-request role cache on the user object
-    # count, page (patient, procedure, version joined), equipment claims, open warnings, the learned history
-    with django_assert_num_queries(5):
+    # count, page (patient, procedure, version joined), equipment claims, open warnings, unavailable
+    # periods, the learned history
+    with django_assert_num_queries(6):
         results = coordinator.get(CASES, {"status": "waiting"}).data["results"]
     assert len(results) == count
     assert {r["predicted_minutes"]["n"] for r in results} == {5}
