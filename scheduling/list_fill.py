@@ -1,6 +1,6 @@
 """List fill as a service: load the lists and the waiting list, ask the pure fill, book the answer.
 
-`preview_fill` loads everything in a constant number of queries (seven, whatever the number of
+`preview_fill` loads everything in a constant number of queries (eight, whatever the number of
 lists and cases) and calls `scheduling.fill.fill`; it changes nothing. `commit_fill` books every
 placement through `booking.book_case` in one transaction, under booking's own locks, so every
 invariant booking guarantees holds for a fill too; a placement the booking refuses (the data
@@ -47,11 +47,12 @@ from scheduling.fill import (
     fill,
 )
 from scheduling.fill.problem import priority_weight
-from scheduling.fill.problem import treat_by as treat_by_date
 from scheduling.forecast import CaseDuration, case_duration, p_overrun
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment, CaseStatus
 from scheduling.predictions import Durations
 from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Interval, Occupancy, earliest_start
+from scheduling.unavailability import spans_and_pauses_for
+from scheduling.waiting import DateSpan
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 
 # A fill covers at most this many days: a quarter's lists are the most a coordinator reviews at once.
@@ -120,7 +121,7 @@ def _lists(request: FillRequest, not_before: dt.datetime) -> list[TheatreSession
         status__in=[*OPEN_SESSION_STATUSES, SessionStatus.LOCKED],
         theatre__active=True,
         surgeon__active=True,
-    )
+    ).exclude(anaesthetist__active=False)  # as booking refuses a deactivated team (booking.ensure_active)
     if request.theatre_ids:
         lists = lists.filter(theatre_id__in=request.theatre_ids)
     if request.surgeon_ids:
@@ -138,9 +139,10 @@ def _waiting(surgeon_ids: Iterable[int] | None) -> list[Case]:
     return list(waiting.order_by("pk"))
 
 
-def _demand(case: Case, durations: Durations) -> Demand:
+def _demand(case: Case, durations: Durations, unavailable: Sequence[DateSpan] = ()) -> Demand:
     version = case.procedure_version
     return Demand(
+        unavailable=tuple(unavailable),
         minutes=durations.slot_minutes(case),
         surgeon_id=case.surgeon_id,
         patient_id=case.patient_id,
@@ -168,7 +170,7 @@ def _minus(gaps: list[Interval], busy: Iterable[Interval]) -> list[Interval]:
 
 
 def _load(request: FillRequest, *, scope_surgeons: Iterable[int] | None = None) -> _Loaded:
-    """Everything the fill decides over, in seven queries whatever the size."""
+    """Everything the fill decides over, in eight queries whatever the size."""
     not_before = earliest_bookable(request.now or timezone.now())
     lists = _lists(request, not_before)
     if scope_surgeons is None and (request.surgeon_ids or request.theatre_ids or request.session_ids):
@@ -177,15 +179,7 @@ def _load(request: FillRequest, *, scope_surgeons: Iterable[int] | None = None) 
     waiting = _waiting(scope_surgeons)
     durations = Durations()  # 1 query, on first use
     windows = {s.pk: window_of(s, not_before=not_before) for s in lists}
-    candidates = [
-        Candidate(
-            case_id=c.pk,
-            demand=_demand(c, durations),
-            priority=c.priority,
-            referral_date=c.referral_date,
-        )
-        for c in waiting
-    ]
+    candidates = _candidates(waiting, durations)
     problem_holders = _holders(lists=lists, waiting=waiting, candidates=candidates)
     booked: dict[int, list[CaseDuration]] = defaultdict(list)
     fill_lists = []
@@ -220,6 +214,25 @@ def _load(request: FillRequest, *, scope_surgeons: Iterable[int] | None = None) 
         booked=dict(booked),
         available={s.pk: (s.end - windows[s.pk].first_start).total_seconds() / 60 for s in lists},
     )
+
+
+def _candidates(waiting: Sequence[Case], durations: Durations) -> list[Candidate]:
+    """The waiting cases as the fill sees them, kept off their patients' unavailable days and with
+    their waits paused as the patients asked (one query for the periods)."""
+    periods = spans_and_pauses_for(c.pk for c in waiting)
+    found = []
+    for case in waiting:
+        spans, pauses = periods.get(case.pk, ([], []))
+        found.append(
+            Candidate(
+                case_id=case.pk,
+                demand=_demand(case, durations, spans),
+                priority=case.priority,
+                referral_date=case.referral_date,
+                pauses=tuple(pauses),
+            )
+        )
+    return found
 
 
 @dataclass
@@ -553,16 +566,8 @@ def session_candidates(*, session_id: int, now: dt.datetime | None = None, limit
     if session.status not in {*OPEN_SESSION_STATUSES, SessionStatus.LOCKED} or window.first_start >= window.end:
         return []
     waiting = [c for c in _waiting([session.surgeon_id]) if (c.screening_result or {}).get("result") == "eligible"]
-    durations = Durations()
-    demands = {c.pk: _demand(c, durations) for c in waiting}
-    holders = _holders(
-        lists=[session],
-        waiting=waiting,
-        candidates=[
-            Candidate(case_id=c.pk, demand=demands[c.pk], priority=c.priority, referral_date=c.referral_date)
-            for c in waiting
-        ],
-    )
+    candidates = {c.case_id: c for c in _candidates(waiting, Durations())}
+    holders = _holders(lists=[session], waiting=waiting, candidates=list(candidates.values()))
     base = Occupancy(
         session_cases={
             session.pk: [(c.start, c.end) for c in holders.session_cases.get(session.pk, []) if c.start and c.end]
@@ -574,7 +579,7 @@ def session_candidates(*, session_id: int, now: dt.datetime | None = None, limit
     )
     found: list[ListCandidate] = []
     for case in waiting:
-        demand = demands[case.pk]
+        demand = candidates[case.pk].demand
         occupancy = dataclasses.replace(base, patient_cases=list(holders.patients.get(case.patient_id, ())))
         fit = earliest_start(window=window, demand=demand, occupancy=occupancy, allow_locked=True)
         if fit.start is None:
@@ -585,7 +590,7 @@ def session_candidates(*, session_id: int, now: dt.datetime | None = None, limit
                 start=fit.start,
                 end=fit.start + dt.timedelta(minutes=demand.minutes),
                 minutes=demand.minutes,
-                treat_by=treat_by_date(priority=case.priority, referral_date=case.referral_date),
+                treat_by=candidates[case.pk].treat_by,
             )
         )
     found.sort(key=lambda c: (c.case.priority, c.treat_by or dt.date.max, c.case.referral_date, c.case.pk))

@@ -160,3 +160,18 @@ def remove_unavailability(*, actor: Actor, case_id: int, unavailability_id: int)
         before = snapshot(period)
         period.delete()
         record(actor=actor, action="case.unavailability_removed", obj=case, before=before, reason="removed")
+
+
+def spans_and_pauses_for(case_ids: Iterable[int]) -> dict[int, tuple[list[DateSpan], list[DateSpan]]]:
+    """Per case, its unavailable days and those of them that pause its wait (patient-initiated),
+    in one query, for list fill. Cases with none are absent."""
+    found: dict[int, tuple[list[DateSpan], list[DateSpan]]] = {}
+    rows = CaseUnavailability.objects.filter(case_id__in=list(case_ids)).order_by("case_id", "start_date", "id")
+    for case_id, start, end, reason, patient_initiated in rows.values_list(
+        "case_id", "start_date", "end_date", "reason", "patient_initiated"
+    ):
+        spans, pauses = found.setdefault(case_id, ([], []))
+        spans.append((start, end))
+        if pauses_the_wait(reason=reason, patient_initiated=patient_initiated):
+            pauses.append((start, end))
+    return found

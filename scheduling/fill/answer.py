@@ -29,6 +29,7 @@ METHOD = "best_fit_decreasing+local_search"
 # the surgeon's lists (a list it could never go into explains less than one that is full).
 _RULES_OF_THE_LIST = (
     ErrorCode.NOT_ELIGIBLE,
+    ErrorCode.PATIENT_UNAVAILABLE,
     ErrorCode.SESSION_LOCKED,
     ErrorCode.CAPABILITY_MISSING,
     ErrorCode.ANAESTHETIST_REQUIRED,

@@ -7,41 +7,28 @@ in the slot search and the exclusion constraints.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.errors import ErrorCode
 from scheduling.slots import Demand, Interval, SessionWindow
+from scheduling.waiting import DateSpan
+from scheduling.waiting import treat_by as waiting_treat_by
 
 # NHS surgical prioritisation (FSSA), most urgent first.
 PRIORITIES = ("P1", "P2", "P3", "P4")
-
-# The longest each class should wait from referral: P1 72 hours, P2 one month, P3 three months,
-# P4 no limit. Months are calendar months (31 January + 1 month = the last day of February).
-_MAX_WAIT_DAYS = {"P1": 3}
-_MAX_WAIT_MONTHS = {"P2": 1, "P3": 3}
 
 # How much one placed case of each class weighs in `priority_score`: one P1 counts as two P2s.
 _PRIORITY_WEIGHT = {"P1": 8, "P2": 4, "P3": 2, "P4": 1}
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    years, month_index = divmod(day.month - 1 + months, 12)
-    year, month = day.year + years, month_index + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def treat_by(*, priority: str, referral_date: dt.date) -> dt.date | None:
-    """The date by which a case of this class should be treated (None for P4: no limit)."""
-    if priority in _MAX_WAIT_DAYS:
-        return referral_date + dt.timedelta(days=_MAX_WAIT_DAYS[priority])
-    if priority in _MAX_WAIT_MONTHS:
-        return _add_months(referral_date, _MAX_WAIT_MONTHS[priority])
-    if priority == "P4":
-        return None
-    raise ValueError(f"unknown priority {priority!r}")
+def treat_by(*, priority: str, referral_date: dt.date, pauses: tuple[DateSpan, ...] = ()) -> dt.date | None:
+    """The date by which a case of this class should be treated (None for P4: no limit), moved
+    later by the patient-initiated pauses (scheduling/waiting.py holds the rule)."""
+    if priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}")
+    return waiting_treat_by(priority=priority, referral_date=referral_date, pauses=pauses)
 
 
 def priority_weight(priority: str) -> int:
@@ -73,6 +60,8 @@ class Candidate:
     demand: Demand
     priority: str
     referral_date: dt.date
+    # Patient-initiated pauses of the wait (local days, inclusive): they move the treat-by date.
+    pauses: tuple[DateSpan, ...] = ()
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:
@@ -82,7 +71,7 @@ class Candidate:
 
     @property
     def treat_by(self) -> dt.date | None:
-        return treat_by(priority=self.priority, referral_date=self.referral_date)
+        return treat_by(priority=self.priority, referral_date=self.referral_date, pauses=self.pauses)
 
 
 @dataclass(frozen=True)

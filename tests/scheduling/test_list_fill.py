@@ -21,6 +21,7 @@ from core.models import AuditEntry
 from scheduling.booking import book_case, cancel_case
 from scheduling.list_fill import FillRequest, preview_fill
 from scheduling.models import Case, Reminder, StaffNotice
+from scheduling.unavailability import add_unavailability
 from tests.builders.people import login
 from tests.builders.world import MONDAY, World, at, build_world
 from tests.conftest import client_for
@@ -124,7 +125,9 @@ def test_the_preview_reads_in_a_constant_number_of_queries(world: World, coordin
     waiting(world, 2)
     queries()  # the first request also reads the user's roles (cached on the user after)
     few = queries()
-    assert few <= 8  # the session check, then lists, cases, history, live cases, led lists, units, claims
+    # the session check, then lists, cases, unavailable periods, history, live cases, led lists,
+    # units and their claims
+    assert few <= 9
     for day in range(1, 5):
         world.session_on(MONDAY + dt.timedelta(days=day))
     waiting(world, 15)
@@ -370,3 +373,42 @@ def test_a_patient_is_never_placed_twice_at_once(world: World, coordinator: APIC
     assert len(placed & {mine.pk, theirs.pk}) == 1
     assert {u["code"] for u in answer["unplaced"]} == {"patient_busy"}
     assert TheatreSession.objects.count() == 2
+
+
+# --- the patient's unavailable days and paused waits (issue 16) --------------------------------
+
+
+def test_a_case_is_never_filled_into_a_day_its_patient_is_away(world: World, coordinator: APIClient) -> None:
+    world.session_on(MONDAY)
+    away = world.case()
+    add_unavailability(
+        actor=Actor.system("test"), case_id=away.pk, start_date=MONDAY, end_date=MONDAY, reason="holiday"
+    )
+    world.session_on(TUESDAY)
+    answer = fill_api(coordinator, date_to=MONDAY.isoformat()).json()
+    assert answer["unplaced"] == [{"case": away.pk, "code": "patient_unavailable"}]
+    answer = fill_api(coordinator).json()  # Monday and Tuesday: it goes on Tuesday
+    (placement,) = answer["placements"]
+    assert placement["start"].startswith(TUESDAY.isoformat())
+
+
+def test_a_patient_initiated_pause_moves_the_case_behind_one_that_waited_less(
+    world: World, coordinator: APIClient
+) -> None:
+    session = world.session_on(MONDAY, hours=1)
+    paused = world.case(estimated_minutes=60, priority="P3", referral_date=dt.date(2026, 9, 1))
+    later = world.case(estimated_minutes=60, priority="P3", referral_date=dt.date(2026, 9, 20))
+    # Without a pause the earlier referral is due first; a six-week pause it asked for puts it after.
+    assert [p["case"] for p in fill_api(coordinator).json()["placements"]] == [paused.pk]
+    add_unavailability(
+        actor=Actor.system("test"),
+        case_id=paused.pk,
+        start_date=dt.date(2026, 10, 1),
+        end_date=dt.date(2026, 11, 11),
+        reason="patient_choice",
+        patient_initiated=True,
+    )
+    assert [p["case"] for p in fill_api(coordinator).json()["placements"]] == [later.pk]
+    ranked = coordinator.get(f"/api/v1/sessions/{session.pk}/candidates/").json()["results"]
+    assert [r["case"] for r in ranked] == [later.pk, paused.pk]
+    assert ranked[1]["treat_by"] == coordinator.get(f"/api/v1/cases/{paused.pk}/").json()["treat_by"]
