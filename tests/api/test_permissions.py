@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from urllib.parse import urlencode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,8 @@ class Row:
     # path parameter → name of the world object to use instead of the default for its resource
     target: dict[str, str] = field(default_factory=dict)
     query: str | Callable[[PermissionWorld], str] = ""
+    # How `body` is sent: "json", or "form" (application/x-www-form-urlencoded, FHIR's POST _search).
+    format: str = "json"
 
 
 def row(
@@ -70,6 +73,14 @@ def row(
 def read(ok: int = 200, **options: Any) -> Row:
     """Every role reads; anonymous users get nothing."""
     return row(403, ok, ok, ok, ok, ok, ok, **options)
+
+
+def fhir_read(ok: int = 200, **options: Any) -> Row:
+    """Every role reads through FHIR; anonymous requests get 401 (a FHIR client's cue to log in)."""
+    return row(401, ok, ok, ok, ok, ok, ok, **options)
+
+
+NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 def manage(ok: int, **options: Any) -> Row:
@@ -185,6 +196,30 @@ EXTRA: dict[str, Row] = {
         query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
     ),
     "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(403, 200, 200, 403, 403, 403, 200),
+    # --- The FHIR R4 facade (/fhir/R4/, DESIGN §5.5): the API's roles, unchanged. Anonymous gets
+    # 401 (token authentication first, so FHIR clients see `WWW-Authenticate: Token`). Viewers get
+    # no Patient resource and no identifiers; coordinators (and admins) alone take referrals.
+    "GET /fhir/R4/metadata": fhir_read(),
+    "GET /fhir/R4/Patient": row(401, 403, 200, 200, 200, 200, 200),
+    "GET /fhir/R4/Patient/{id}": row(401, 403, 200, 200, 200, 200, 200),
+    "POST /fhir/R4/Patient/_search": row(
+        401, 403, 200, 200, 200, 200, 200, format="form", body=lambda w: {"identifier": f"{NHS_SYSTEM}|{PATIENT_NHS}"}
+    ),
+    "GET /fhir/R4/Practitioner": fhir_read(),
+    "GET /fhir/R4/Practitioner/{id}": fhir_read(target={"id": "surgeon_staff"}),
+    "GET /fhir/R4/Location": fhir_read(),
+    "GET /fhir/R4/Location/theatre-{id}": fhir_read(target={"id": "theatre"}),
+    "GET /fhir/R4/Schedule": fhir_read(),
+    "GET /fhir/R4/Schedule/{id}": fhir_read(target={"id": "theatre"}),
+    "GET /fhir/R4/Slot": fhir_read(query=lambda w: f"?start=ge{w.session.start.date()}&start=lt{w.other_session.end.date()}"),
+    "GET /fhir/R4/Slot/case-{id}": fhir_read(target={"id": "case"}),
+    "GET /fhir/R4/Appointment": fhir_read(query=lambda w: f"?patient=Patient/{w.patient.pk}"),
+    "GET /fhir/R4/Appointment/{id}": fhir_read(),
+    "GET /fhir/R4/ServiceRequest": fhir_read(query="?status=active"),
+    "GET /fhir/R4/ServiceRequest/{id}": fhir_read(),
+    "POST /fhir/R4/ServiceRequest": row(401, 403, 400, 403, 403, 403, 400),  # empty body: no identifier
+    "GET /fhir/R4/Procedure": fhir_read(),
+    "GET /fhir/R4/Procedure/{id}": fhir_read(target={"id": "case_in_theatre"}),
 }
 
 
@@ -216,6 +251,11 @@ DEFAULT_TARGETS: dict[str, str] = {
     "reminders": "reminder",
     "procedures": "template",
     "versions": "version",
+    # FHIR resource types (the facade's paths have no trailing slash).
+    "Patient": "patient",
+    "Appointment": "case",
+    "ServiceRequest": "case",
+    "Procedure": "case",
 }
 
 
@@ -249,14 +289,19 @@ class _Rollback(Exception):
 def call(world: PermissionWorld, role: str, operation: str, spec: Row) -> tuple[int, str]:
     method, path = operation.split(" ", 1)
     query = spec.query(world) if callable(spec.query) else spec.query
-    url = PREFIX + fill(path, world, spec.target) + query
+    url = ("" if path.startswith("/fhir/") else PREFIX) + fill(path, world, spec.target) + query
     client = world.client(role)
     body = spec.body(world) if spec.body is not None else {}
     result: tuple[int, str] = (0, "")
     try:
         with transaction.atomic():
             send = getattr(client, method.lower())
-            response = send(url) if method == "GET" else send(url, body, format="json")
+            if method == "GET":
+                response = send(url)
+            elif spec.format == "form":
+                response = send(url, urlencode(body), content_type="application/x-www-form-urlencoded")
+            else:
+                response = send(url, body, format="json")
             result = (response.status_code, response.content.decode("utf-8", errors="replace"))
             raise _Rollback
     except _Rollback:
