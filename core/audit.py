@@ -107,9 +107,9 @@ def history(obj: models.Model) -> models.QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).select_related("actor")
 
 
-def record_reads(*, actor: Actor, action: str, reads: Iterable[tuple[models.Model | type[models.Model], str, Any]]) -> int:
+def record_reads(*, actor: Actor, action: str, reads: Iterable[tuple[type[models.Model], str, Any]]) -> int:
     """Append one entry per patient record disclosed by a read, in one insert (NHS IG: who saw whose
-    data, when). Each read is (model instance or class, object id, what was shown). Returns the count."""
+    data, when). Each read is (model, object id, what was shown). Returns the count."""
     entries = [
         AuditEntry(
             actor=actor.user,

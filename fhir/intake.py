@@ -126,7 +126,9 @@ def _procedure(body: Mapping[str, Any]) -> str:
 def _levels(body: Mapping[str, Any]) -> list[str]:
     sites = _list(body.get("bodySite"), "ServiceRequest.bodySite")
     if not sites:
-        raise invalid("Give the vertebral levels as bodySite (SNOMED CT vertebra codes).", expression=["ServiceRequest.bodySite"])
+        raise invalid(
+            "Give the vertebral levels as bodySite (SNOMED CT vertebra codes).", expression=["ServiceRequest.bodySite"]
+        )
     levels = []
     for i, item in enumerate(sites):
         where = f"ServiceRequest.bodySite[{i}]"
@@ -135,7 +137,9 @@ def _levels(body: Mapping[str, Any]) -> list[str]:
         found = [
             level
             for coding in codings
-            if (level := level_for_vertebra_code(system=str(coding.get("system", "")), code=str(coding.get("code", ""))))
+            if (
+                level := level_for_vertebra_code(system=str(coding.get("system", "")), code=str(coding.get("code", "")))
+            )
         ]
         if not found:
             codes = ", ".join(f"{c.get('system', '')}|{c.get('code', '')}" for c in codings) or "(none given)"

@@ -97,7 +97,14 @@ def practitioner_resource(staff: StaffMember) -> Resource:
         "name": [{"text": staff.name}],
         # The theatre role (surgeon, anaesthetist, …) as a local identifier type would be a misuse;
         # PractitionerRole is not served, so the role is given as a qualification text.
-        "qualification": [{"code": {"coding": [{"system": terms.STAFF_ROLE_SYSTEM, "code": staff.role}], "text": staff.get_role_display()}}],
+        "qualification": [
+            {
+                "code": {
+                    "coding": [{"system": terms.STAFF_ROLE_SYSTEM, "code": staff.role}],
+                    "text": staff.get_role_display(),
+                }
+            }
+        ],
     }
     telecom = [{"system": "email", "value": staff.email, "use": "work"}] if staff.email else []
     if staff.phone:
@@ -241,7 +248,9 @@ def appointment_resource(case: Case, *, identified: bool) -> Resource:
     if anaesthetist_id:
         participants.append(
             {
-                "type": [{"coding": [{"system": PARTICIPATION_TYPE, "code": "SPRF", "display": "secondary performer"}]}],
+                "type": [
+                    {"coding": [{"system": PARTICIPATION_TYPE, "code": "SPRF", "display": "secondary performer"}]}
+                ],
                 "actor": ref("Practitioner", anaesthetist_id),
                 "required": "required",
                 "status": "accepted",
@@ -249,7 +258,11 @@ def appointment_resource(case: Case, *, identified: bool) -> Resource:
         )
     if session is not None:
         participants.append(
-            {"actor": ref("Location", theatre_location_id(session.theatre_id)), "required": "required", "status": "accepted"}
+            {
+                "actor": ref("Location", theatre_location_id(session.theatre_id)),
+                "required": "required",
+                "status": "accepted",
+            }
         )
     resource: Resource = {
         "resourceType": "Appointment",
@@ -320,9 +333,8 @@ def procedure_resource(case: Case) -> Resource:
         "subject": ref("Patient", case.patient_id),
         "performer": performers,
     }
-    session_theatre = case.session.theatre_id if case.session_id else None
-    if session_theatre is None and cancellation is not None and cancellation.session_id:
-        session_theatre = cancellation.session.theatre_id
+    session = case.session if case.session_id else (cancellation.session if cancellation else None)
+    session_theatre = session.theatre_id if session is not None else None
     if session_theatre is not None:
         resource["location"] = ref("Location", theatre_location_id(session_theatre))
     if case.levels:

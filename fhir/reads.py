@@ -11,8 +11,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from fhir import mapping as build
 from fhir import terms
@@ -35,7 +36,10 @@ class Page:
     shown: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _slice(search: Search, queryset: QuerySet[object]) -> tuple[int, list[object]]:
+M = TypeVar("M", bound=Model)
+
+
+def _slice(search: Search, queryset: QuerySet[M]) -> tuple[int, list[M]]:
     total = queryset.count()
     if search.count == 0:
         return total, []
@@ -82,8 +86,8 @@ def search_patients(search: Search) -> Page:
         for value in raw.split(","):
             condition |= _identifier_filter(value)
         queryset = queryset.filter(condition)
-    total, rows = _slice(search, queryset)  # type: ignore[arg-type]
-    page = Page(total=total, resources=[build.patient_resource(p) for p in rows])  # type: ignore[arg-type]
+    total, rows = _slice(search, queryset)
+    page = Page(total=total, resources=[build.patient_resource(p) for p in rows])
     page.shown = [(int(r["id"]), f"Patient/{r['id']}") for r in page.resources]
     return page
 
@@ -118,8 +122,8 @@ def search_practitioners(search: Search) -> Page:
     active = _active(search)
     if active is not None:
         queryset = queryset.filter(active=active)
-    total, rows = _slice(search, queryset)  # type: ignore[arg-type]
-    return Page(total=total, resources=[build.practitioner_resource(s) for s in rows])  # type: ignore[arg-type]
+    total, rows = _slice(search, queryset)
+    return Page(total=total, resources=[build.practitioner_resource(s) for s in rows])
 
 
 LOCATION_PARAMS = ("_id",)
@@ -146,9 +150,7 @@ def search_locations(search: Search) -> Page:
     theatres = Theatre.objects.select_related("site").order_by("id")
     if wanted:
         sites = sites.filter(pk__in=[int(w[5:]) for w in wanted if w.startswith("site-") and w[5:].isdigit()])
-        theatres = theatres.filter(
-            pk__in=[int(w[8:]) for w in wanted if w.startswith("theatre-") and w[8:].isdigit()]
-        )
+        theatres = theatres.filter(pk__in=[int(w[8:]) for w in wanted if w.startswith("theatre-") and w[8:].isdigit()])
     everything = [build.site_location_resource(s) for s in sites] + [
         build.theatre_location_resource(t) for t in theatres
     ]
@@ -178,8 +180,8 @@ def search_schedules(search: Search) -> Page:
     active = _active(search)
     if active is not None:
         queryset = queryset.filter(active=active)
-    total, rows = _slice(search, queryset)  # type: ignore[arg-type]
-    return Page(total=total, resources=[build.schedule_resource(t) for t in rows])  # type: ignore[arg-type]
+    total, rows = _slice(search, queryset)
+    return Page(total=total, resources=[build.schedule_resource(t) for t in rows])
 
 
 # --- Slot -------------------------------------------------------------------------------------
@@ -195,6 +197,7 @@ def _windows(sessions: QuerySet[TheatreSession]) -> list[tuple[ListWindow, list[
     booked: dict[int, list[Booked]] = defaultdict(list)
     cases = Case.objects.filter(session_id__in=[s.pk for s in listed], status__in=OCCUPYING_STATUSES)
     for pk, session_id, start, end in cases.values_list("pk", "session_id", "start", "end"):
+        assert start is not None and end is not None  # noqa: S101 - a live case has its slot (DB check)
         booked[session_id].append(Booked(pk, start, end))
     return [
         (
@@ -236,7 +239,9 @@ def _start_range(bounds: list[DateBound]) -> tuple[dt.datetime, dt.datetime]:
     lowers = [b.lower if b.prefix in ("ge", "eq") else b.upper for b in bounds if b.prefix in ("ge", "gt", "eq")]
     uppers = [b.upper if b.prefix in ("le", "eq") else b.lower for b in bounds if b.prefix in ("lt", "le", "eq")]
     if not lowers or not uppers:
-        raise invalid("A Slot search needs `start=ge…` and `start=lt…` (a window of at most 62 days).", expression=["start"])
+        raise invalid(
+            "A Slot search needs `start=ge…` and `start=lt…` (a window of at most 62 days).", expression=["start"]
+        )
     lower, upper = max(lowers), min(uppers)
     if upper - lower > MAX_SLOT_WINDOW:
         raise invalid("The `start` window of a Slot search is at most 62 days.", expression=["start"])
@@ -275,7 +280,9 @@ def _cases() -> QuerySet[Case]:
 
 
 def _referrals(cases: Sequence[Case]) -> dict[int, tuple[str, str]]:
-    rows = ReferralIdentifier.objects.filter(case_id__in=[c.pk for c in cases]).values_list("case_id", "system", "value")
+    rows = ReferralIdentifier.objects.filter(case_id__in=[c.pk for c in cases]).values_list(
+        "case_id", "system", "value"
+    )
     return {case_id: (system, value) for case_id, system, value in rows}
 
 
@@ -310,7 +317,9 @@ def _status_filter(search: Search, mapping: dict[str, str], extra: dict[str, Q] 
 
 
 APPOINTMENT_PARAMS = ("_id", "date", "patient", "practitioner", "status")
-_HAS_APPOINTMENT = Q(status__in=OCCUPYING_STATUSES) | Q(status=CaseStatus.CANCELLED, cancellation__session__isnull=False)
+_HAS_APPOINTMENT = Q(status__in=OCCUPYING_STATUSES) | Q(
+    status=CaseStatus.CANCELLED, cancellation__session__isnull=False
+)
 
 
 def read_appointment(ident: str, *, identified: bool) -> tuple[Resource, list[tuple[int, str]]]:
@@ -350,8 +359,8 @@ def search_appointments(search: Search, *, identified: bool) -> Page:
     status = _status_filter(search, terms.APPOINTMENT_STATUS)
     if status is not None:
         queryset = queryset.filter(status)
-    total, rows = _slice(search, queryset)  # type: ignore[arg-type]
-    cases: list[Case] = rows  # type: ignore[assignment]
+    total, rows = _slice(search, queryset)
+    cases: list[Case] = rows
     return Page(
         total=total,
         resources=[build.appointment_resource(c, identified=identified) for c in cases],
@@ -398,8 +407,8 @@ def search_service_requests(search: Search, *, identified: bool) -> Page:
                 referrals = referrals.filter(system=system)
             by_reference = Q(reference=value) if not system else Q(pk__in=[])
             queryset = queryset.filter(Q(pk__in=referrals.values("case_id")) | by_reference)
-    total, rows = _slice(search, queryset)  # type: ignore[arg-type]
-    cases: list[Case] = rows  # type: ignore[assignment]
+    total, rows = _slice(search, queryset)
+    cases: list[Case] = rows
     referrals_of = _referrals(cases)
     return Page(
         total=total,
@@ -439,8 +448,8 @@ def search_procedures(search: Search) -> Page:
     patient = _patient_filter(search)
     if patient is not None:
         queryset = queryset.filter(patient)
-    total, rows = _slice(search, queryset)  # type: ignore[arg-type]
-    cases: list[Case] = rows  # type: ignore[assignment]
+    total, rows = _slice(search, queryset)
+    cases: list[Case] = rows
     return Page(
         total=total,
         resources=[build.procedure_resource(c) for c in cases],

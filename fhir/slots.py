@@ -76,14 +76,22 @@ def list_slots(window: ListWindow, booked: Iterable[Booked]) -> list[SlotInterva
     def gap(until: dt.datetime) -> None:
         if cursor < until:
             slots.append(
-                SlotInterval(gap_id(window.session_id, cursor), window.session_id, window.theatre_id, cursor, until, gap_status)
+                SlotInterval(
+                    gap_id(window.session_id, cursor), window.session_id, window.theatre_id, cursor, until, gap_status
+                )
             )
 
     for case in sorted(booked, key=lambda b: (b.start, b.case_id)):
         gap(min(case.start, window.end))
         slots.append(
             SlotInterval(
-                case_slot_id(case.case_id), window.session_id, window.theatre_id, case.start, case.end, "busy", case.case_id
+                case_slot_id(case.case_id),
+                window.session_id,
+                window.theatre_id,
+                case.start,
+                case.end,
+                "busy",
+                case.case_id,
             )
         )
         cursor = max(cursor, case.end)

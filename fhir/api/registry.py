@@ -73,7 +73,9 @@ TYPES: dict[str, ResourceType] = {
             read=_plain(reads.read_slot),
             search=lambda search, identified: reads.search_slots(search),
             patient_data=False,
-            documentation="Busy: a booked case; free or busy-unavailable: the gaps of a list. Search needs start=ge and start=lt.",
+            documentation=(
+                "Busy: a booked case; free or busy-unavailable: the gaps of a list. Search needs start=ge and start=lt."
+            ),
         ),
         ResourceType(
             "Appointment",

@@ -7,6 +7,7 @@ Not part of the OpenAPI schema (that describes /api/v1/); the CapabilityStatemen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -16,7 +17,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import BaseParser, FormParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -50,14 +51,17 @@ class FhirJSONParser(SafeJSONParser):
 class AlwaysFhir(BaseContentNegotiation):
     """Whatever the Accept header says, the answer is FHIR JSON (the one format served)."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
         for parser in parsers:
             if parser.media_type.split(";")[0] == (request.content_type or "").split(";")[0].strip():
                 return parser
         return None
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> Any:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 @extend_schema(exclude=True)
@@ -87,7 +91,9 @@ class FhirView(APIView):
         if found is None:
             raise FhirError(status.HTTP_404_NOT_FOUND, "not-supported", f"Resource type {name!r} is not served here.")
         if found.identifiers_only and not can_see_patient_identifiers(self.request.user):
-            raise exceptions.PermissionDenied("Your role reads lists without patient identifiers: no Patient resources.")
+            raise exceptions.PermissionDenied(
+                "Your role reads lists without patient identifiers: no Patient resources."
+            )
         return found
 
     def identified(self) -> bool:
@@ -100,7 +106,7 @@ class FhirView(APIView):
             record_reads(
                 actor=Actor.of(user),
                 action=f"fhir.{interaction}",
-                reads=[(Patient, patient_id, {"resource": resource}) for patient_id, resource in shown],
+                reads=[(Patient, str(patient_id), {"resource": resource}) for patient_id, resource in shown],
             )
 
 
@@ -143,7 +149,12 @@ class TypeView(FhirView):
         base = self.base()
         # A POST search keeps its parameters (an NHS number) out of URLs, links included.
         hidden = via_post and any(param == "identifier" for param, _ in search.used)
-        links = [{"relation": "self", "url": f"{base}/{name}/_search" if hidden else f"{base}/{name}?{search.query_string()}"}]
+        links = [
+            {
+                "relation": "self",
+                "url": f"{base}/{name}/_search" if hidden else f"{base}/{name}?{search.query_string()}",
+            }
+        ]
         following = search.offset + search.count
         if search.count and following < page.total and not hidden:
             links.append({"relation": "next", "url": f"{base}/{name}?{search.query_string(offset=following)}"})

@@ -5,25 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('scheduling', '0005_case_planned_minutes'),
+        ("scheduling", "0005_case_planned_minutes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReferralIdentifier',
+            name="ReferralIdentifier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('system', models.CharField(max_length=255)),
-                ('value', models.CharField(max_length=255)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='referral_identifier', to='scheduling.case')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("system", models.CharField(max_length=255)),
+                ("value", models.CharField(max_length=255)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="referral_identifier",
+                        to="scheduling.case",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('system', 'value'), name='referralidentifier_unique')],
+                "constraints": [models.UniqueConstraint(fields=("system", "value"), name="referralidentifier_unique")],
             },
         ),
     ]

@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from urllib.parse import urlencode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.db import transaction
@@ -211,7 +211,9 @@ EXTRA: dict[str, Row] = {
     "GET /fhir/R4/Location/theatre-{id}": fhir_read(target={"id": "theatre"}),
     "GET /fhir/R4/Schedule": fhir_read(),
     "GET /fhir/R4/Schedule/{id}": fhir_read(target={"id": "theatre"}),
-    "GET /fhir/R4/Slot": fhir_read(query=lambda w: f"?start=ge{w.session.start.date()}&start=lt{w.other_session.end.date()}"),
+    "GET /fhir/R4/Slot": fhir_read(
+        query=lambda w: f"?start=ge{w.session.start.date()}&start=lt{w.other_session.end.date()}"
+    ),
     "GET /fhir/R4/Slot/case-{id}": fhir_read(target={"id": "case"}),
     "GET /fhir/R4/Appointment": fhir_read(query=lambda w: f"?patient=Patient/{w.patient.pk}"),
     "GET /fhir/R4/Appointment/{id}": fhir_read(),

@@ -37,8 +37,15 @@ def test_a_viewer_gets_no_patient_and_no_identifiers(demo: dict[str, User]) -> N
     patient = Patient.objects.filter(cases__status="booked").first()
     assert patient is not None
     outcome(viewer.get(f"/fhir/R4/Patient/{patient.pk}"), 403, "forbidden")
-    outcome(viewer.post("/fhir/R4/Patient/_search", urlencode({"identifier": f"{NHS}|{patient.nhs_number}"}),
-                        content_type="application/x-www-form-urlencoded"), 403, "forbidden")
+    outcome(
+        viewer.post(
+            "/fhir/R4/Patient/_search",
+            urlencode({"identifier": f"{NHS}|{patient.nhs_number}"}),
+            content_type="application/x-www-form-urlencoded",
+        ),
+        403,
+        "forbidden",
+    )
     bundle = body(viewer.get(f"/fhir/R4/Appointment?patient={patient.pk}"))
     text = str(bundle)
     assert bundle["total"] >= 1
@@ -110,7 +117,9 @@ def test_reads_of_patient_resources_are_audited_one_row_per_record(demo: dict[st
         ("/fhir/R4/Appointment?date=ge99999-01-01", 400, "invalid"),
     ],
 )
-def test_errors_are_operation_outcomes_with_the_right_status(demo: dict[str, User], url: str, status: int, code: str) -> None:
+def test_errors_are_operation_outcomes_with_the_right_status(
+    demo: dict[str, User], url: str, status: int, code: str
+) -> None:
     client = fhir_client(demo["coordinator"])
     client.raise_request_exception = False
     outcome(client.get(url), status, code)

@@ -31,7 +31,10 @@ def referral(patient: Patient, surgeon: StaffMember, *, ident: str = "REF-0001")
         "priority": "urgent",
         "code": {"coding": [{"system": SNOMED, "code": "392010000", "display": "Percutaneous vertebroplasty"}]},
         "subject": {"identifier": {"system": NHS, "value": patient.nhs_number}},
-        "bodySite": [{"coding": [{"system": SNOMED, "code": "23215003"}]}, {"coding": [{"system": SNOMED, "code": "66794005"}]}],
+        "bodySite": [
+            {"coding": [{"system": SNOMED, "code": "23215003"}]},
+            {"coding": [{"system": SNOMED, "code": "66794005"}]},
+        ],
         "performer": [{"reference": f"Practitioner/{surgeon.pk}"}],
         "authoredOn": "2026-11-30",
     }
@@ -54,7 +57,9 @@ def post(client: Any, resource: dict[str, Any]) -> Any:
     return client.post("/fhir/R4/ServiceRequest", resource, format="json")
 
 
-def test_a_referral_becomes_one_waiting_case_and_a_resend_finds_it(sender: Any, who: tuple[Patient, StaffMember]) -> None:
+def test_a_referral_becomes_one_waiting_case_and_a_resend_finds_it(
+    sender: Any, who: tuple[Patient, StaffMember]
+) -> None:
     patient, surgeon = who
     before = Case.objects.count()
     first = post(sender, referral(patient, surgeon))
@@ -62,7 +67,12 @@ def test_a_referral_becomes_one_waiting_case_and_a_resend_finds_it(sender: Any, 
     created = body(first)
     case = Case.objects.get(pk=created["id"])
     assert (case.patient_id, case.surgeon_id, case.procedure.slug) == (patient.pk, surgeon.pk, "vertebroplasty")
-    assert (case.levels, case.priority, case.status, str(case.referral_date)) == (["T12", "L1"], "P3", "waiting", "2026-11-30")
+    assert (case.levels, case.priority, case.status, str(case.referral_date)) == (
+        ["T12", "L1"],
+        "P3",
+        "waiting",
+        "2026-11-30",
+    )
     assert case.screening_result["result"] == "incomplete"
     assert created["status"] == "active" and created["priority"] == "urgent"
     assert {"system": EPR, "value": "REF-0001"} in created["identifier"]
@@ -77,11 +87,15 @@ def test_a_referral_becomes_one_waiting_case_and_a_resend_finds_it(sender: Any, 
     assert [e["resource"]["id"] for e in found["entry"]] == [created["id"]]
 
 
-def test_a_referral_by_patient_reference_with_a_kyphoplasty_code_is_taken(sender: Any, who: tuple[Patient, StaffMember]) -> None:
+def test_a_referral_by_patient_reference_with_a_kyphoplasty_code_is_taken(
+    sender: Any, who: tuple[Patient, StaffMember]
+) -> None:
     patient, surgeon = who
     resource = referral(patient, surgeon, ident="REF-KP")
     resource["subject"] = {"reference": f"Patient/{patient.pk}"}
-    resource["code"] = {"coding": [{"system": "http://example.org/local", "code": "x"}, {"system": SNOMED, "code": "429616001"}]}
+    resource["code"] = {
+        "coding": [{"system": "http://example.org/local", "code": "x"}, {"system": SNOMED, "code": "429616001"}]
+    }
     del resource["priority"]  # FHIR: absent means routine, our P4
     response = post(sender, resource)
     assert response.status_code == 201, response.content
@@ -95,7 +109,11 @@ def test_a_referral_by_patient_reference_with_a_kyphoplasty_code_is_taken(sender
         (lambda r: r["code"]["coding"][0].update(code="12345"), 422, "ServiceRequest.code"),
         (lambda r: r["bodySite"][1]["coding"][0].update(code="999"), 422, "ServiceRequest.bodySite[1]"),
         (lambda r: r["subject"]["identifier"].update(value="9999999999"), 422, "ServiceRequest.subject"),
-        (lambda r: r["subject"]["identifier"].update(system="urn:other"), 422, "ServiceRequest.subject.identifier.system"),
+        (
+            lambda r: r["subject"]["identifier"].update(system="urn:other"),
+            422,
+            "ServiceRequest.subject.identifier.system",
+        ),
         (lambda r: r.update(performer=[{"reference": "Practitioner/999999"}]), 400, "surgeon"),
         (lambda r: r.update(priority="whenever"), 422, "ServiceRequest.priority"),
         (lambda r: r.pop("identifier"), 400, "ServiceRequest.identifier"),

@@ -45,7 +45,9 @@ def test_a_summer_appointment_is_the_same_instant_as_the_api_gives_in_british_su
 
 
 def test_a_completed_case_is_a_procedure_performed_from_knife_to_skin_to_closure(demo: dict[str, User]) -> None:
-    times = CaseTimes.objects.filter(case__status="completed", knife_to_skin__isnull=False, closure__isnull=False).first()
+    times = CaseTimes.objects.filter(
+        case__status="completed", knife_to_skin__isnull=False, closure__isnull=False
+    ).first()
     assert times is not None
     procedure = body(fhir_client(demo["surgeon"]).get(f"/fhir/R4/Procedure/{times.case_id}"))
     assert procedure["status"] == "completed"
