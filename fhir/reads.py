@@ -257,8 +257,8 @@ def search_slots(search: Search) -> Page:
         ids = [parse_int_id("schedule", parse_reference("schedule", raw, kind="Schedule")) for raw in schedules]
         sessions = sessions.filter(theatre_id__in=[i for i in ids if i is not None])
     statuses = set(tokens(search, "status"))
-    if statuses - set(terms.SLOT_STATUSES):
-        raise invalid(f"`status` is one of {', '.join(terms.SLOT_STATUSES)}.", expression=["status"])
+    if statuses - terms.SLOT_STATUS_CODES:
+        raise invalid(f"`status` is one of {', '.join(sorted(terms.SLOT_STATUS_CODES))}.", expression=["status"])
     wanted_ids = set(tokens(search, "_id"))
     slots = [
         slot
@@ -299,14 +299,17 @@ def _patient_filter(search: Search, name: str = "patient") -> Q | None:
     return condition
 
 
-def _status_filter(search: Search, mapping: dict[str, str], extra: dict[str, Q] | None = None) -> Q | None:
+def _status_filter(
+    search: Search, mapping: dict[str, str], codes: frozenset[str], extra: dict[str, Q] | None = None
+) -> Q | None:
+    """Cases whose mapped status is one of the `status` tokens; a token outside the FHIR value set
+    `codes` is a 400, a valid one we never use matches nothing."""
     wanted = tokens(search, "status")
     if not wanted:
         return None
-    known = set(mapping.values()) | set(extra or {})
-    unknown = [w for w in wanted if w not in known]
+    unknown = [w for w in wanted if w not in codes]
     if unknown:
-        raise invalid(f"`status` {', '.join(unknown)} is not one this server uses.", expression=["status"])
+        raise invalid(f"`status` {', '.join(unknown)} is not a code of its FHIR value set.", expression=["status"])
     condition = Q(pk__in=[])
     for want in wanted:
         ours = [case_status for case_status, theirs in mapping.items() if theirs == want]
@@ -356,7 +359,7 @@ def search_appointments(search: Search, *, identified: bool) -> Page:
             if pk is not None:
                 condition |= Q(surgeon_id=pk) | Q(anaesthetist_id=pk)
         queryset = queryset.filter(condition)
-    status = _status_filter(search, terms.APPOINTMENT_STATUS)
+    status = _status_filter(search, terms.APPOINTMENT_STATUS, terms.APPOINTMENT_STATUS_CODES)
     if status is not None:
         queryset = queryset.filter(status)
     total, rows = _slice(search, queryset)
@@ -389,7 +392,7 @@ def search_service_requests(search: Search, *, identified: bool) -> Page:
     ids = _ids(search)
     if ids:
         queryset = queryset.filter(pk__in=[i for i in ids if i is not None])
-    status = _status_filter(search, terms.SERVICE_REQUEST_STATUS)
+    status = _status_filter(search, terms.SERVICE_REQUEST_STATUS, terms.REQUEST_STATUS_CODES)
     if status is not None:
         queryset = queryset.filter(status)
     patient = _patient_filter(search)
@@ -441,6 +444,7 @@ def search_procedures(search: Search) -> Page:
     status = _status_filter(
         search,
         terms.PROCEDURE_STATUS,
+        terms.EVENT_STATUS_CODES,
         extra={terms.ABANDONED_PROCEDURE_STATUS: Q(status=CaseStatus.CANCELLED)},
     )
     if status is not None:

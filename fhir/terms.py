@@ -59,4 +59,25 @@ SERVICE_REQUEST_STATUS = {
 PROCEDURE_STATUS = {"in_theatre": "in-progress", "completed": "completed"}
 ABANDONED_PROCEDURE_STATUS = "stopped"
 
-SLOT_STATUSES = ("free", "busy", "busy-unavailable")
+
+# The whole FHIR R4 value sets, for searches: a valid code we never use finds nothing; any other
+# value is a 400.
+APPOINTMENT_STATUS_CODES = frozenset(
+    {
+        "proposed",
+        "pending",
+        "booked",
+        "arrived",
+        "fulfilled",
+        "cancelled",
+        "noshow",
+        "entered-in-error",
+        "checked-in",
+        "waitlist",
+    }
+)
+REQUEST_STATUS_CODES = frozenset({"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"})
+EVENT_STATUS_CODES = frozenset(
+    {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
+)
+SLOT_STATUS_CODES = frozenset({"busy", "free", "busy-unavailable", "busy-tentative", "entered-in-error"})

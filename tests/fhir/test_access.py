@@ -125,6 +125,13 @@ def test_errors_are_operation_outcomes_with_the_right_status(
     outcome(client.get(url), status, code)
 
 
+def test_a_status_code_of_the_value_set_that_we_never_use_finds_nothing(demo: dict[str, User]) -> None:
+    client = fhir_client(demo["coordinator"])
+    assert body(client.get("/fhir/R4/Appointment?status=noshow"))["total"] == 0
+    assert body(client.get("/fhir/R4/ServiceRequest?status=draft"))["total"] == 0
+    assert body(client.get("/fhir/R4/Procedure?status=not-done"))["total"] == 0
+
+
 def test_unknown_search_parameters_are_ignored_unless_strict_handling_is_asked(demo: dict[str, User]) -> None:
     client = fhir_client(demo["coordinator"])
     lenient = body(client.get("/fhir/R4/ServiceRequest?status=active&colour=blue"))
