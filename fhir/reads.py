@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 
 from fhir import mapping as build
 from fhir import terms
@@ -187,7 +188,7 @@ def search_schedules(search: Search) -> Page:
 # --- Slot -------------------------------------------------------------------------------------
 
 SLOT_PARAMS = ("_id", "schedule", "start", "status")
-# A Slot search computes the lists' gaps, so it needs a window; a month is what a booking office looks at.
+# A Slot search computes the lists' gaps, so it covers a bounded window: at most 62 days.
 MAX_SLOT_WINDOW = dt.timedelta(days=62)
 
 
@@ -234,14 +235,24 @@ def read_slot(ident: str) -> Resource:
     raise not_found(f"Slot/{ident} is not known.")
 
 
-def _start_range(bounds: list[DateBound]) -> tuple[dt.datetime, dt.datetime]:
-    """The outer instants a start may take, from the lower (ge/gt/eq) and upper (lt/le/eq) bounds."""
+def _start_range(search: Search, bounds: list[DateBound]) -> tuple[dt.datetime, dt.datetime]:
+    """The outer instants a start may take, from the lower (ge/gt/eq) and upper (lt/le/eq) bounds.
+
+    A missing lower bound is the start of today (local); a missing upper one, 62 days after the
+    lower. Implied bounds join `bounds` and the search's `self` link, so the Bundle says what ran.
+    """
     lowers = [b.lower if b.prefix in ("ge", "eq") else b.upper for b in bounds if b.prefix in ("ge", "gt", "eq")]
     uppers = [b.upper if b.prefix in ("le", "eq") else b.lower for b in bounds if b.prefix in ("lt", "le", "eq")]
-    if not lowers or not uppers:
-        raise invalid(
-            "A Slot search needs `start=ge…` and `start=lt…` (a window of at most 62 days).", expression=["start"]
-        )
+    if not lowers:
+        today = dt.datetime.combine(timezone.localdate(), dt.time(0), tzinfo=timezone.get_current_timezone())
+        lowers = [today]
+        bounds.append(DateBound("ge", today, today + dt.timedelta(microseconds=1)))
+        search.used.append(("start", f"ge{today.isoformat()}"))
+    if not uppers:
+        implied = max(lowers) + MAX_SLOT_WINDOW
+        uppers = [implied]
+        bounds.append(DateBound("lt", implied, implied + dt.timedelta(microseconds=1)))
+        search.used.append(("start", f"lt{implied.isoformat()}"))
     lower, upper = max(lowers), min(uppers)
     if upper - lower > MAX_SLOT_WINDOW:
         raise invalid("The `start` window of a Slot search is at most 62 days.", expression=["start"])
@@ -250,7 +261,7 @@ def _start_range(bounds: list[DateBound]) -> tuple[dt.datetime, dt.datetime]:
 
 def search_slots(search: Search) -> Page:
     bounds = [parse_date("start", raw) for raw in search.values("start")]
-    lower, upper = _start_range(bounds)
+    lower, upper = _start_range(search, bounds)
     sessions = TheatreSession.objects.exclude(status=SessionStatus.CANCELLED).filter(start__lt=upper, end__gt=lower)
     schedules = tokens(search, "schedule")
     if schedules:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
@@ -111,7 +113,6 @@ def test_reads_of_patient_resources_are_audited_one_row_per_record(demo: dict[st
         ("/fhir/R4/Appointment?_count=10000", 400, "invalid"),
         ("/fhir/R4/Appointment?patient=Practitioner/1", 400, "invalid"),
         ("/fhir/R4/Appointment?_format=xml", 400, "not-supported"),
-        ("/fhir/R4/Slot?start=ge2027-03-01", 400, "invalid"),
         ("/fhir/R4/Slot?start=ge2027-01-01&start=lt2027-12-31", 400, "invalid"),
         ("/fhir/R4/Slot?start=ge2027-03-01&start=lt2027-03-08&status=open", 400, "invalid"),
         ("/fhir/R4/Appointment?date=ge99999-01-01", 400, "invalid"),
@@ -186,6 +187,18 @@ def test_a_search_page_costs_the_same_queries_at_any_size(
         with django_assert_num_queries(queries):
             bundle = body(client.get(f"/fhir/R4/{search}{'&' if '?' in search else '?'}_count={count}"))
         assert len(bundle.get("entry", [])) == min(count, bundle["total"])
+
+
+def test_a_slot_search_without_an_upper_bound_covers_62_days_and_says_so(demo: dict[str, User]) -> None:
+    """DESIGN §5.5's `Slot?schedule=…&start=ge…&status=free`: the window is implied, and shown."""
+    client = fhir_client(demo["viewer"])
+    today = timezone.localdate()
+    implied = body(client.get(f"/fhir/R4/Slot?schedule=1&start=ge{today}&status=free"))
+    explicit = body(
+        client.get(f"/fhir/R4/Slot?schedule=1&start=ge{today}&start=lt{today + dt.timedelta(days=62)}&status=free")
+    )
+    assert implied["total"] == explicit["total"] > 0
+    assert "start=lt" in unquote(implied["link"][0]["url"])
 
 
 def test_a_slot_page_costs_three_queries_however_many_lists(
