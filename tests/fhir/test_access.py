@@ -116,6 +116,8 @@ def test_reads_of_patient_resources_are_audited_one_row_per_record(demo: dict[st
         ("/fhir/R4/Slot?start=ge2027-01-01&start=lt2027-12-31", 400, "invalid"),
         ("/fhir/R4/Slot?start=ge2027-03-01&start=lt2027-03-08&status=open", 400, "invalid"),
         ("/fhir/R4/Appointment?date=ge99999-01-01", 400, "invalid"),
+        ("/fhir/R4/Appointment?date=le9999-12-31", 400, "invalid"),
+        ("/fhir/R4/Appointment/" + "9" * 40, 404, "not-found"),
     ],
 )
 def test_errors_are_operation_outcomes_with_the_right_status(
@@ -124,6 +126,12 @@ def test_errors_are_operation_outcomes_with_the_right_status(
     client = fhir_client(demo["coordinator"])
     client.raise_request_exception = False
     outcome(client.get(url), status, code)
+
+
+def test_dates_at_the_start_of_the_calendar_find_nothing_rather_than_fail(demo: dict[str, User]) -> None:
+    client = fhir_client(demo["coordinator"])
+    assert body(client.get("/fhir/R4/Appointment?date=lt0001-01-02"))["total"] == 0
+    assert body(client.get("/fhir/R4/Slot?start=ge0001-01-01&start=lt0001-01-05"))["total"] == 0
 
 
 def test_a_status_code_of_the_value_set_that_we_never_use_finds_nothing(demo: dict[str, User]) -> None:

@@ -148,7 +148,8 @@ def test_an_unknown_code_is_named_in_the_outcome(sender: Any, who: tuple[Patient
     assert "http://snomed.info/sct|12345" in outcome["issue"][0]["diagnostics"]
 
 
-def test_a_body_that_is_not_json_is_a_400_outcome(sender: Any) -> None:
-    response = sender.post("/fhir/R4/ServiceRequest", "{not json", content_type="application/fhir+json")
+@pytest.mark.parametrize("raw", ["{not json", "[" * 100_000, b"\xff\xfe{}"])
+def test_a_body_that_is_not_json_is_a_400_outcome(sender: Any, raw: str | bytes) -> None:
+    response = sender.post("/fhir/R4/ServiceRequest", raw, content_type="application/fhir+json")
     assert response.status_code == 400
     assert body(response)["issue"][0]["code"] == "structure"
