@@ -63,3 +63,32 @@ def test_a_completed_case_without_recorded_times_has_no_performed_period(demo: d
     CaseTimes.objects.filter(case=case).delete()
     procedure = body(fhir_client(demo["coordinator"]).get(f"/fhir/R4/Procedure/{case.pk}"))
     assert "performedPeriod" not in procedure
+
+
+def test_a_case_cancelled_from_its_list_is_a_cancelled_appointment_with_its_reason(demo: dict[str, User]) -> None:
+    case = Case.objects.filter(status="cancelled", cancellation__session__isnull=False).first()
+    assert case is not None
+    client = fhir_client(demo["coordinator"])
+    appointment = body(client.get(f"/fhir/R4/Appointment/{case.pk}"))
+    assert appointment["status"] == "cancelled"
+    assert appointment["cancelationReason"]["coding"][0]["code"] == case.cancellation.reason
+    assert "start" not in appointment  # a cancelled case lets go of its time
+    theatre = case.cancellation.session.theatre_id  # type: ignore[union-attr]
+    assert {"reference": f"Location/theatre-{theatre}"} in [p["actor"] for p in appointment["participant"]]
+    assert body(client.get(f"/fhir/R4/ServiceRequest/{case.pk}"))["status"] == "revoked"
+
+
+def test_a_waiting_case_is_an_active_request_with_its_snomed_codes_and_no_appointment(demo: dict[str, User]) -> None:
+    case = Case.objects.filter(status="waiting", procedure__slug="kyphoplasty").exclude(levels=[]).first()
+    assert case is not None
+    client = fhir_client(demo["coordinator"])
+    request = body(client.get(f"/fhir/R4/ServiceRequest/{case.pk}"))
+    assert request["status"] == "active" and request["intent"] == "order"
+    assert request["code"]["coding"][0] == {
+        "system": "http://snomed.info/sct",
+        "code": "429616001",
+        "display": "Percutaneous balloon kyphoplasty",
+    }
+    assert [site["text"] for site in request["bodySite"]] == case.levels
+    assert request["priority"] == {"P1": "stat", "P2": "asap", "P3": "urgent", "P4": "routine"}[case.priority]
+    assert client.get(f"/fhir/R4/Appointment/{case.pk}").status_code == 404
