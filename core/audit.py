@@ -115,11 +115,11 @@ def record_reads(*, actor: Actor, action: str, reads: Iterable[tuple[type[models
             actor=actor.user,
             actor_label=actor.label,
             action=action,
-            object_type=obj._meta.label_lower,
+            object_type=model._meta.label_lower,
             object_id=str(object_id),
             after=_jsonable(shown),
         )
-        for obj, object_id, shown in reads
+        for model, object_id, shown in reads
     ]
     AuditEntry.objects.bulk_create(entries)
     return len(entries)

@@ -201,10 +201,12 @@ def test_a_slot_search_without_an_upper_bound_covers_62_days_and_says_so(demo: d
     """DESIGN §5.5's `Slot?schedule=…&start=ge…&status=free`: the window is implied, and shown."""
     client = fhir_client(demo["viewer"])
     today = timezone.localdate()
-    implied = body(client.get(f"/fhir/R4/Slot?schedule=1&start=ge{today}&status=free"))
-    explicit = body(
-        client.get(f"/fhir/R4/Slot?schedule=1&start=ge{today}&start=lt{today + dt.timedelta(days=62)}&status=free")
-    )
+    window = f"start=ge{today}&start=lt{today + dt.timedelta(days=62)}"
+    every = body(client.get(f"/fhir/R4/Slot?status=free&{window}"))
+    assert every["total"] > 0
+    schedule = every["entry"][0]["resource"]["schedule"]["reference"]
+    implied = body(client.get(f"/fhir/R4/Slot?schedule={schedule}&status=free&start=ge{today}"))
+    explicit = body(client.get(f"/fhir/R4/Slot?schedule={schedule}&status=free&{window}"))
     assert implied["total"] == explicit["total"] > 0
     assert "start=lt" in unquote(implied["link"][0]["url"])
 
