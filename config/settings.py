@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "theatre",
     "procedures",
     "scheduling",
+    "fhir",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,8 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     re_path(r"^healthz/?$", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    # The FHIR R4 facade (DESIGN §5.5): its own app at the top of the import chain.
+    path("fhir/R4/", include("fhir.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -105,3 +105,21 @@ def record_saved(
 
 def history(obj: models.Model) -> models.QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).select_related("actor")
+
+
+def record_reads(*, actor: Actor, action: str, reads: Iterable[tuple[type[models.Model], str, Any]]) -> int:
+    """Append one entry per patient record disclosed by a read, in one insert (NHS IG: who saw whose
+    data, when). Each read is (model, object id, what was shown). Returns the count."""
+    entries = [
+        AuditEntry(
+            actor=actor.user,
+            actor_label=actor.label,
+            action=action,
+            object_type=model._meta.label_lower,
+            object_id=str(object_id),
+            after=_jsonable(shown),
+        )
+        for model, object_id, shown in reads
+    ]
+    AuditEntry.objects.bulk_create(entries)
+    return len(entries)

@@ -1,8 +1,10 @@
-"""The import order of DESIGN §1, proven: theatre ← procedures ← scheduling.
+"""The import order of DESIGN §1, proven: theatre ← procedures ← scheduling ← fhir.
 
 - theatre imports neither procedures nor scheduling, and procedures does not import scheduling
   (read from the syntax tree, so an import inside a function or a string given to importlib
   counts too).
+- fhir, the FHIR facade (DESIGN §5.5), sits on top: it may import every app, and no app imports
+  it (config wires its URLs, as it wires every app's).
 - theatre does not reach scheduling by string either. Following a reverse relation by name
   (`session.cases`, `_meta.get_field("cases").related_model`), filtering on a case's fields
   (`anaesthesia="general"`) or repeating its statuses as literals depends on scheduling as much
@@ -28,7 +30,12 @@ import pytest
 from django.apps import apps
 
 ROOT = Path(__file__).resolve().parent.parent
-HIGHER = {"theatre": ("procedures", "scheduling"), "procedures": ("scheduling",)}
+HIGHER = {
+    "core": ("fhir",),
+    "theatre": ("procedures", "scheduling", "fhir"),
+    "procedures": ("scheduling", "fhir"),
+    "scheduling": ("fhir",),
+}
 
 # Words of scheduling's domain (matched against every word of names, strings and comments,
 # identifiers split at underscores and capitals: `listed_cases`, `CaseStatus`, `nhs_number`).

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
 from django.db import transaction
@@ -57,6 +58,8 @@ class Row:
     query: str | Callable[[PermissionWorld], str] = ""
     # The server's clock for this row's calls, if it matters (the WHO sign in: the list's day).
     clock: Callable[[PermissionWorld], dt.datetime] | None = None
+    # How `body` is sent: "json", or "form" (application/x-www-form-urlencoded, FHIR's POST _search).
+    format: str = "json"
 
 
 def row(
@@ -76,6 +79,14 @@ def row(
 def read(ok: int = 200, **options: Any) -> Row:
     """Every role reads; anonymous users get nothing."""
     return row(403, ok, ok, ok, ok, ok, ok, **options)
+
+
+def fhir_read(ok: int = 200, **options: Any) -> Row:
+    """Every role reads through FHIR; anonymous requests get 401 (a FHIR client's cue to log in)."""
+    return row(401, ok, ok, ok, ok, ok, ok, **options)
+
+
+NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 def manage(ok: int, **options: Any) -> Row:
@@ -216,6 +227,32 @@ EXTRA: dict[str, Row] = {
         403,
         body=lambda w: {"date_from": "2027-03-01", "date_to": "2027-03-31", "commit": True},
     ),
+    # --- The FHIR R4 facade (/fhir/R4/, DESIGN §5.5): the API's roles, unchanged. Anonymous gets
+    # 401 (token authentication first, so FHIR clients see `WWW-Authenticate: Token`). Viewers get
+    # no Patient resource and no identifiers; coordinators (and admins) alone take referrals.
+    "GET /fhir/R4/metadata": fhir_read(),
+    "GET /fhir/R4/Patient": row(401, 403, 200, 200, 200, 200, 200),
+    "GET /fhir/R4/Patient/{id}": row(401, 403, 200, 200, 200, 200, 200),
+    "POST /fhir/R4/Patient/_search": row(
+        401, 403, 200, 200, 200, 200, 200, format="form", body=lambda w: {"identifier": f"{NHS_SYSTEM}|{PATIENT_NHS}"}
+    ),
+    "GET /fhir/R4/Practitioner": fhir_read(),
+    "GET /fhir/R4/Practitioner/{id}": fhir_read(target={"id": "surgeon_staff"}),
+    "GET /fhir/R4/Location": fhir_read(),
+    "GET /fhir/R4/Location/theatre-{id}": fhir_read(target={"id": "theatre"}),
+    "GET /fhir/R4/Schedule": fhir_read(),
+    "GET /fhir/R4/Schedule/{id}": fhir_read(target={"id": "theatre"}),
+    "GET /fhir/R4/Slot": fhir_read(
+        query=lambda w: f"?start=ge{w.session.start.date()}&start=lt{w.other_session.end.date()}"
+    ),
+    "GET /fhir/R4/Slot/case-{id}": fhir_read(target={"id": "case"}),
+    "GET /fhir/R4/Appointment": fhir_read(query=lambda w: f"?patient=Patient/{w.patient.pk}"),
+    "GET /fhir/R4/Appointment/{id}": fhir_read(),
+    "GET /fhir/R4/ServiceRequest": fhir_read(query="?status=active"),
+    "GET /fhir/R4/ServiceRequest/{id}": fhir_read(),
+    "POST /fhir/R4/ServiceRequest": row(401, 403, 400, 403, 403, 403, 400),  # empty body: no identifier
+    "GET /fhir/R4/Procedure": fhir_read(),
+    "GET /fhir/R4/Procedure/{id}": fhir_read(target={"id": "case_in_theatre"}),
 }
 
 
@@ -248,6 +285,11 @@ DEFAULT_TARGETS: dict[str, str] = {
     "procedures": "template",
     "versions": "version",
     "unavailability": "unavailability",
+    # FHIR resource types (the facade's paths have no trailing slash).
+    "Patient": "patient",
+    "Appointment": "case",
+    "ServiceRequest": "case",
+    "Procedure": "case",
 }
 
 
@@ -281,7 +323,7 @@ class _Rollback(Exception):
 def call(world: PermissionWorld, role: str, operation: str, spec: Row) -> tuple[int, str]:
     method, path = operation.split(" ", 1)
     query = spec.query(world) if callable(spec.query) else spec.query
-    url = PREFIX + fill(path, world, spec.target) + query
+    url = ("" if path.startswith("/fhir/") else PREFIX) + fill(path, world, spec.target) + query
     client = world.client(role)
     body = spec.body(world) if spec.body is not None else {}
     result: tuple[int, str] = (0, "")
@@ -293,7 +335,12 @@ def call(world: PermissionWorld, role: str, operation: str, spec: Row) -> tuple[
     try:
         with clock, transaction.atomic():
             send = getattr(client, method.lower())
-            response = send(url) if method == "GET" else send(url, body, format="json")
+            if method == "GET":
+                response = send(url)
+            elif spec.format == "form":
+                response = send(url, urlencode(body), content_type="application/x-www-form-urlencoded")
+            else:
+                response = send(url, body, format="json")
             result = (response.status_code, response.content.decode("utf-8", errors="replace"))
             raise _Rollback
     except _Rollback:
