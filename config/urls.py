@@ -17,4 +17,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    # The staff UI last: its pages are at the root (/, /waiting/, /cases/<id>/, /login/).
+    path("", include("ui.urls")),
 ]

@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.pagination import LargePagePagination
 from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
 from scheduling.api.views import IdentifiedContextMixin
@@ -168,6 +169,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
     """Lists with their ordered cases and utilisation. DELETE cancels (a list is never erased)."""
 
     permission_classes = [CoordinatorWritesOthersRead]
+    pagination_class = LargePagePagination
     serializer_class = SessionSerializer
     filterset_class = SessionFilter
 

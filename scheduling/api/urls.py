@@ -5,6 +5,7 @@ from scheduling.api import plans, sessions, times, views
 from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.durations import ProcedureDurationsView
+from scheduling.api.me import MeView
 from scheduling.api.reminders import CaseRemindersView
 from scheduling.api.reports import TheatreUtilisationView
 
@@ -19,6 +20,7 @@ router.register("cases", times.CaseTimesViewSet, basename="case-times")
 router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
     path("reminders/", CaseRemindersView.as_view(), name="reminders"),
     path("staff/<int:pk>/calendar.ics", StaffCalendarView.as_view(), name="staff-calendar"),

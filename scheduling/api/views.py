@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import LargePagePagination
 from core.audit import Actor
 from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
@@ -74,6 +75,7 @@ class CaseViewSet(
 
     permission_classes = [CoordinatorWritesOthersRead]
     serializer_class = s.CaseOutput
+    pagination_class = LargePagePagination
     filterset_fields = ["status", "surgeon", "priority"]
 
     def get_queryset(self) -> QuerySet[Case]:

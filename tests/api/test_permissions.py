@@ -82,6 +82,7 @@ def manage(ok: int, **options: Any) -> Row:
 
 TABLE: dict[str, Row] = {
     # --- theatre: the estate, staff, timetables and sessions (coordinators manage, all read) ---
+    "GET /me/": read(),  # who am I: roles and staff link, for the staff UI
     "GET /sites/": read(),
     "POST /sites/": manage(400),
     "GET /sites/{id}/": read(),
@@ -185,6 +186,9 @@ EXTRA: dict[str, Row] = {
         query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
     ),
     "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(403, 200, 200, 403, 403, 403, 200),
+    # The staff UI's board reads a week of lists in one page (page_size up to 500).
+    "GET /sessions/?page_size=500": read(),
+    "GET /cases/?page_size=500&status=waiting": read(),
 }
 
 
