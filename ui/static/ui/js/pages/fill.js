@@ -1,6 +1,6 @@
 // Fill lists (DESIGN §5.4): preview a fill for a date range, see each placement and why each
 // unplaced case was left out, then commit (coordinators). Admins and coordinators preview.
-import { api, errorMessage, hasRole, idempotencyKey, me } from "../api.js";
+import { api, errorMessage, idempotencyKey, me } from "../api.js";
 import { h, replace, field, loading } from "../dom.js";
 import { addDays, fmtDateTime, fmtTime, today, words, fmtPercent } from "../format.js";
 import { run } from "../page.js";
@@ -26,7 +26,8 @@ function multiSelect(name, options, label) {
 
 async function draw(root) {
   const user = await me();
-  const canCommit = hasRole(user, "coordinator");
+  // Coordinators commit; admins only preview (DESIGN §5.4), so not hasRole, which admits admins.
+  const canCommit = user.roles.includes("coordinator");
   const [theatres, surgeons, waiting] = await Promise.all([
     api("theatres/"),
     api("staff/", { params: { role: "surgeon" } }),
