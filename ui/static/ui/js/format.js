@@ -3,8 +3,16 @@
 
 const zone = () => document.body.dataset.tz || "Europe/London";
 
+// Building an Intl.DateTimeFormat is costly and a board formats hundreds of times: keep each one.
+const formatters = new Map();
+
 function parts(iso, options) {
-  const formatter = new Intl.DateTimeFormat("en-GB", { timeZone: zone(), ...options });
+  const key = JSON.stringify(options);
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-GB", { timeZone: zone(), ...options });
+    formatters.set(key, formatter);
+  }
   return Object.fromEntries(formatter.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
 }
 

@@ -80,13 +80,25 @@ async function draw(root) {
     return `${who} · ${c.priority} · ${words(c.procedure)} ${c.levels.join(", ")}`;
   }
 
+  // The lists the placements go into, for their theatre and day (one request per preview).
+  let listsById = new Map();
+  async function loadLists(body) {
+    const lists = await api("sessions/", { params: { date_from: body.date_from, date_to: body.date_to, page_size: 500 } });
+    listsById = new Map(lists.results.map((s) => [s.id, s]));
+  }
+
+  function listLabel(id) {
+    const s = listsById.get(id);
+    return s ? `${theatreName.get(s.theatre) || s.theatre_name}, ${s.surgeon_name}` : `List ${id}`;
+  }
+
   function drawAnswer(answer) {
     const placements = h(
       "table",
       { id: "placements" },
       h("caption", {}, `${answer.placements.length} placements`),
       h("thead", {}, h("tr", {}, ["Case", "When", "List"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, answer.placements.map((p) => h("tr", {}, h("td", {}, h("a", { href: `/cases/${p.case}/` }, caseLabel(p.case))), h("td", {}, `${fmtDateTime(p.start)}–${fmtTime(p.end)}`), h("td", {}, `List ${p.session}`)))),
+      h("tbody", {}, answer.placements.map((p) => h("tr", {}, h("td", {}, h("a", { href: `/cases/${p.case}/` }, caseLabel(p.case))), h("td", {}, `${fmtDateTime(p.start)}–${fmtTime(p.end)}`), h("td", {}, listLabel(p.session))))),
     );
     const unplaced = h(
       "table",
@@ -125,7 +137,9 @@ async function draw(root) {
     event.preventDefault();
     replace(result, loading("Working out the fill…"));
     try {
-      drawAnswer(await api("fill/", { method: "POST", body: request(false) }));
+      const body = request(false);
+      const [answer] = await Promise.all([api("fill/", { method: "POST", body }), loadLists(body)]);
+      drawAnswer(answer);
     } catch (error) {
       replace(result, errorMessage(error, "No preview. "));
     }
