@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from scheduling.models import Patient
 from tests.builders.world import session_at
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, TheatreFactory
 from tests.ui.conftest import Pages, check_accessibility, login, ready, screenshot
 from tests.ui.world import UiWorld
 
@@ -36,6 +36,14 @@ def populate(world: UiWorld) -> dict[str, int]:
         for levels, priority in ((("T12", "L1"), "P2"), (("L2",), "P3"))
     ]
     world.approve(booked[0])
+    # A second theatre with the other surgeon's afternoon list, and a locked list with no cases yet.
+    day = world.future.start.date()
+    theatre_2 = TheatreFactory(site=world.theatre.site, name="Theatre 2", capabilities=world.theatre.capabilities)
+    afternoon = session_at(
+        day + dt.timedelta(days=1), hour=13, theatre=theatre_2, surgeon=world.other_surgeon, period="pm"
+    )
+    world.booked_case(afternoon, surgeon_id=world.other_surgeon.pk, levels=("T11",))
+    session_at(day + dt.timedelta(days=2), theatre=world.theatre, surgeon=world.surgeon, status="locked", period="am")
     for priority, days in (("P1", 2), ("P2", 25), ("P3", 70), ("P4", 140)):
         world.waiting_case(priority=priority, referral_date=timezone.localdate() - dt.timedelta(days=days))
     return {"case": booked[0].pk}

@@ -119,7 +119,9 @@ async function draw(root) {
       grid.append(h("div", { class: "day" }, lists.length ? lists.map(listCard) : h("div", { class: "empty" }, "No list")));
     }
   }
-  const summary = h("p", { class: "muted" }, `${sessions.count} lists, ${sessions.results.reduce((n, s) => n + s.cases.length, 0)} cases this week.`);
+  const caseCount = sessions.results.reduce((n, s) => n + s.cases.length, 0);
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const summary = h("p", { class: "muted" }, `${plural(sessions.count, "list")}, ${plural(caseCount, "case")} this week.`);
   replace(root, filters, nav, summary, grid);
   document.body.dataset.ready = "board";
 }
