@@ -103,7 +103,7 @@ def seed(monday: dt.date) -> None:
     for i, session in enumerate(sessions):
         for slot in range(CASES_PER_LIST):
             n = i * CASES_PER_LIST + slot
-            start = session.start + dt.timedelta(minutes=90 * slot)
+            case_start = session.start + dt.timedelta(minutes=90 * slot)
             cases.append(
                 Case(
                     reference=f"BU-{n:06d}",
@@ -118,8 +118,8 @@ def seed(monday: dt.date) -> None:
                     estimated_minutes=90,
                     status="booked",
                     session=session,
-                    start=start,
-                    end=start + dt.timedelta(minutes=90),
+                    start=case_start,
+                    end=case_start + dt.timedelta(minutes=90),
                 )
             )
     Case.objects.bulk_create(cases)
