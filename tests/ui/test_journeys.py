@@ -145,24 +145,42 @@ def test_a_slot_taken_meanwhile_shows_the_servers_message_and_changes_nothing(pa
 
 
 def test_a_viewer_sees_the_board_without_patient_names_or_nhs_numbers(pages: Pages, world: UiWorld) -> None:
-    """Neither the page's text nor any API response it received carries a name or NHS number."""
+    """Neither the pages' text nor any API response they received carries a name, NHS number or
+    MRN: the board, and the waiting list and case page a viewer can also open."""
     patient = PatientFactory(given_name="Philippa", family_name="Gathercole", nhs_number="9434765919")
     case = world.booked_case(world.future, patient=patient)
+    waiting = world.waiting_case(patient=PatientFactory(given_name="Leofric", family_name="Attenborough"))
     page = pages.new()
     bodies: list[str] = []
     page.on("response", lambda r: bodies.append(r.text()) if "/api/v1/" in r.url else None)
+    secrets = (
+        "Philippa",
+        "Gathercole",
+        "9434765919",
+        patient.mrn,
+        "Leofric",
+        "Attenborough",
+        waiting.patient.nhs_number,
+    )
+
     login(page, "viewer", next_path=f"/?week={world.future.start.date().isoformat()}")
     ready(page, "board")
     card = page.locator(f"article[data-session='{world.future.pk}']")
     expect(card).to_contain_text(case.reference)
-    text = page.locator("body").inner_text()
-    assert bodies, "the board read the API"
-    for secret in ("Philippa", "Gathercole", "9434765919", patient.mrn):
-        assert secret not in text
-        assert not [b for b in bodies if secret in b]
+    check_accessibility(page)
+    texts = [page.locator("body").inner_text()]
+    for path, name in (("/waiting/", "waiting"), (f"/cases/{case.pk}/", "case")):
+        page.goto(path)
+        ready(page, name)
+        texts.append(page.locator("body").inner_text())
+    expect(page.locator("#plan")).to_contain_text("Timed steps")  # the plan, without the patient
+
+    assert len(bodies) >= 6, "the pages read the API"
+    for secret in secrets:
+        assert not [t for t in texts if secret in t], secret
+        assert not [b for b in bodies if secret in b], secret
     # Viewers get no booking or case forms in the navigation either.
     expect(page.get_by_role("link", name="New case")).to_have_count(0)
-    check_accessibility(page)
 
 
 def test_the_surgeon_approves_their_case_and_another_surgeon_sees_no_approve(pages: Pages, world: UiWorld) -> None:
