@@ -248,3 +248,30 @@ def test_the_coordinator_confirms_and_the_anaesthetist_signs_the_checklist_throu
     anaesthetist_id = world.users["anaesthetist"].pk
     assert signed == [("sign_in", anaesthetist_id), ("time_out", anaesthetist_id), ("sign_out", anaesthetist_id)]
     screenshot(anaesthetist, "case")
+
+
+def test_the_coordinator_moves_a_booked_case_then_cancels_it_with_a_reason(pages: Pages, world: UiWorld) -> None:
+    case = world.booked_case(world.future)
+    first_start = case.start
+    page = pages.logged_in("coordinator")
+    page.goto(f"/cases/{case.pk}/")
+    ready(page, "case")
+    page.get_by_role("button", name="Find another slot").click()
+    target = page.locator(".slot-list button").filter(has_text="Move to").first
+    session_id, start = target.get_attribute("data-session"), target.get_attribute("data-start")
+    assert session_id is not None and start is not None
+    target.click()
+    expect(page.locator(".success")).to_contain_text("Moved")
+    case.refresh_from_db()
+    assert (case.status, case.session_id, case.start) == ("booked", int(session_id), dt.datetime.fromisoformat(start))
+    assert case.start != first_start
+
+    page.reload()
+    ready(page, "case")
+    page.get_by_label("Reason", exact=True).select_option("patient_request")
+    page.get_by_label("Note (optional unless the reason needs one)").fill("Prefers to wait until after a family event.")
+    page.get_by_role("button", name="Cancel case").click()
+    ready(page, "case")
+    expect(page.locator("#case-status")).to_have_text("Cancelled")
+    case.refresh_from_db()
+    assert case.status == "cancelled" and case.cancel_reason == "patient_request"

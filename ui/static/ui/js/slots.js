@@ -5,7 +5,8 @@ import { api, errorMessage, idempotencyKey } from "./api.js";
 import { h, replace, loading } from "./dom.js";
 import { fmtDateTime, fmtTime, localDate } from "./format.js";
 
-export async function showSlots(container, caseId, theatresById, { onBooked, limit = 6 } = {}) {
+// `action` is "book" (a waiting case) or "move" (a booked one; availability leaves its own time out).
+export async function showSlots(container, caseId, theatresById, { onBooked, limit = 6, action = "book" } = {}) {
   replace(container, loading("Finding slots…"));
   let slots;
   try {
@@ -25,31 +26,32 @@ export async function showSlots(container, caseId, theatresById, { onBooked, lim
     slots.results.map((slot) => {
       const theatre = theatresById.get(slot.theatre)?.name || `Theatre ${slot.theatre}`;
       const label = `${fmtDateTime(slot.start)}–${fmtTime(slot.end)}, ${theatre}`;
-      const button = h("button", { type: "button", class: "primary", dataset: { session: slot.session, start: slot.start } }, `Book ${label}`);
-      button.addEventListener("click", () => book(button, caseId, slot, label, status, onBooked));
+      const verb = action === "move" ? "Move to" : "Book";
+      const button = h("button", { type: "button", class: "primary", dataset: { session: slot.session, start: slot.start } }, `${verb} ${label}`);
+      button.addEventListener("click", () => book(button, caseId, slot, label, status, onBooked, action));
       return h("li", { class: "actions" }, button);
     }),
   );
   replace(container, h("p", {}, "Free slots, earliest first:"), list, status);
 }
 
-async function book(button, caseId, slot, label, status, onBooked) {
+async function book(button, caseId, slot, label, status, onBooked, action) {
   const buttons = button.closest("ul").querySelectorAll("button");
   buttons.forEach((b) => (b.disabled = true));
   replace(status, loading("Booking…"));
   try {
-    const booked = await api(`cases/${caseId}/book/`, {
+    const booked = await api(`cases/${caseId}/${action}/`, {
       method: "POST",
       body: { session: slot.session, start: slot.start },
       headers: { "Idempotency-Key": idempotencyKey() },
     });
-    replace(status, h("p", { class: "success", role: "status" }, `Booked: ${label}. `, h("a", { href: `/?week=${localDate(booked.start)}` }, "See it on the board")));
+    replace(status, h("p", { class: "success", role: "status" }, `${action === "move" ? "Moved" : "Booked"}: ${label}. `, h("a", { href: `/?week=${localDate(booked.start)}` }, "See it on the board")));
     onBooked?.(booked);
   } catch (error) {
     // The message sits beside the action; the slot list stays so another slot can be chosen.
     const item = button.closest("li");
     item.querySelector(".error")?.remove();
-    item.append(errorMessage(error, "Not booked. "));
+    item.append(errorMessage(error, action === "move" ? "Not moved. " : "Not booked. "));
     replace(status);
     buttons.forEach((b) => (b.disabled = false));
   }

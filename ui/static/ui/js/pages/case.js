@@ -221,18 +221,46 @@ async function draw(root) {
     actionStatus,
   );
   const sections = [summary];
-  if (isCoordinator && kase.status === "waiting") {
-    const theatres = await api("theatres/");
+  if (isCoordinator && ["waiting", "booked", "confirmed"].includes(kase.status)) {
+    const [theatres, reasons] = await Promise.all([api("theatres/"), api("cancel-reasons/")]);
+    const action = kase.status === "waiting" ? "book" : "move";
     const slotsBox = h("div");
-    const find = h("button", { type: "button", class: "primary" }, "Find slots");
-    find.addEventListener("click", () => showSlots(slotsBox, kase.id, new Map(theatres.results.map((t) => [t.id, t])), {}));
-    sections.push(panel("Book", "book", h("div", { class: "actions" }, find), slotsBox));
+    const find = h("button", { type: "button", class: "primary" }, action === "book" ? "Find slots" : "Find another slot");
+    find.addEventListener("click", () => showSlots(slotsBox, kase.id, new Map(theatres.results.map((t) => [t.id, t])), { action }));
+    sections.push(panel(action === "book" ? "Book" : "Move", "book", h("div", { class: "actions" }, find), slotsBox));
+    sections.push(cancelPanel(reasons));
   }
   sections.push(planPanel(plan), checklistPanel(checklist, user, () => location.reload()), timesPanel(times));
   if (reminders) sections.push(remindersPanel(reminders));
   if (history) sections.push(historyPanel(history));
   replace(root, sections);
   document.body.dataset.ready = "case";
+}
+
+function cancelPanel(reasons) {
+  const status = h("div", { "aria-live": "assertive" });
+  const reason = h("select", { name: "reason", id: "cancel-reason", required: true }, h("option", { value: "" }, "Choose a reason"));
+  for (const r of reasons.filter((r) => !r.in_theatre_only)) reason.append(h("option", { value: r.code }, r.label));
+  const note = h("textarea", { name: "note", id: "cancel-note", rows: 2 });
+  const submit = h("button", { type: "submit", class: "danger" }, "Cancel case");
+  const form = h(
+    "form",
+    { id: "cancel-form" },
+    h("div", { class: "field" }, h("label", { for: "cancel-reason" }, "Reason"), reason),
+    h("div", { class: "field" }, h("label", { for: "cancel-note" }, "Note (optional unless the reason needs one)"), note),
+    h("div", { class: "actions" }, submit),
+    status,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!reason.value) {
+      replace(status, h("p", { class: "error", role: "alert" }, "Choose a reason for cancelling."));
+      reason.focus();
+      return;
+    }
+    act(submit, `cases/${caseId}/cancel/`, { reason: reason.value, note: note.value }, status, "Not cancelled. ");
+  });
+  return panel("Cancel", "cancel", form);
 }
 
 async function act(button, path, body, status, prefix) {
