@@ -9,7 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from scheduling.models import Case, ChecklistEntry, Patient
+from scheduling.models import Case, CaseTimes, ChecklistEntry, Patient
+from tests.builders.clinic import confirm, sign
 from tests.factories import LONDON, PatientFactory
 from tests.ui.conftest import Pages, check_accessibility, login, ready, screenshot
 from tests.ui.world import UiWorld
@@ -275,3 +276,24 @@ def test_the_coordinator_moves_a_booked_case_then_cancels_it_with_a_reason(pages
     expect(page.locator("#case-status")).to_have_text("Cancelled")
     case.refresh_from_db()
     assert case.status == "cancelled" and case.cancel_reason == "patient_request"
+
+
+def test_the_anaesthetist_records_theatre_times_in_local_time(pages: Pages, world: UiWorld) -> None:
+    """After sign in, times typed as the theatre clock shows them are stored as those instants."""
+    case = world.booked_case(world.today)
+    world.approve(case)
+    confirm(case, by=world.users["coordinator"])
+    sign(case, "sign_in", by=world.users["anaesthetist"])
+    now = dt.datetime.now(LONDON).replace(second=0, microsecond=0)
+    page = pages.logged_in("anaesthetist")
+    page.goto(f"/cases/{case.pk}/")
+    ready(page, "case")
+    form = page.locator("#times-form")
+    form.get_by_label("Anaesthesia start").fill(f"{now:%H:%M}")
+    form.get_by_label("In theatre").fill(f"{now:%H:%M}")
+    form.get_by_role("button", name="Record times").click()
+    ready(page, "case")
+    expect(page.locator("#times")).to_contain_text(f"{now:%H:%M}")
+    times = CaseTimes.objects.get(case=case)
+    assert times.anaesthesia_start == now and times.in_theatre == now
+    assert times.knife_to_skin is None

@@ -116,3 +116,17 @@ export function words(code) {
   if (code === null || code === undefined || code === "") return "—";
   return WORDS[code] || String(code).replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
 }
+
+// A wall-clock time typed on a list's local date ("09:30" on "2026-12-02"), as an instant with an
+// offset for the API. The zone's offset is read from Intl twice, which settles it across a clock change.
+export function zonedISO(dateStr, timeStr) {
+  const [y, m, d] = dateStr.split("-").map(Number);
+  const [hh, mm] = timeStr.split(":").map(Number);
+  const wanted = Date.UTC(y, m - 1, d, hh, mm);
+  let guess = wanted;
+  for (let i = 0; i < 2; i += 1) {
+    const p = parts(new Date(guess).toISOString(), { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    guess += wanted - Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute));
+  }
+  return new Date(guess).toISOString();
+}

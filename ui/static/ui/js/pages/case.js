@@ -3,7 +3,7 @@
 // drawn from the API's own item definitions, theatre times, reminders and history.
 import { api, errorMessage, hasRole, idempotencyKey, me } from "../api.js";
 import { h, replace, loading } from "../dom.js";
-import { fmtDate, fmtDateTime, fmtMinutes, fmtTime, words } from "../format.js";
+import { fmtDate, fmtDateTime, fmtMinutes, fmtShortDate, fmtTime, localDate, words, zonedISO } from "../format.js";
 import { run, setTitle } from "../page.js";
 import { showSlots } from "../slots.js";
 
@@ -125,15 +125,45 @@ function checklistPanel(state, user, reload) {
   return panel("WHO Surgical Safety Checklist", "checklist", signed.length ? h("ul", {}, signed) : h("p", { class: "muted" }, "No phase signed yet."), body);
 }
 
-function timesPanel(times) {
-  const rows = times.order.map((name) => h("tr", {}, h("th", { scope: "row" }, words(name)), h("td", {}, fmtDateTime(times.milestones[name]))));
+function timesPanel(times, kase, canRecord) {
   const recorded = times.order.some((n) => times.milestones[n]);
-  return panel(
-    "Theatre times",
-    "times",
-    recorded ? h("table", {}, h("tbody", {}, rows)) : h("p", { class: "muted" }, "No theatre times recorded yet."),
-    times.touch ? h("p", {}, `Touch time: ${fmtMinutes(times.touch.minutes ?? times.touch)}`) : null,
+  const table = recorded
+    ? h("table", {}, h("tbody", {}, times.order.map((name) => h("tr", {}, h("th", { scope: "row" }, words(name)), h("td", {}, fmtDateTime(times.milestones[name]))))))
+    : h("p", { class: "muted" }, "No theatre times recorded yet.");
+  const touch = times.touch ? h("p", {}, `Touch time: ${fmtMinutes(times.touch.minutes ?? times.touch)}`) : null;
+  // Times are recorded once the case is in theatre (after the WHO sign in), DESIGN §5.1.
+  if (!canRecord || !["in_theatre", "completed"].includes(kase.status) || !kase.start) return panel("Theatre times", "times", table, touch);
+  const day = localDate(kase.start);
+  const status = h("div", { "aria-live": "assertive" });
+  const inputs = times.order.map((name) => {
+    const value = times.milestones[name] ? fmtTime(times.milestones[name]) : "";
+    return h("div", { class: "field", dataset: { field: name } }, h("label", { for: `t-${name}` }, `${words(name)} (${fmtShortDate(day)})`), h("input", { type: "time", id: `t-${name}`, name, value, dataset: { was: value } }));
+  });
+  const reason = h("input", { type: "text", id: "t-reason", name: "reason", maxlength: 500 });
+  const form = h(
+    "form",
+    { id: "times-form" },
+    h("div", { class: "filters" }, inputs),
+    h("div", { class: "field" }, h("label", { for: "t-reason" }, "Reason (needed to change a time already recorded)"), reason),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Record times")),
+    status,
   );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const milestones = {};
+    for (const name of times.order) {
+      const el = form.elements[name];
+      if (el.value === el.dataset.was) continue;
+      milestones[name] = el.value ? zonedISO(day, el.value) : null;
+    }
+    if (!Object.keys(milestones).length) {
+      replace(status, h("p", { class: "info" }, "Nothing changed."));
+      return;
+    }
+    const body = reason.value ? { milestones, reason: reason.value } : { milestones };
+    act(form.querySelector("button[type=submit]"), `cases/${caseId}/times/`, body, status, "Times not recorded. ");
+  });
+  return panel("Theatre times", "times", table, touch, form);
 }
 
 function remindersPanel(reminders) {
@@ -230,7 +260,9 @@ async function draw(root) {
     sections.push(panel(action === "book" ? "Book" : "Move", "book", h("div", { class: "actions" }, find), slotsBox));
     sections.push(cancelPanel(reasons));
   }
-  sections.push(planPanel(plan), checklistPanel(checklist, user, () => location.reload()), timesPanel(times));
+  // Coordinators and the theatre team record times; the server checks it is this case's team.
+  const canRecord = hasRole(user, "coordinator", "surgeon", "anaesthetist");
+  sections.push(planPanel(plan), checklistPanel(checklist, user, () => location.reload()), timesPanel(times, kase, canRecord));
   if (reminders) sections.push(remindersPanel(reminders));
   if (history) sections.push(historyPanel(history));
   replace(root, sections);
