@@ -41,8 +41,8 @@ def test_an_admin_previews_but_cannot_commit_and_a_surgeon_has_no_fill(world: Ui
     admin.goto("/fill/")
     ready(admin, "fill")
     admin.get_by_role("button", name="Preview fill").click()
-    expect(admin.locator("#placements")).to_contain_text("1 placements")
-    expect(admin.get_by_role("button", name="Book these 1 placements")).to_have_count(0)
+    expect(admin.locator("#placements")).to_contain_text("1 placement")
+    expect(admin.get_by_role("button", name="Book this placement")).to_have_count(0)
 
     surgeon = pages.logged_in("surgeon")
     expect(surgeon.get_by_role("link", name="Fill lists")).to_have_count(0)

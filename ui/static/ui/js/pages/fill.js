@@ -20,6 +20,8 @@ const UNPLACED = {
   no_session: "Its surgeon has no list in the range.",
 };
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function multiSelect(name, options, label) {
   return field(label, h("select", { name, multiple: true, size: Math.min(5, Math.max(2, options.length)) }, options.map(([v, t]) => h("option", { value: v }, t))), "None chosen means all");
 }
@@ -96,7 +98,7 @@ async function draw(root) {
     const placements = h(
       "table",
       { id: "placements" },
-      h("caption", {}, `${answer.placements.length} placements`),
+      h("caption", {}, plural(answer.placements.length, "placement")),
       h("thead", {}, h("tr", {}, ["Case", "When", "List"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, answer.placements.map((p) => h("tr", {}, h("td", {}, h("a", { href: `/cases/${p.case}/` }, caseLabel(p.case))), h("td", {}, `${fmtDateTime(p.start)}–${fmtTime(p.end)}`), h("td", {}, listLabel(p.session))))),
     );
@@ -117,7 +119,7 @@ async function draw(root) {
     const parts = [summary, placements, unplaced];
     if (!answer.committed && canCommit && answer.placements.length) {
       const status = h("div", { "aria-live": "assertive" });
-      const commit = h("button", { type: "button", class: "primary", id: "commit-fill" }, `Book these ${answer.placements.length} placements`);
+      const commit = h("button", { type: "button", class: "primary", id: "commit-fill" }, `Book ${answer.placements.length === 1 ? "this placement" : `these ${answer.placements.length} placements`}`);
       commit.addEventListener("click", async () => {
         commit.disabled = true;
         replace(status, loading("Booking…"));
