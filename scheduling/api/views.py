@@ -38,6 +38,7 @@ class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
 
     permission_classes = [CoordinatorWritesOthersRead]
     serializer_class = s.PatientOutput
+    pagination_class = LargePagePagination  # the new-case form's patient picker reads one page
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Patient]:

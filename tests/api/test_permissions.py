@@ -189,6 +189,7 @@ EXTRA: dict[str, Row] = {
     # The staff UI's board reads a week of lists in one page (page_size up to 500).
     "GET /sessions/?page_size=500": read(),
     "GET /cases/?page_size=500&status=waiting": read(),
+    "GET /patients/?page_size=500": read(),
 }
 
 

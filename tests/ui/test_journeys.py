@@ -71,6 +71,8 @@ def test_coordinator_creates_patient_and_kyphoplasty_case_books_a_slot_and_sees_
     ready(page, "case_new")
     patient = Patient.objects.get(nhs_number=NEW_NHS)
     expect(page.get_by_label("Patient", exact=True)).to_have_value(str(patient.pk))
+    page.get_by_label("Find a patient").fill("quarrington")  # narrows the list in the page
+    expect(page.get_by_label("Patient", exact=True)).to_have_value(str(patient.pk))
     expect(page.get_by_label("Procedure", exact=True)).to_have_value("kyphoplasty")
     page.locator("[data-field=levels]").get_by_label("T12").check()
     page.locator("[data-field=levels]").get_by_label("L1").check()

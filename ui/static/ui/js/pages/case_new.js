@@ -61,13 +61,28 @@ async function draw(root) {
   const [procedures, surgeons, patients, chosen] = await Promise.all([
     api("procedures/"),
     api("staff/", { params: { role: "surgeon", active: "true" } }),
-    api("patients/"),
+    api("patients/", { params: { page_size: 500 } }),
     patientId ? api(`patients/${patientId}/`) : Promise.resolve(null),
   ]);
-  const patientOptions = new Map(patients.results.map((p) => [p.id, `${p.family_name}, ${p.given_name} (NHS ${p.nhs_number})`]));
-  if (chosen) patientOptions.set(chosen.id, `${chosen.family_name}, ${chosen.given_name} (NHS ${chosen.nhs_number})`);
+  const label = (p) => `${p.family_name}, ${p.given_name} (NHS ${p.nhs_number})`;
+  const everyone = [...patients.results];
+  if (chosen && !everyone.some((p) => p.id === chosen.id)) everyone.push(chosen);
+  everyone.sort((a, b) => label(a).localeCompare(label(b)));
+  const patientOptions = new Map(everyone.map((p) => [p.id, label(p)]));
   const versions = new Map(procedures.results.filter((p) => p.latest_version).map((p) => [p.slug, p.latest_version]));
 
+  const patientSelect = select("patient", [...patientOptions], { value: chosen?.id ?? "", blank: "Choose a patient", id: "id_patient", required: true });
+  // Narrowed in the page: what is typed (a name, an NHS number) never goes into a URL or a log.
+  const patientFilter = h("input", { type: "search", id: "id_patient_filter", autocomplete: "off" });
+  patientFilter.addEventListener("input", () => {
+    const needle = patientFilter.value.trim().toLowerCase().replace(/\s+/g, "");
+    for (const option of patientSelect.options) {
+      if (!option.value) continue;
+      option.hidden = Boolean(needle) && !option.textContent.toLowerCase().replace(/\s+/g, "").includes(needle);
+    }
+    const first = [...patientSelect.options].find((o) => o.value && !o.hidden);
+    if (needle && first && patientSelect.selectedOptions[0]?.hidden !== false) patientSelect.value = first.value;
+  });
   const status = h("div", { "aria-live": "assertive" });
   const screening = h("div", { id: "screening-result", "aria-live": "polite" });
   const estimate = h("div", { id: "estimate", "aria-live": "polite" });
@@ -83,7 +98,8 @@ async function draw(root) {
       "fieldset",
       {},
       h("legend", {}, "The case"),
-      field("Patient", select("patient", [...patientOptions], { value: chosen?.id ?? "", blank: "Choose a patient", id: "id_patient", required: true })),
+      field("Find a patient", patientFilter, "Type part of a name or NHS number to narrow the list below"),
+      field("Patient", patientSelect),
       field("Procedure", procedureSelect),
       h("div", { class: "field", dataset: { field: "levels" } }, h("span", { class: "label", id: "levels-label" }, "Levels"), levelsBox),
       anaesthesiaBox,
