@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test test-pure check lint format services bench venv clean
+.PHONY: run test test-pure test-browser check lint format services browser bench venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,14 @@ check: venv
 	DEBUG=true $(BIN)/mypy .
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
-## make test: the checks above, then the whole suite against real PostgreSQL and Redis.
-test: venv services check
+## make test: the checks above, then the whole suite against real PostgreSQL and Redis, with the
+## staff UI's browser tests in real Chromium (installed first if missing).
+test: venv services browser check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## make test-browser: only the staff UI's browser tests (tests/ui, marked `browser`).
+test-browser: venv services browser
+	$(BIN)/pytest -q -m browser $(PYTEST_ARGS)
 
 ## make test-pure: only the tests marked pure (no database, no broker, no checks), in seconds.
 test-pure: venv
@@ -36,6 +41,9 @@ test-pure: venv
 
 services:
 	@scripts/services.sh
+
+browser:
+	@scripts/browser.sh
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "procedures",
     "scheduling",
     "fhir",
+    "ui",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,10 @@ except (ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"Environment variable TIME_ZONE={TIME_ZONE!r} is not a known time zone.") from None
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
+
+# The staff UI's own login page (ui/); an expired session comes back here with ?next=.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -19,4 +19,6 @@ urlpatterns = [
     path("fhir/R4/", include("fhir.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    # The staff UI last: its pages are at the root (/, /waiting/, /cases/<id>/, /login/).
+    path("", include("ui.urls")),
 ]

@@ -24,6 +24,7 @@ $BIN/celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@
 $BIN/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule & pids+=($!)
 $BIN/python manage.py runserver 127.0.0.1:8000 & pids+=($!)
 
+echo "Staff UI: http://127.0.0.1:8000/  (log in as coordinator / coordinator-demo, surgeon / surgeon-demo, …: see the logins above)"
 echo "API: http://127.0.0.1:8000/api/v1/   Swagger UI: http://127.0.0.1:8000/api/v1/docs/   Health: http://127.0.0.1:8000/healthz"
 echo "Outgoing email: var/outbox/   SMS: var/sms-outbox/   Press Ctrl-C to stop everything."
 wait -n "${pids[@]}"

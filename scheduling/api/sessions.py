@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.pagination import LargePagePagination
 from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
 from scheduling.api.views import IdentifiedContextMixin
@@ -122,7 +123,14 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
 
     def get_cases(self, session: TheatreSession) -> list[dict[str, Any]]:
         cases = session.listed_cases  # type: ignore[attr-defined]
-        return list(SessionCaseSerializer(cases, many=True, context=self.context).data)
+        # One case serializer for every list on the page: DRF deep-copies a serializer's fields
+        # each time one is built, which for a week of 100 lists cost more than the cases themselves.
+        child = self.context.get("_session_case_serializer")
+        if child is None:
+            child = SessionCaseSerializer(context=self.context)
+            if isinstance(self.context, dict):
+                self.context["_session_case_serializer"] = child
+        return [child.to_representation(case) for case in cases]
 
     @extend_schema_field(ForecastOutput(allow_null=True))
     def get_forecast(self, session: TheatreSession) -> dict[str, Any] | None:
@@ -168,6 +176,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
     """Lists with their ordered cases and utilisation. DELETE cancels (a list is never erased)."""
 
     permission_classes = [CoordinatorWritesOthersRead]
+    pagination_class = LargePagePagination
     serializer_class = SessionSerializer
     filterset_class = SessionFilter
 

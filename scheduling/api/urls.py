@@ -6,6 +6,7 @@ from scheduling.api.calendar import StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.durations import ProcedureDurationsView
 from scheduling.api.fill import FillView, SessionCandidatesView
+from scheduling.api.me import MeView
 from scheduling.api.reminders import CaseRemindersView
 from scheduling.api.reports import TheatreUtilisationView
 
@@ -21,6 +22,7 @@ router.register("cases", unavailability.CaseUnavailabilityViewSet, basename="cas
 router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
     path("reminders/", CaseRemindersView.as_view(), name="reminders"),
     path("staff/<int:pk>/calendar.ics", StaffCalendarView.as_view(), name="staff-calendar"),

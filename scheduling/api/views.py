@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import LargePagePagination
 from core.audit import Actor
 from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
@@ -37,6 +38,7 @@ class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
 
     permission_classes = [CoordinatorWritesOthersRead]
     serializer_class = s.PatientOutput
+    pagination_class = LargePagePagination  # the new-case form's patient picker reads one page
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Patient]:
@@ -74,6 +76,7 @@ class CaseViewSet(
 
     permission_classes = [CoordinatorWritesOthersRead]
     serializer_class = s.CaseOutput
+    pagination_class = LargePagePagination
     filterset_fields = ["status", "surgeon", "priority"]
 
     def get_queryset(self) -> QuerySet[Case]:

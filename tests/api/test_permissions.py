@@ -99,6 +99,7 @@ def manage(ok: int, **options: Any) -> Row:
 
 TABLE: dict[str, Row] = {
     # --- theatre: the estate, staff, timetables and sessions (coordinators manage, all read) ---
+    "GET /me/": read(),  # who am I: roles and staff link, for the staff UI
     "GET /sites/": read(),
     "POST /sites/": manage(400),
     "GET /sites/{id}/": read(),
@@ -253,6 +254,10 @@ EXTRA: dict[str, Row] = {
     "POST /fhir/R4/ServiceRequest": row(401, 403, 400, 403, 403, 403, 400),  # empty body: no identifier
     "GET /fhir/R4/Procedure": fhir_read(),
     "GET /fhir/R4/Procedure/{id}": fhir_read(target={"id": "case_in_theatre"}),
+    # The staff UI's board reads a week of lists in one page (page_size up to 500).
+    "GET /sessions/?page_size=500": read(),
+    "GET /cases/?page_size=500&status=waiting": read(),
+    "GET /patients/?page_size=500": read(),
 }
 
 
