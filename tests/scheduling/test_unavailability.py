@@ -240,8 +240,8 @@ def test_the_case_list_loads_periods_and_treat_by_in_constant_queries(
     for n in range(count):
         case = world.case(priority="P3")
         away(case, actor, TUESDAY + dt.timedelta(days=n), TUESDAY + dt.timedelta(days=n + 2), patient_initiated=True)
-    # role lookup, count, page, equipment claims, unavailable periods, the learned history
-    with django_assert_num_queries(6):
+    # role lookup, count, page, equipment claims, open warnings, unavailable periods, the learned history
+    with django_assert_num_queries(7):
         rows = coordinator.get(URL).json()["results"]
     assert len(rows) == count
     assert all(row["treat_by"] is not None and row["unavailable_on_booked_date"] is False for row in rows)
