@@ -2,9 +2,13 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api_root import ApiRootView
+from core.api import http
 from core.health import healthz
 
 api_v1: list[URLPattern | URLResolver] = [
+    # Before the apps' routers, whose own root views each know only their app's resources.
+    path("", ApiRootView.as_view(), name="api-root"),
     path("", include("theatre.api.urls")),
     path("", include("procedures.api.urls")),
     path("", include("scheduling.api.urls")),
@@ -15,6 +19,11 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     re_path(r"^healthz/?$", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    # Last under /api/: any other URL there is a JSON 404, never Django's HTML page.
+    re_path(r"^api/", http.not_found),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "core.api.http.bad_request"
+handler500 = "core.api.http.server_error"

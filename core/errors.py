@@ -55,6 +55,9 @@ class ErrorCode(StrEnum):
     AFTER_SIGN_OUT = "after_sign_out"
     UNKNOWN_MILESTONE = "unknown_milestone"
     REASON_REQUIRED = "reason_required"
+    # A request body over API_MAX_BODY_BYTES (413); an unknown URL under /api/ (404).
+    TOO_LARGE = "too_large"
+    NOT_FOUND = "not_found"
 
 
 class DomainError(Exception):

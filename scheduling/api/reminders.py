@@ -45,6 +45,9 @@ class ReminderSerializer(serializers.ModelSerializer[Reminder]):
             "recipient",
         ]
 
+    # Left out for viewers: optional in the schema (core/api/schema.py).
+    role_dependent_fields = ("recipient",)
+
     def get_recipient(self, row: Reminder) -> str | None:
         if not self.context.get("identified"):
             return None

@@ -43,6 +43,9 @@ from theatre.timetables import generate_sessions
 class SessionCaseSerializer(serializers.Serializer[Case]):
     """A case as it appears on a list; patient identifiers only for roles allowed to see them."""
 
+    # Left out for viewers: optional in the schema (core/api/schema.py).
+    role_dependent_fields = ("patient",)
+
     id = serializers.IntegerField()
     reference = serializers.CharField()
     status = serializers.CharField()

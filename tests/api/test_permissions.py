@@ -6,9 +6,10 @@ cell runs against the same seeded world (tests/builders/clinic.py) inside its ow
 role's write never changes what the next role sees. No denied response, and no response at
 all to a viewer, may contain the seeded patient's identifiers.
 
-Reading the table: `anonymous` gets 403 (session authentication first: DRF answers 403 rather
-than 401 without a WWW-Authenticate scheme). 400 in an allowed cell means the role passed the
-permission check and the empty body was refused, which is all a permission test needs to know.
+Reading the table: `anonymous` gets 401 with a `WWW-Authenticate: Token` challenge (token
+authentication is listed first, so DRF has a scheme to name; tests/api/test_contract_defects.py
+checks the header). 400 in an allowed cell means the role passed the permission check
+and the empty body was refused, which is all a permission test needs to know.
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ def row(
 
 def read(ok: int = 200, **options: Any) -> Row:
     """Every role reads; anonymous users get nothing."""
-    return row(403, ok, ok, ok, ok, ok, ok, **options)
+    return row(401, ok, ok, ok, ok, ok, ok, **options)
 
 
 def manage(ok: int, **options: Any) -> Row:
     """Coordinators and admins only."""
-    return row(403, 403, ok, 403, 403, 403, ok, **options)
+    return row(401, 403, ok, 403, 403, 403, ok, **options)
 
 
 # --- The table ------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ TABLE: dict[str, Row] = {
     "GET /procedures/": read(),
     "GET /procedures/{slug}/": read(),
     "GET /procedures/{slug}/versions/": read(),
-    "POST /procedures/{slug}/versions/": row(403, 403, 403, 403, 403, 403, 400),
+    "POST /procedures/{slug}/versions/": row(401, 403, 403, 403, 403, 403, 400),
     "GET /procedures/{slug}/versions/{number}/": read(),
     "POST /procedures/{slug}/screen/": read(400),
     "POST /procedures/{slug}/estimate/": read(400),
@@ -151,17 +152,17 @@ TABLE: dict[str, Row] = {
     # --- reminders and calendars ----------------------------------------------------------------
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
     # A staff member's own calendar, or a coordinator's or admin's view of it.
-    "GET /staff/{id}/calendar.ics": row(403, 403, 200, 200, 403, 403, 200),
+    "GET /staff/{id}/calendar.ics": row(401, 403, 200, 200, 403, 403, 200),
     # Case plan, approval, confirmation, WHO checklist, history.
     "GET /cases/{id}/plan/": read(),
     # Only the case's own surgeon approves; not another surgeon, not a coordinator, not an admin.
-    "POST /cases/{id}/plan/approve/": row(403, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
+    "POST /cases/{id}/plan/approve/": row(401, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
     "POST /cases/{id}/confirm/": manage(200),
     "GET /cases/{id}/checklist/": read(),
     # The theatre team of this case signs (its surgeon, its list's anaesthetist); not a surgeon
     # from another list, and not coordinators, viewers or admins.
     "POST /cases/{id}/checklist/": row(
-        403,
+        401,
         403,
         403,
         201,
@@ -171,14 +172,14 @@ TABLE: dict[str, Row] = {
         target={"id": "case_confirmed"},
         body=lambda w: {"phase": "sign_in", "items": PHASE_ITEMS["sign_in"]},
     ),
-    "GET /cases/{id}/history/": row(403, 403, 200, 200, 403, 403, 200),
+    "GET /cases/{id}/history/": row(401, 403, 200, 200, 403, 403, 200),
     # Theatre times: everyone reads; the case's theatre team and coordinators record (the empty
     # body is refused with 400 once the role is allowed); a surgeon from another list may not.
     "GET /cases/{id}/times/": read(target={"id": "case_in_theatre"}),
-    "POST /cases/{id}/times/": row(403, 403, 400, 400, 403, 400, 400, target={"id": "case_in_theatre"}),
+    "POST /cases/{id}/times/": row(401, 403, 400, 400, 403, 400, 400, target={"id": "case_in_theatre"}),
     "GET /cancel-reasons/": read(),
     # Theatre metrics: coordinators, admins and viewers (managers); no patient data in them.
-    "GET /reports/theatre-utilisation/": row(403, 200, 200, 403, 403, 403, 200),
+    "GET /reports/theatre-utilisation/": row(401, 200, 200, 403, 403, 403, 200),
 }
 
 # Paths outside the schema that still carry patient data or are part of the contract.
@@ -187,10 +188,10 @@ EXTRA: dict[str, Row] = {
     "GET /availability/ for a case": read(
         query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
     ),
-    "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(403, 200, 200, 403, 403, 403, 200),
+    "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(401, 200, 200, 403, 403, 403, 200),
     # Booking patients is a coordinator's act: an admin may preview a fill but not commit it.
     "POST /fill/ commit": row(
-        403,
+        401,
         403,
         201,
         403,

@@ -79,7 +79,7 @@ def test_admin_refuses_an_invalid_nhs_number_with_the_services_message(admin_cli
         f"/admin/scheduling/patient/{patient.pk}/change/", patient_data(patient, nhs_number=bad, given_name="Renamed")
     )
     assert response.status_code == 200
-    message = "Not a valid NHS number: it needs 10 digits with a valid check digit."
+    message = "Not a valid NHS number: the check digit (modulus 11) does not match."
     assert message in response.context["adminform"].form.errors["nhs_number"]
     assert html.escape(message) in response.content.decode()
     patient.refresh_from_db()
