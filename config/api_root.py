@@ -30,6 +30,8 @@ RESOURCES: dict[str, str] = {
     "reminders": "reminders",
     "cancel-reasons": "cancel-reasons",
     "reports/theatre-utilisation": "theatre-utilisation",
+    "auth/login": "auth-login",
+    "auth/logout": "auth-logout",
     "schema": "schema",
     "docs": "swagger-ui",
 }

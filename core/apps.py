@@ -10,3 +10,9 @@ class CoreConfig(AppConfig):
         from core.api import strict
 
         strict.install()
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from core.sessions import mark_session_start
+
+        user_logged_in.connect(mark_session_start, dispatch_uid="core.sessions.mark_session_start")

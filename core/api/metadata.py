@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rest_framework.metadata import BaseMetadata
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
 if TYPE_CHECKING:  # DRF imports this module while defining APIView
@@ -18,6 +19,9 @@ if TYPE_CHECKING:  # DRF imports this module while defining APIView
 
 class MinimalMetadata(BaseMetadata):
     def determine_metadata(self, request: Request, view: APIView) -> dict[str, Any]:
+        # JSON whatever `?format=` asked for: a CSV or calendar renderer cannot draw this.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
         return {
             "name": view.get_view_name(),
             "renders": [renderer.media_type for renderer in view.renderer_classes],

@@ -180,6 +180,10 @@ TABLE: dict[str, Row] = {
     "GET /cancel-reasons/": read(),
     # Theatre metrics: coordinators, admins and viewers (managers); no patient data in them.
     "GET /reports/theatre-utilisation/": row(401, 200, 200, 403, 403, 403, 200),
+    # Authentication (DESIGN §5.7): anyone may try to log in (the empty body is refused); every
+    # logged-in user may log out, a role or not.
+    "POST /auth/login/": row(400, 400, 400, 400, 400, 400, 400),
+    "POST /auth/logout/": row(401, 204, 204, 204, 204, 204, 204),
 }
 
 # Paths outside the schema that still carry patient data or are part of the contract.
