@@ -153,6 +153,11 @@ TABLE: dict[str, Row] = {
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
     # A staff member's own calendar, or a coordinator's or admin's view of it.
     "GET /staff/{id}/calendar.ics": row(401, 403, 200, 200, 403, 403, 200),
+    # Their private feed URL: made (or rotated) and revoked by the same people.
+    "POST /staff/{id}/calendar-feed/": row(401, 403, 201, 201, 403, 403, 201),
+    "DELETE /staff/{id}/calendar-feed/": row(401, 403, 204, 204, 403, 403, 204),
+    # The feed itself: the secret in the path is the credential; an unknown one is 404 for all.
+    "GET /calendar-feeds/{secret}.ics": row(404, 404, 404, 404, 404, 404, 404),
     # Case plan, approval, confirmation, WHO checklist, history.
     "GET /cases/{id}/plan/": read(),
     # Only the case's own surgeon approves; not another surgeon, not a coordinator, not an admin.
@@ -235,10 +240,13 @@ DEFAULT_TARGETS: dict[str, str] = {
     "reminders": "reminder",
     "procedures": "template",
     "versions": "version",
+    "calendar-feeds": "feed",
 }
 
 
 def _value(world: PermissionWorld, name: str, param: str) -> str:
+    if name == "feed":
+        return "not-a-live-feed-secret"
     obj: Any = world.patient if name == "patient" else world.version if name == "version" else None
     if name == "template":
         return world.version.template.slug
