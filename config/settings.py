@@ -169,8 +169,9 @@ REST_KNOX = {
     "TOKEN_TTL": dt.timedelta(hours=API_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
-    "TOKEN_LIMIT_PER_USER": env_int("API_TOKENS_PER_USER", default=10),
 }
+# Live tokens (devices) per user; a new login past it revokes that user's oldest (core/api/auth.py).
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", default=10)
 
 # Browser sessions on a shared clinical workstation: out after SESSION_IDLE_MINUTES without a
 # request, and after SESSION_ABSOLUTE_HOURS whatever (core/sessions.py); gone when the browser closes.

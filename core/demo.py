@@ -40,7 +40,11 @@ def seed_users() -> dict[str, User]:
 def demo_token(username: str) -> str:
     """A freshly minted API token (tokens are stored hashed, so an old one cannot be shown again);
     it expires like any person's token (API_TOKEN_TTL_HOURS)."""
+    from knox.models import AuthToken
+
     from core.api.auth import issue_token
 
-    token, _ = issue_token(User.objects.get(username=username))
+    user = User.objects.get(username=username)
+    AuthToken.objects.filter(user=user).delete()  # the last run's demo token goes
+    token, _ = issue_token(user)
     return token

@@ -23,6 +23,7 @@ from django.contrib.auth import authenticate, logout
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
 from rest_framework import exceptions, serializers, status
@@ -80,7 +81,16 @@ def token_lifetime(user: User) -> dt.timedelta:
 
 
 def issue_token(user: User) -> tuple[str, dt.datetime | None]:
-    """A new token for one more device; the raw value is returned once and stored hashed."""
+    """A new token for one more device; the raw value is returned once and stored hashed.
+
+    Expired tokens are cleared; past API_TOKENS_PER_USER live ones, the oldest is revoked (a new
+    device pushes out the longest-unused login rather than locking the person out)."""
+    tokens = AuthToken.objects.filter(user=user)
+    tokens.filter(expiry__lt=timezone.now()).delete()
+    keep = max(settings.API_TOKENS_PER_USER - 1, 0)
+    stale = list(tokens.order_by("-created").values_list("pk", flat=True)[keep:])
+    if stale:
+        AuthToken.objects.filter(pk__in=stale).delete()
     instance, token = AuthToken.objects.create(user=user, expiry=token_lifetime(user))
     return token, instance.expiry
 

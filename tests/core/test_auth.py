@@ -211,3 +211,15 @@ def test_security_headers(coordinator: APIClient) -> None:
 def test_swagger_ui_runs_without_inline_script(viewer: APIClient) -> None:
     page = viewer.get("/api/v1/docs/").content.decode()
     assert "<script>" not in page.replace(" ", "")
+
+
+def test_past_the_device_limit_a_new_login_revokes_the_oldest(nurse: User, settings: Any) -> None:
+    settings.API_TOKENS_PER_USER = 2
+    first, second, third = (api_login("nurse", PASSWORD).json()["token"] for _ in range(3))
+    assert AuthToken.objects.filter(user=nurse).count() == 2
+    statuses = []
+    for token in (first, second, third):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        statuses.append(client.get("/api/v1/cases/").status_code)
+    assert statuses == [401, 200, 200]
