@@ -100,7 +100,7 @@ class LoginView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    extra_error_statuses = (429,)
+    extra_error_statuses = (401, 429)
 
     @extend_schema(request=LoginInput, responses={200: LoginOutput}, auth=[])
     def post(self, request: Request) -> Response:

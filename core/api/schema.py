@@ -148,6 +148,11 @@ class AutoSchema(SpectacularAutoSchema):
             schema["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"
         if isinstance(field, fields.ListField) and not field.allow_empty and schema.get("type") == "array":
             schema.setdefault("minItems", 1)
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            if field.max_length is not None:
+                schema.setdefault("maxItems", field.max_length)
+            if not field.allow_empty:
+                schema.setdefault("minItems", max(field.min_length or 0, 1))
         if isinstance(field, serializers.ManyRelatedField) and not field.allow_empty:
             schema.setdefault("minItems", 1)
         return schema
