@@ -33,7 +33,8 @@ DOMAIN_CODES = sorted(code.value for code in ErrorCode if code not in (ErrorCode
 ERROR_CODES: dict[int, list[str]] = {
     # A 400 names the refused fields under `errors`; a service's InvalidInput carries its own code.
     400: sorted({*_DRF_400, *DOMAIN_CODES}),
-    401: ["authentication_failed", "not_authenticated"],
+    # invalid_credentials: a refused login (core/api/auth.py).
+    401: ["authentication_failed", "invalid_credentials", "not_authenticated"],
     403: ["permission_denied"],
     404: [ErrorCode.NOT_FOUND.value],
     405: ["method_not_allowed"],
@@ -41,7 +42,8 @@ ERROR_CODES: dict[int, list[str]] = {
     409: DOMAIN_CODES,
     413: [ErrorCode.TOO_LARGE.value],
     415: ["unsupported_media_type"],
-    429: ["throttled"],
+    # locked_out: a login during a lockout (django-axes).
+    429: ["locked_out", "throttled"],
 }
 
 DESCRIPTIONS = {
