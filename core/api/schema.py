@@ -151,10 +151,12 @@ class AutoSchema(SpectacularAutoSchema):
         if isinstance(field, fields.ListField) and not field.allow_empty and schema.get("type") == "array":
             schema.setdefault("minItems", 1)
         if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
-            if field.max_length is not None:
-                schema.setdefault("maxItems", field.max_length)
+            # DRF 3.14+ takes max_length/min_length on a many=True serializer; the stubs lag behind.
+            max_items = getattr(field, "max_length", None)
+            if max_items is not None:
+                schema.setdefault("maxItems", max_items)
             if not field.allow_empty:
-                schema.setdefault("minItems", max(field.min_length or 0, 1))
+                schema.setdefault("minItems", max(getattr(field, "min_length", None) or 0, 1))
         if isinstance(field, serializers.ManyRelatedField) and not field.allow_empty:
             schema.setdefault("minItems", 1)
         return schema

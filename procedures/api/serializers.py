@@ -74,7 +74,7 @@ class NewVersionSerializer(serializers.ModelSerializer[ProcedureVersion]):
     """A patch over the latest version: send only what changes; `steps` replaces the whole list."""
 
     change_note = serializers.CharField(help_text="What changed and why (required).")
-    steps = StepInputSerializer(many=True, required=False, max_length=100)
+    steps = StepInputSerializer(many=True, required=False, max_length=100)  # type: ignore[call-arg]
 
     class Meta:
         model = ProcedureVersion
