@@ -32,18 +32,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ErrorCode
+
 logger = logging.getLogger(__name__)
 
 
 class InvalidCredentials(exceptions.APIException):
     status_code = status.HTTP_401_UNAUTHORIZED
     default_detail = "The username or password is not right."
-    default_code = "invalid_credentials"
+    default_code = ErrorCode.INVALID_CREDENTIALS.value
 
 
 class LockedOut(exceptions.Throttled):
     default_detail = "Too many failed logins: try again later."
-    default_code = "locked_out"
+    default_code = ErrorCode.LOCKED_OUT.value
 
 
 def lockout_response(
@@ -54,7 +56,8 @@ def lockout_response(
     names the account, so neither tells whether it exists."""
     wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
     if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"code": "locked_out", "detail": LockedOut.default_detail}, status=429)
+        body = {"code": ErrorCode.LOCKED_OUT.value, "detail": LockedOut.default_detail}
+        response: HttpResponse = JsonResponse(body, status=429)
     else:
         response = HttpResponse(
             "Too many failed logins: try again later.", status=429, content_type="text/plain; charset=utf-8"

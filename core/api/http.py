@@ -32,13 +32,13 @@ def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
-        return error(400, "bad_request", "The request could not be read.")
+        return error(400, ErrorCode.BAD_REQUEST.value, "The request could not be read.")
     return defaults.bad_request(request, exception)  # type: ignore[arg-type]
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
-        return error(500, "server_error", "The server failed to answer; the error has been logged.")
+        return error(500, ErrorCode.SERVER_ERROR.value, "The server failed to answer; the error has been logged.")
     return defaults.server_error(request)
 
 
@@ -64,7 +64,7 @@ class ApiBodyLimitMiddleware:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return error(400, "bad_request", "The Content-Length header is not a number.")
+                return error(400, ErrorCode.BAD_REQUEST.value, "The Content-Length header is not a number.")
             if length > settings.API_MAX_BODY_BYTES:
                 limit = settings.API_MAX_BODY_BYTES
                 return error(413, ErrorCode.TOO_LARGE.value, f"The request body is over the limit of {limit} bytes.")

@@ -28,13 +28,21 @@ from core.errors import ErrorCode
 
 # Codes DRF itself gives, by status (rest_framework.exceptions), beside the project's ErrorCode.
 _DRF_400 = ("invalid", "parse_error")
-DOMAIN_CODES = sorted(code.value for code in ErrorCode if code not in (ErrorCode.TOO_LARGE, ErrorCode.NOT_FOUND))
+# Codes with a status of their own, never a 400 or a 409.
+_OWN_STATUS = {
+    ErrorCode.TOO_LARGE,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.SERVER_ERROR,
+    ErrorCode.INVALID_CREDENTIALS,
+    ErrorCode.LOCKED_OUT,
+}
+DOMAIN_CODES = sorted(code.value for code in ErrorCode if code not in _OWN_STATUS)
 
 ERROR_CODES: dict[int, list[str]] = {
     # A 400 names the refused fields under `errors`; a service's InvalidInput carries its own code.
     400: sorted({*_DRF_400, *DOMAIN_CODES}),
     # invalid_credentials: a refused login (core/api/auth.py).
-    401: ["authentication_failed", "invalid_credentials", "not_authenticated"],
+    401: ["authentication_failed", ErrorCode.INVALID_CREDENTIALS.value, "not_authenticated"],
     403: ["permission_denied"],
     404: [ErrorCode.NOT_FOUND.value],
     405: ["method_not_allowed"],
@@ -43,7 +51,7 @@ ERROR_CODES: dict[int, list[str]] = {
     413: [ErrorCode.TOO_LARGE.value],
     415: ["unsupported_media_type"],
     # locked_out: a login during a lockout (django-axes).
-    429: ["locked_out", "throttled"],
+    429: [ErrorCode.LOCKED_OUT.value, "throttled"],
 }
 
 DESCRIPTIONS = {

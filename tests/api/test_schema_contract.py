@@ -81,8 +81,9 @@ def test_every_operation_documents_its_errors_with_the_error_body() -> None:
 
 
 def test_the_error_codes_in_the_schema_cover_every_code_the_project_defines() -> None:
-    documented = set(ERROR_CODES[400]) | set(ERROR_CODES[409]) | set(ERROR_CODES[404]) | set(ERROR_CODES[413])
-    assert {code.value for code in ErrorCode} <= documented
+    documented = {code for codes in ERROR_CODES.values() for code in codes}
+    # A 500 is a bug, never part of the contract.
+    assert {code.value for code in ErrorCode} - {ErrorCode.SERVER_ERROR.value} <= documented
     for status, codes in ERROR_CODES.items():
         enum = COMPONENTS[f"Error{status}"]["properties"]["code"] if f"Error{status}" in COMPONENTS else None
         if enum is not None:
