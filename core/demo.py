@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 
 from core.roles import Role
 
@@ -34,11 +33,18 @@ def seed_users() -> dict[str, User]:
         user.save()
         if role is not None:
             user.groups.set([Group.objects.get(name=role.value)])
-        Token.objects.get_or_create(user=user)
         users[username] = user
     return users
 
 
 def demo_token(username: str) -> str:
-    # The stubs leave Token.key untyped (a bare CharField); it is a str.
-    return str(Token.objects.get(user__username=username).key)
+    """A freshly minted API token (tokens are stored hashed, so an old one cannot be shown again);
+    it expires like any person's token (API_TOKEN_TTL_HOURS)."""
+    from knox.models import AuthToken
+
+    from core.api.auth import issue_token
+
+    user = User.objects.get(username=username)
+    AuthToken.objects.filter(user=user).delete()  # the last run's demo token goes
+    token, _ = issue_token(user)
+    return token

@@ -70,6 +70,16 @@ class ErrorCode(StrEnum):
     AFTER_SIGN_OUT = "after_sign_out"
     UNKNOWN_MILESTONE = "unknown_milestone"
     REASON_REQUIRED = "reason_required"
+    # A request body over API_MAX_BODY_BYTES (413); an unknown URL under /api/ (404).
+    TOO_LARGE = "too_large"
+    NOT_FOUND = "not_found"
+    # Django's own 400 (an unreadable request) and 500 under /api/ (core/api/http.py).
+    BAD_REQUEST = "bad_request"
+    SERVER_ERROR = "server_error"
+    # Logins (core/api/auth.py): a wrong username or password (401), and any attempt during a
+    # lockout (429), the same whether or not the account exists.
+    INVALID_CREDENTIALS = "invalid_credentials"
+    LOCKED_OUT = "locked_out"
 
 
 class DomainError(Exception):

@@ -104,6 +104,8 @@ if TYPE_CHECKING:
 BOOL = "bool"
 NUMBER = "number"
 DRUG_LIST = "drug_list"
+# A drug-list answer names at most this many drugs: a real list is a handful; 50,000 is an attack.
+MAX_DRUGS = 30
 
 BLOCKER = "blocker"
 WARNING = "warning"
@@ -285,6 +287,8 @@ def _parse_answer(code: str, value: object) -> object:
         return number
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise InvalidInput(field, 'Must be a list of drug codes, e.g. ["warfarin"], or [] for none.')
+    if len(value) > MAX_DRUGS:
+        raise InvalidInput(field, f"List at most {MAX_DRUGS} drugs.")
     drugs: list[str] = []
     for item in value:
         if not isinstance(item, str) or not _DRUG_CODE.match(item.strip().lower()):

@@ -9,20 +9,43 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from core.admin import ServiceAdmin
 from core.audit import Actor
 from scheduling import cases
 from scheduling.models import Case, CaseEquipment, Patient
 
+# The admin's patient search term lives in the session, never in a URL (see PatientAdmin).
+PATIENT_SEARCH_KEY = "admin_patient_search"
+
 
 @admin.register(Patient)
 class PatientAdmin(ServiceAdmin[Patient]):
+    """Patients for superusers. The search posts its term (an identifier) and keeps it in the
+    session: Django's ?q= would write NHS numbers and names into access logs and history."""
+
     fields = [*cases.PATIENT_FIELDS, "created_at", "updated_at"]
     list_display = ["id", "mrn", "family_name", "given_name", "date_of_birth"]
     search_fields = ["=nhs_number", "=mrn", "family_name"]
     readonly_fields = ["created_at", "updated_at"]
+    change_list_template = "admin/scheduling/patient/change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "POST" and "patient_search" in request.POST:
+            request.session[PATIENT_SEARCH_KEY] = request.POST["patient_search"].strip()[:100]
+            return HttpResponseRedirect(request.path)
+        if "q" in request.GET:
+            # A search in the URL (a bookmark, a typed link) is dropped, not run.
+            return HttpResponseRedirect(request.path)
+        context = {**(extra_context or {}), "patient_search": request.session.get(PATIENT_SEARCH_KEY, "")}
+        return super().changelist_view(request, context)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str
+    ) -> tuple[QuerySet[Patient], bool]:
+        return super().get_search_results(request, queryset, request.session.get(PATIENT_SEARCH_KEY, ""))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and getattr(request.user, "is_superuser", False))

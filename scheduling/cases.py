@@ -58,8 +58,19 @@ _REFERENCE_PREFIX = {"kyphoplasty": "KP", "vertebroplasty": "VP"}
 def clean_nhs_number(raw: object) -> str:
     """Ten digits with a valid modulus-11 check digit (spaces and hyphens allowed on input)."""
     digits = "".join(ch for ch in str(raw) if ch not in " -")
-    if len(digits) != 10 or not digits.isdigit() or not nhs_number.is_valid(digits):
-        raise InvalidInput("nhs_number", "Not a valid NHS number: it needs 10 digits with a valid check digit.")
+    if len(digits) != 10 or not digits.isdigit():
+        raise InvalidInput("nhs_number", "Not a valid NHS number: it needs exactly 10 digits.")
+    if nhs_number.calculate_checksum(digits[:9]) != int(digits[9]):
+        raise InvalidInput("nhs_number", "Not a valid NHS number: the check digit (modulus 11) does not match.")
+    if not nhs_number.is_valid(digits):
+        # The check digit is right but the library refuses it for its range. The one such rule
+        # today: Scotland's CHI numbers (010 101 0000 to 311 299 9999) begin with a date of birth.
+        reason = (
+            "it is in Scotland's CHI range, whose first six digits must be a date of birth (DDMMYY)"
+            if nhs_number.REGION_SCOTLAND.contains_number(digits)  # type: ignore[no-untyped-call]
+            else "it is outside the ranges issued for NHS numbers"
+        )
+        raise InvalidInput("nhs_number", f"Not a valid NHS number: {reason}.")
     return digits
 
 

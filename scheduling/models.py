@@ -464,3 +464,19 @@ class CaseUnavailability(models.Model):
 
     def __str__(self) -> str:
         return f"case {self.case_id} unavailable {self.start_date}–{self.end_date} ({self.reason})"
+
+
+class StaffCalendarFeed(models.Model):
+    """A staff member's private calendar feed URL (a phone's calendar app cannot log in).
+
+    Only a SHA-256 digest of the secret is kept: the URL is shown once, when it is made, and a
+    database dump does not give anyone's diary away. Rotating replaces the digest, so the old URL
+    stops working at once; revoking deletes the row.
+    """
+
+    staff = models.OneToOneField(StaffMember, on_delete=models.CASCADE, related_name="calendar_feed")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"calendar feed of staff {self.staff_id}"

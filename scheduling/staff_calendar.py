@@ -40,6 +40,12 @@ _SESSION_STATUS = {
 }
 
 
+def _one_line(text: str) -> str:
+    """A name as a calendar line: icalendar refuses a raw line break in a name-like property
+    (X-WR-CALNAME), and a summary or location is shown on one line anyway."""
+    return " ".join(text.split())
+
+
 def _event(
     *,
     uid: str,
@@ -60,8 +66,8 @@ def _event(
     event.add("last-modified", updated_at.astimezone(dt.UTC))
     event.add("dtstart", start.astimezone(zone))
     event.add("dtend", end.astimezone(zone))
-    event.add("summary", summary)
-    event.add("location", location)
+    event.add("summary", _one_line(summary))
+    event.add("location", _one_line(location))
     event.add("status", status)
     event.add("description", description)
     return event
@@ -147,7 +153,7 @@ def staff_calendar(*, staff: StaffMember, now: dt.datetime | None = None) -> byt
     calendar.add("prodid", "-//Spinal theatre scheduling//Staff calendar//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", f"Theatre lists: {staff.name}")
+    calendar.add("x-wr-calname", _one_line(f"Theatre lists: {staff.name}"))
     for session in sessions:
         role = "surgeon" if session.surgeon_id == staff.pk else "anaesthetist"
         calendar.add_component(_session_event(session, role, by_session.get(session.pk, []), domain, stamp))

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.models import ProcedureStep, ProcedureTemplate, ProcedureVersion
-from procedures.screening import BOOL, NUMBER, QUESTIONS, questionnaire, screening_rules_of
+from procedures.screening import BOOL, MAX_DRUGS, NUMBER, QUESTIONS, questionnaire, screening_rules_of
 from procedures.versions import STEP_FIELDS, VERSION_FIELDS, unsourced_parameters
 
 
@@ -28,7 +28,9 @@ class QuestionSerializer(serializers.Serializer[dict[str, Any]]):
 
 class VersionSerializer(serializers.ModelSerializer[ProcedureVersion]):
     template: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     steps = StepSerializer(many=True, read_only=True)
     questionnaire = serializers.SerializerMethodField(
         help_text="The screening questions (answer codes, types, whether this version requires them)."
@@ -82,7 +84,7 @@ class NewVersionSerializer(serializers.ModelSerializer[ProcedureVersion]):
     """A patch over the latest version: send only what changes; `steps` replaces the whole list."""
 
     change_note = serializers.CharField(help_text="What changed and why (required).")
-    steps = StepInputSerializer(many=True, required=False)
+    steps = StepInputSerializer(many=True, required=False, max_length=100)  # type: ignore[call-arg]
 
     class Meta:
         model = ProcedureVersion
@@ -101,7 +103,13 @@ def _answer_field(kind: str, label: str) -> serializers.Field[Any, Any, Any, Any
         return serializers.BooleanField(required=False, allow_null=True, help_text=label)
     if kind == NUMBER:
         return serializers.FloatField(required=False, allow_null=True, help_text=label)
-    return serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, help_text=label)
+    return serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        required=False,
+        allow_null=True,
+        max_length=MAX_DRUGS,
+        help_text=label,
+    )
 
 
 # For the schema only: the answers object documented question by question. The view passes the

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -95,7 +95,7 @@ class ProcedureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(
         request=s.ScreenInputSchema,
-        responses={200: s.ScreeningOutcomeSerializer, 400: OpenApiResponse(description="Malformed answers")},
+        responses={200: s.ScreeningOutcomeSerializer},
         summary="Screen answers against the template's rules",
     )
     @action(detail=True, methods=["post"])

@@ -121,6 +121,9 @@ class FillOutput(serializers.Serializer[Any]):
 class FillView(APIView):
     """POST /fill/: a preview of the fill of the lists in a date range; `commit: true` books it."""
 
+    # Expensive (a search or a solver per request): per-user rate limit, 429 `throttled` past it.
+    throttle_scope = "expensive"
+
     permission_classes = [IsCoordinator]
 
     @extend_schema(request=FillInput, responses={200: FillOutput, 201: FillOutput})
@@ -177,6 +180,9 @@ class CandidatesInput(serializers.Serializer[Any]):
 
 class SessionCandidatesView(APIView):
     """GET /sessions/{id}/candidates/: the waiting cases that fit the list's free time, most urgent first."""
+
+    # Expensive (a search or a solver per request): per-user rate limit, 429 `throttled` past it.
+    throttle_scope = "expensive"
 
     permission_classes = [IsCoordinator]
 

@@ -52,6 +52,9 @@ class ReminderSerializer(serializers.ModelSerializer[Reminder]):
             }
         }
 
+    # Left out for viewers: optional in the schema (core/api/schema.py).
+    role_dependent_fields = ("recipient",)
+
     def get_recipient(self, row: Reminder) -> str | None:
         if not self.context.get("identified"):
             return None

@@ -176,6 +176,9 @@ class TheatreUtilisationView(APIView):
     """GET /reports/theatre-utilisation/: Model Hospital theatre metrics per theatre, surgeon,
     site, week or day, with totals; `?format=csv` for a spreadsheet."""
 
+    # Expensive (a search or a solver per request): per-user rate limit, 429 `throttled` past it.
+    throttle_scope = "expensive"
+
     permission_classes = [ReadsReports]
     renderer_classes = [JSONRenderer, ReportCSVRenderer]
 

@@ -196,6 +196,7 @@ class CaseOutput(IdentifierAware):
     # Free text a coordinator types (and the health answers) can name or describe the patient:
     # viewers, who read lists without identifiers, do not get them.
     identifier_fields = ("notes", "cancel_note", "screening_answers", "planned_minutes_reason")
+    role_dependent_fields = ("patient_detail",)
 
     procedure: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     procedure_version = serializers.IntegerField(source="procedure_version.number", read_only=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -43,6 +43,9 @@ from theatre.timetables import generate_sessions
 
 class SessionCaseSerializer(serializers.Serializer[Case]):
     """A case as it appears on a list; patient identifiers only for roles allowed to see them."""
+
+    # Left out for viewers: optional in the schema (core/api/schema.py).
+    role_dependent_fields = ("patient",)
 
     id = serializers.IntegerField()
     reference = serializers.CharField()
@@ -207,7 +210,14 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         update_session(session=session, changes=changes, actor=Actor.of(request.user), override=override, reason=reason)
         return self._read(session.pk)
 
-    @extend_schema(request=SessionCancelSerializer, responses={204: None})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("reason", str, required=True, description="Why the list is cancelled (audited)."),
+            OpenApiParameter("override", bool, description="Needed to cancel a locked list (6-4-2)."),
+        ],
+        request=None,
+        responses={204: None},
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Cancel the list: {reason, override?} in the body or the query string."""
         session = self.get_object()

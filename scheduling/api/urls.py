@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from scheduling.api import plans, sessions, times, unavailability, views
-from scheduling.api.calendar import StaffCalendarView
+from scheduling.api.calendar import CalendarFeedView, StaffCalendarFeedView, StaffCalendarView
 from scheduling.api.cancellations import CancelReasonsView
 from scheduling.api.durations import ProcedureDurationsView
 from scheduling.api.fill import FillView, SessionCandidatesView
@@ -26,6 +26,9 @@ urlpatterns = [
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
     path("reminders/", CaseRemindersView.as_view(), name="reminders"),
     path("staff/<int:pk>/calendar.ics", StaffCalendarView.as_view(), name="staff-calendar"),
+    path("staff/<int:pk>/calendar-feed/", StaffCalendarFeedView.as_view(), name="staff-calendar-feed"),
+    # The private feed URL a phone subscribes to: the secret in the path is the credential.
+    path("calendar-feeds/<str:secret>.ics", CalendarFeedView.as_view(), name="calendar-feed"),
     path("cancel-reasons/", CancelReasonsView.as_view(), name="cancel-reasons"),
     # procedures' router has no `durations` route, so this path is not shadowed by it.
     path("procedures/<slug:slug>/durations/", ProcedureDurationsView.as_view(), name="procedure-durations"),

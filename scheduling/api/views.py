@@ -183,6 +183,9 @@ class CaseViewSet(
 class AvailabilityView(APIView):
     """GET /availability/: the earliest slot in each of the surgeon's open lists, earliest first."""
 
+    # Expensive (a search or a solver per request): per-user rate limit, 429 `throttled` past it.
+    throttle_scope = "expensive"
+
     @extend_schema(
         parameters=[s.AvailabilityInput],
         responses=inline_serializer(

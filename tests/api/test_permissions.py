@@ -6,9 +6,10 @@ cell runs against the same seeded world (tests/builders/clinic.py) inside its ow
 role's write never changes what the next role sees. No denied response, and no response at
 all to a viewer, may contain the seeded patient's identifiers.
 
-Reading the table: `anonymous` gets 403 (session authentication first: DRF answers 403 rather
-than 401 without a WWW-Authenticate scheme). 400 in an allowed cell means the role passed the
-permission check and the empty body was refused, which is all a permission test needs to know.
+Reading the table: `anonymous` gets 401 with a `WWW-Authenticate: Token` challenge (token
+authentication is listed first, so DRF has a scheme to name; tests/api/test_contract_defects.py
+checks the header). 400 in an allowed cell means the role passed the permission check
+and the empty body was refused, which is all a permission test needs to know.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def row(
 
 def read(ok: int = 200, **options: Any) -> Row:
     """Every role reads; anonymous users get nothing."""
-    return row(403, ok, ok, ok, ok, ok, ok, **options)
+    return row(401, ok, ok, ok, ok, ok, ok, **options)
 
 
 def fhir_read(ok: int = 200, **options: Any) -> Row:
@@ -91,7 +92,7 @@ NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 def manage(ok: int, **options: Any) -> Row:
     """Coordinators and admins only."""
-    return row(403, 403, ok, 403, 403, 403, ok, **options)
+    return row(401, 403, ok, 403, 403, 403, ok, **options)
 
 
 # --- The table ------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ TABLE: dict[str, Row] = {
     "GET /procedures/": read(),
     "GET /procedures/{slug}/": read(),
     "GET /procedures/{slug}/versions/": read(),
-    "POST /procedures/{slug}/versions/": row(403, 403, 403, 403, 403, 403, 400),
+    "POST /procedures/{slug}/versions/": row(401, 403, 403, 403, 403, 403, 400),
     "GET /procedures/{slug}/versions/{number}/": read(),
     "POST /procedures/{slug}/screen/": read(400),
     "POST /procedures/{slug}/estimate/": read(400),
@@ -171,17 +172,22 @@ TABLE: dict[str, Row] = {
     # --- reminders and calendars ----------------------------------------------------------------
     "GET /reminders/": read(query=lambda w: f"?case={w.case.pk}"),
     # A staff member's own calendar, or a coordinator's or admin's view of it.
-    "GET /staff/{id}/calendar.ics": row(403, 403, 200, 200, 403, 403, 200),
+    "GET /staff/{id}/calendar.ics": row(401, 403, 200, 200, 403, 403, 200),
+    # Their private feed URL: made (or rotated) and revoked by the same people.
+    "POST /staff/{id}/calendar-feed/": row(401, 403, 201, 201, 403, 403, 201),
+    "DELETE /staff/{id}/calendar-feed/": row(401, 403, 204, 204, 403, 403, 204),
+    # The feed itself: the secret in the path is the credential; an unknown one is 404 for all.
+    "GET /calendar-feeds/{secret}.ics": row(404, 404, 404, 404, 404, 404, 404),
     # Case plan, approval, confirmation, WHO checklist, history.
     "GET /cases/{id}/plan/": read(),
     # Only the case's own surgeon approves; not another surgeon, not a coordinator, not an admin.
-    "POST /cases/{id}/plan/approve/": row(403, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
+    "POST /cases/{id}/plan/approve/": row(401, 403, 403, 200, 403, 403, 403, target={"id": "case_unapproved"}),
     "POST /cases/{id}/confirm/": manage(200),
     "GET /cases/{id}/checklist/": read(),
     # The theatre team of this case signs (its surgeon, its list's anaesthetist); not a surgeon
     # from another list, and not coordinators, viewers or admins.
     "POST /cases/{id}/checklist/": row(
-        403,
+        401,
         403,
         403,
         201,
@@ -196,18 +202,22 @@ TABLE: dict[str, Row] = {
     "POST /cases/{id}/checklist/sign-in-override/": manage(
         200, target={"id": "case_confirmed"}, body=lambda w: {"reason": "list running past midnight"}
     ),
-    "GET /cases/{id}/history/": row(403, 403, 200, 200, 403, 403, 200),
+    "GET /cases/{id}/history/": row(401, 403, 200, 200, 403, 403, 200),
     # Theatre times: everyone reads; the case's theatre team and coordinators record (the empty
     # body is refused with 400 once the role is allowed); a surgeon from another list may not.
     "GET /cases/{id}/times/": read(target={"id": "case_in_theatre"}),
-    "POST /cases/{id}/times/": row(403, 403, 400, 400, 403, 400, 400, target={"id": "case_in_theatre"}),
+    "POST /cases/{id}/times/": row(401, 403, 400, 400, 403, 400, 400, target={"id": "case_in_theatre"}),
     # Patient not ready: every role reads (viewers without the note); coordinators and admins write.
     "GET /cases/{id}/unavailability/": read(),
     "POST /cases/{id}/unavailability/": manage(400),
     "DELETE /cases/{id}/unavailability/{unavailability_id}/": manage(204),
     "GET /cancel-reasons/": read(),
     # Theatre metrics: coordinators, admins and viewers (managers); no patient data in them.
-    "GET /reports/theatre-utilisation/": row(403, 200, 200, 403, 403, 403, 200),
+    "GET /reports/theatre-utilisation/": row(401, 200, 200, 403, 403, 403, 200),
+    # Authentication (DESIGN §5.7): anyone may try to log in (the empty body is refused); every
+    # logged-in user may log out, a role or not.
+    "POST /auth/login/": row(400, 400, 400, 400, 400, 400, 400),
+    "POST /auth/logout/": row(401, 204, 204, 204, 204, 204, 204),
 }
 
 # Paths outside the schema that still carry patient data or are part of the contract.
@@ -216,10 +226,10 @@ EXTRA: dict[str, Row] = {
     "GET /availability/ for a case": read(
         query=lambda w: f"?case={w.case_waiting.pk}&date_from=2027-03-01&date_to=2027-03-09"
     ),
-    "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(403, 200, 200, 403, 403, 403, 200),
+    "GET /reports/theatre-utilisation/?format=csv&group_by=surgeon": row(401, 200, 200, 403, 403, 403, 200),
     # Booking patients is a coordinator's act: an admin may preview a fill but not commit it.
     "POST /fill/ commit": row(
-        403,
+        401,
         403,
         201,
         403,
@@ -295,10 +305,13 @@ DEFAULT_TARGETS: dict[str, str] = {
     "Appointment": "case",
     "ServiceRequest": "case",
     "Procedure": "case",
+    "calendar-feeds": "feed",
 }
 
 
 def _value(world: PermissionWorld, name: str, param: str) -> str:
+    if name == "feed":
+        return "not-a-live-feed-secret"
     obj: Any = world.patient if name == "patient" else world.version if name == "version" else None
     if name == "template":
         return world.version.template.slug

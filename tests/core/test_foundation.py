@@ -137,12 +137,12 @@ def test_schema_and_swagger_ui_are_served_to_staff(viewer: APIClient) -> None:
 
 @pytest.mark.django_db
 def test_token_authentication_works(anon_client: APIClient, django_user_model: type[User]) -> None:
-    from rest_framework.authtoken.models import Token
+    from core.api.auth import issue_token
 
     user = django_user_model.objects.create_user(username="tok", password="pw")
     user.groups.add(Group.objects.get(name="viewer"))
-    token = Token.objects.create(user=user)
-    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token, _ = issue_token(user)
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert anon_client.get("/api/v1/schema/").status_code == 200
 
 

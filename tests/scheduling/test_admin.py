@@ -79,7 +79,7 @@ def test_admin_refuses_an_invalid_nhs_number_with_the_services_message(admin_cli
         f"/admin/scheduling/patient/{patient.pk}/change/", patient_data(patient, nhs_number=bad, given_name="Renamed")
     )
     assert response.status_code == 200
-    message = "Not a valid NHS number: it needs 10 digits with a valid check digit."
+    message = "Not a valid NHS number: the check digit (modulus 11) does not match."
     assert message in response.context["adminform"].form.errors["nhs_number"]
     assert html.escape(message) in response.content.decode()
     patient.refresh_from_db()
@@ -143,3 +143,18 @@ def test_admin_cannot_edit_a_cancelled_case(admin_client_: Client, world: Bookin
     assert message in response.context["adminform"].form.errors["__all__"]
     assert Case.objects.get(pk=case.pk).priority == case.priority
     assert not AuditEntry.objects.filter(action="case.updated").exists()
+
+
+def test_admin_patient_search_posts_its_term_and_never_puts_it_in_a_url(admin_client_: Client) -> None:
+    wanted = PatientFactory(family_name="Quarrington")
+    PatientFactory(family_name="Other")
+    url = "/admin/scheduling/patient/"
+    posted = admin_client_.post(url, {"patient_search": wanted.nhs_number})
+    assert posted.status_code == 302
+    assert posted["Location"] == url
+    listing = admin_client_.get(url)
+    assert list(listing.context["cl"].result_list) == [wanted]
+    assert 'method="post"' in listing.content.decode()
+    # A term in the URL is not run: the page redirects to the plain list.
+    typed = admin_client_.get(url, {"q": wanted.nhs_number})
+    assert (typed.status_code, typed["Location"]) == (302, url)

@@ -67,7 +67,7 @@ def test_history_shows_a_withdrawal_with_its_reason(clinic: Clinic) -> None:
         ("other_surgeon", 403),
         ("anaesthetist", 403),
         ("viewer", 403),
-        ("anonymous", 403),
+        ("anonymous", 401),
     ],
 )
 def test_who_may_read_a_cases_history(clinic: Clinic, role: str, status: int) -> None:

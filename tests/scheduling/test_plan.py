@@ -219,7 +219,7 @@ def test_print_view_is_one_html_page_with_identity_steps_and_approval(clinic: Cl
 
 def test_print_view_refuses_anonymous_users_without_a_page_of_data(clinic: Clinic) -> None:
     response = APIClient().get(f"/api/v1/cases/{clinic.case.pk}/plan/", {"format": "html"})
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert PATIENT_FAMILY not in response.content.decode()
 
 

@@ -1,0 +1,170 @@
+"""The OpenAPI schema tells the truth about errors, roles and limits (issue 15).
+
+`AutoSchema` (the project's DEFAULT_SCHEMA_CLASS) adds to what drf-spectacular infers:
+
+- **Every error status an operation can answer**, each with the `{code, detail, errors?}` body
+  and the `code` values of that status as an enum (components `Error400`, `Error401`, …):
+  401/403 for every operation behind a login, 404 for all (an unknown id, or a page past the
+  end), 400/413/415 where a body or query parameters are read, 409 for writes (a broken booking
+  rule, a lock not had in time, a reused Idempotency-Key), 429 where a throttle applies.
+- **Role-dependent fields are not required**: a viewer's answer leaves out patient identifiers
+  (`identifier_fields` of scheduling's output serializers, and `role_dependent_fields`), so the
+  schema lists them as optional properties, the same for every caller.
+- **The strict input rule** (core/api/strict.py): request bodies have `additionalProperties: false`;
+  a list that refuses `[]` has `minItems: 1`; a text field that may be blank drops `format`
+  (`""` is not an email address, yet a blank email is accepted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import fields, serializers
+from rest_framework.permissions import AllowAny
+
+from core.errors import ErrorCode
+
+# Codes DRF itself gives, by status (rest_framework.exceptions), beside the project's ErrorCode.
+_DRF_400 = ("invalid", "parse_error")
+# Codes with a status of their own, never a 400 or a 409.
+_OWN_STATUS = {
+    ErrorCode.TOO_LARGE,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.SERVER_ERROR,
+    ErrorCode.INVALID_CREDENTIALS,
+    ErrorCode.LOCKED_OUT,
+}
+DOMAIN_CODES = sorted(code.value for code in ErrorCode if code not in _OWN_STATUS)
+
+ERROR_CODES: dict[int, list[str]] = {
+    # A 400 names the refused fields under `errors`; a service's InvalidInput carries its own code.
+    400: sorted({*_DRF_400, *DOMAIN_CODES}),
+    # invalid_credentials: a refused login (core/api/auth.py).
+    401: ["authentication_failed", ErrorCode.INVALID_CREDENTIALS.value, "not_authenticated"],
+    403: ["permission_denied"],
+    404: [ErrorCode.NOT_FOUND.value],
+    405: ["method_not_allowed"],
+    406: ["not_acceptable"],
+    409: DOMAIN_CODES,
+    413: [ErrorCode.TOO_LARGE.value],
+    415: ["unsupported_media_type"],
+    # locked_out: a login during a lockout (django-axes).
+    429: [ErrorCode.LOCKED_OUT.value, "throttled"],
+}
+
+DESCRIPTIONS = {
+    400: "The request is invalid: `errors` names each refused field. Nothing was changed.",
+    401: "No valid credentials (`WWW-Authenticate: Token`).",
+    403: "Logged in, but this role may not do this.",
+    404: "No such object (or page).",
+    405: "Method not allowed.",
+    406: "The Accept header asks for a format this endpoint does not give.",
+    409: "A business rule refused the change (`code` says which); nothing was changed.",
+    413: "The request body is over API_MAX_BODY_BYTES.",
+    415: "The body is not JSON.",
+    429: "Too many requests: try again after `Retry-After` seconds.",
+}
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def error_schema(status: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "enum": ERROR_CODES[status]},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "Field name → messages (400 only).",
+            },
+        },
+        "required": ["code", "detail"],
+        # A domain error carries the objects it is about (e.g. `case`, `session`).
+        "additionalProperties": True,
+    }
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def _error_statuses(self) -> list[int]:
+        method = self.method.upper()
+        statuses = [404]
+        permissions = getattr(self.view, "permission_classes", [])
+        if not all(permission is AllowAny for permission in permissions):
+            statuses += [401, 403]
+        has_query = any(p.get("in") == "query" for p in self._get_parameters())
+        reads_body = method in BODY_METHODS or getattr(self.view, "reads_body_on_delete", False)
+        if reads_body:
+            statuses += [400, 413, 415]
+        elif has_query:
+            statuses.append(400)
+        if method != "GET":
+            statuses.append(409)
+        if getattr(self.view, "throttle_scope", None) or getattr(self.view, "throttle_classes", None):
+            statuses.append(429)
+        statuses += list(getattr(self.view, "extra_error_statuses", ()))
+        return sorted(set(statuses))
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        for status in self._error_statuses():
+            name = f"Error{status}"
+            component = ResolvedComponent(  # type: ignore[no-untyped-call]
+                name=name, type=ResolvedComponent.SCHEMA, object=name, schema=error_schema(status)
+            )
+            self.registry.register_on_missing(component)
+            response: dict[str, Any] = {
+                "description": DESCRIPTIONS[status],
+                "content": {"application/json": {"schema": component.ref}},
+            }
+            if status == 429:
+                response["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
+                }
+            if status == 401:
+                response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+            responses.setdefault(str(status), response)
+        return responses
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        context = getattr(serializer, "context", None)
+        if isinstance(context, dict):
+            # Describe every field any role may see, whoever asks for the schema.
+            context["identified"] = True
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)  # type: ignore[no-untyped-call]
+        optional = {*getattr(serializer, "identifier_fields", ()), *getattr(serializer, "role_dependent_fields", ())}
+        if optional and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in optional]
+            if not schema["required"]:
+                del schema["required"]
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any] | None:
+        schema: dict[str, Any] | None = super()._map_serializer_field(field, direction, bypass_extensions)  # type: ignore[no-untyped-call]
+        if schema is None:
+            return None
+        if isinstance(field, fields.CharField) and field.allow_blank and "format" in schema:
+            schema.pop("format")
+        if isinstance(field, fields.TimeField) and schema.get("format") == "time":
+            # JSON Schema's "time" is RFC 3339's, with an offset; these are local wall-clock times.
+            schema.pop("format")
+            schema["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"
+        if isinstance(field, fields.ListField) and not field.allow_empty and schema.get("type") == "array":
+            schema.setdefault("minItems", 1)
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            # DRF 3.14+ takes max_length/min_length on a many=True serializer; the stubs lag behind.
+            max_items = getattr(field, "max_length", None)
+            if max_items is not None:
+                schema.setdefault("maxItems", max_items)
+            if not field.allow_empty:
+                schema.setdefault("minItems", max(getattr(field, "min_length", None) or 0, 1))
+        if isinstance(field, serializers.ManyRelatedField) and not field.allow_empty:
+            schema.setdefault("minItems", 1)
+        return schema

@@ -1,0 +1,91 @@
+"""The served schema states the limits and errors the API enforces (issue 15)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from core.api.schema import ERROR_CODES
+from core.errors import ErrorCode
+
+pytestmark = pytest.mark.pure
+
+SCHEMA: dict[str, Any] = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+COMPONENTS: dict[str, Any] = SCHEMA["components"]["schemas"]
+# Text whose length its format already bounds.
+BOUNDED_FORMATS = {"date", "date-time", "time", "uuid", "decimal"}
+
+
+def unbounded(schema: dict[str, Any], where: str) -> list[str]:
+    if "$ref" in schema:
+        return []  # checked as its own component
+    found: list[str] = []
+    for key in ("allOf", "anyOf", "oneOf"):
+        for part in schema.get(key, []):
+            found += unbounded(part, where)
+    kind = schema.get("type")
+    text = kind == "string" and "enum" not in schema and schema.get("format") not in BOUNDED_FORMATS
+    if text and "maxLength" not in schema and "pattern" not in schema:
+        found.append(where)
+    if kind == "array":
+        if "maxItems" not in schema:
+            found.append(where)
+        found += unbounded(schema.get("items", {}), f"{where}[]")
+    for name, sub in schema.get("properties", {}).items():
+        found += unbounded(sub, f"{where}.{name}")
+    return found
+
+
+def test_every_text_and_list_in_a_request_body_states_its_limit() -> None:
+    problems: list[str] = []
+    for name, component in COMPONENTS.items():
+        if name.endswith("Request"):
+            problems += unbounded(component, name)
+    assert not problems, f"request fields without maxLength/maxItems: {problems}"
+
+
+def test_request_bodies_refuse_unknown_fields_in_the_schema_too() -> None:
+    open_bodies = [
+        name
+        for name, component in COMPONENTS.items()
+        if name.endswith("Request")
+        and component.get("type") == "object"
+        and component.get("additionalProperties") is not False
+    ]
+    assert not open_bodies
+
+
+def test_every_operation_documents_its_errors_with_the_error_body() -> None:
+    problems: list[str] = []
+    for path, item in SCHEMA["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            statuses = set(operation["responses"])
+            logged_in = "security" in operation  # AllowAny operations (login, a feed URL) have none
+            needed = {"404"} | ({"401", "403"} if logged_in else set())
+            if method in {"post", "put", "patch"}:
+                needed |= {"400", "413", "415"}
+            if method != "get":
+                needed.add("409")
+            missing = needed - statuses
+            if missing:
+                problems.append(f"{method.upper()} {path}: {sorted(missing)}")
+            for status in statuses:
+                if status.startswith(("4", "5")):
+                    ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                    assert ref == f"#/components/schemas/Error{status}", (method, path, status)
+    assert not problems, problems
+
+
+def test_the_error_codes_in_the_schema_cover_every_code_the_project_defines() -> None:
+    documented = {code for codes in ERROR_CODES.values() for code in codes}
+    # A 500 is a bug, never part of the contract.
+    assert {code.value for code in ErrorCode} - {ErrorCode.SERVER_ERROR.value} <= documented
+    for status, codes in ERROR_CODES.items():
+        enum = COMPONENTS[f"Error{status}"]["properties"]["code"] if f"Error{status}" in COMPONENTS else None
+        if enum is not None:
+            values = COMPONENTS[enum["$ref"].rsplit("/", 1)[-1]]["enum"] if "$ref" in enum else enum["enum"]
+            assert set(values) == set(codes), status
