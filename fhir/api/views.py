@@ -14,8 +14,9 @@ from django.contrib.auth.models import User
 from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
+from knox.auth import TokenAuthentication
 from rest_framework import exceptions, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, FormParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer

@@ -12,6 +12,7 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
+from core.api.auth import issue_token
 from core.models import AuditEntry
 from scheduling.models import Case, Patient
 from tests.fhir.conftest import body, fhir_client
@@ -32,6 +33,18 @@ def test_anonymous_requests_get_401_asking_for_a_token(demo: dict[str, User]) ->
     response = APIClient().get("/fhir/R4/Appointment")
     outcome(response, 401, "login")
     assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_token_from_the_login_endpoint_reads_the_facade(demo: dict[str, User]) -> None:
+    """An integration engineer's path: log in for a token, then read FHIR with it (not a test shortcut)."""
+    token, _ = issue_token(demo["coordinator"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.get("/fhir/R4/metadata")
+    assert response.status_code == 200, response.content
+    assert body(response)["resourceType"] == "CapabilityStatement"
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    outcome(client.get("/fhir/R4/metadata"), 401, "login")
 
 
 def test_a_viewer_gets_no_patient_and_no_identifiers(demo: dict[str, User]) -> None:
