@@ -30,6 +30,7 @@ RESOURCES: dict[str, str] = {
     "reminders": "reminders",
     "cancel-reasons": "cancel-reasons",
     "reports/theatre-utilisation": "theatre-utilisation",
+    "me": "me",
     "auth/login": "auth-login",
     "auth/logout": "auth-logout",
     "schema": "schema",

@@ -199,3 +199,12 @@ def test_a_logged_in_browser_session_still_reads_and_needs_csrf_to_write(coordin
 def test_a_case_route_that_does_not_exist_for_the_id_is_a_json_404(coordinator: APIClient) -> None:
     assert_error(coordinator.get("/api/v1/cases/999999/plan/"), 404, "not_found")
     assert not Case.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["page_size=null", "page_size=0", "page_size=501", "page_size=10&page_size=20"])
+def test_a_page_size_that_is_not_one_whole_number_from_1_to_500_is_a_400(coordinator: APIClient, query: str) -> None:
+    """Found by the fuzzer: `?page_size=null&page_size=null` was read as the default page."""
+    response = coordinator.get(f"/api/v1/patients/?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert "page_size" in response.json()["errors"]
