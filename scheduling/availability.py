@@ -66,10 +66,20 @@ def demand_of(case: Case) -> Demand:
     """The search's view of a case, occupying its slot minutes (planned, else learned: one query
     for its procedure's history, scheduling/predictions.py) and kept off its patient's unavailable
     days (one query); `case.procedure` and `case.procedure_version` should be select_related."""
+    return demand_from(
+        case,
+        minutes=slot_minutes_of(case),
+        unavailable=unavailable_spans_for([case.pk]).get(case.pk, ()),
+    )
+
+
+def demand_from(case: Case, *, minutes: int, unavailable: Sequence[tuple[dt.date, dt.date]] = ()) -> Demand:
+    """`demand_of` with the slot minutes and unavailable days already loaded (no query): list fill
+    loads them for every waiting case at once. `case.procedure_version` should be select_related."""
     version = case.procedure_version
     return Demand(
-        unavailable=tuple(unavailable_spans_for([case.pk]).get(case.pk, ())),
-        minutes=slot_minutes_of(case),
+        unavailable=tuple(unavailable),
+        minutes=minutes,
         surgeon_id=case.surgeon_id,
         patient_id=case.patient_id,
         capabilities=frozenset(version.required_capabilities or ()),

@@ -32,9 +32,8 @@ from django.utils import timezone
 
 from core.audit import Actor
 from core.errors import DomainError, ErrorCode, InvalidInput
-from procedures.models import Anaesthesia
 from scheduling import booking
-from scheduling.availability import earliest_bookable, local_day_range, window_of
+from scheduling.availability import demand_from, earliest_bookable, local_day_range, window_of
 from scheduling.fill import (
     Candidate,
     FillList,
@@ -50,9 +49,8 @@ from scheduling.fill.problem import priority_weight
 from scheduling.forecast import CaseDuration, case_duration, p_overrun
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment, CaseStatus
 from scheduling.predictions import Durations
-from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Interval, Occupancy, earliest_start
+from scheduling.slots import OPEN_SESSION_STATUSES, Interval, Occupancy, earliest_start
 from scheduling.unavailability import spans_and_pauses_for
-from scheduling.waiting import DateSpan
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 
 # A fill covers at most this many days: a quarter's lists are the most a coordinator reviews at once.
@@ -139,20 +137,6 @@ def _waiting(surgeon_ids: Iterable[int] | None) -> list[Case]:
     return list(waiting.order_by("pk"))
 
 
-def _demand(case: Case, durations: Durations, unavailable: Sequence[DateSpan] = ()) -> Demand:
-    version = case.procedure_version
-    return Demand(
-        unavailable=tuple(unavailable),
-        minutes=durations.slot_minutes(case),
-        surgeon_id=case.surgeon_id,
-        patient_id=case.patient_id,
-        capabilities=frozenset(version.required_capabilities or ()),
-        equipment=tuple(dict.fromkeys(version.required_equipment or ())),
-        eligible=(case.screening_result or {}).get("result") == "eligible",
-        needs_anaesthetist=case.anaesthesia == Anaesthesia.GENERAL,
-    )
-
-
 def _minus(gaps: list[Interval], busy: Iterable[Interval]) -> list[Interval]:
     """The gaps with the busy intervals taken out."""
     for b_start, b_end in sorted(busy):
@@ -226,7 +210,7 @@ def _candidates(waiting: Sequence[Case], durations: Durations) -> list[Candidate
         found.append(
             Candidate(
                 case_id=case.pk,
-                demand=_demand(case, durations, spans),
+                demand=demand_from(case, minutes=durations.slot_minutes(case), unavailable=spans),
                 priority=case.priority,
                 referral_date=case.referral_date,
                 pauses=tuple(pauses),
