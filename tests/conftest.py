@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -23,6 +24,35 @@ from core.roles import Role
 from tests.builders.people import login
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs two workers), give each worker its own Redis db.
+
+    pytest-django already gives each worker its own test database (test_theatre_gw0, ...). Redis
+    is shared, so without this a worker's Celery test worker would take the other's tasks, its
+    broker purge would drop them, and throttle counters (the cache) of equal user ids would add up.
+    Django's settings are read before this file is imported, so the worker's settings, the Celery
+    app and the environment (for worker subprocesses) are all pointed at the worker's db here.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        _use_redis_db(offset=int(worker.removeprefix("gw")))
+
+
+def _use_redis_db(*, offset: int) -> None:
+    from django.conf import settings
+
+    from config.celery import app
+
+    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
+    db = (int(base.path.strip("/") or 0) + offset) % 16
+    url = urlunsplit(base._replace(path=f"/{db}"))
+    os.environ["REDIS_URL"] = url
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        setattr(settings, name, url)
+    settings.CACHES["default"]["LOCATION"] = url
+    app.conf.update(broker_url=url, result_backend=url)
 
 
 # pytest-django fixtures that open the test database to whoever requests them.
