@@ -25,6 +25,7 @@ from typing import Any
 
 import django.dispatch
 
+from core.errors import ErrorCode
 from theatre.models import TheatreSession
 
 pre_session_placement = django.dispatch.Signal()
@@ -64,6 +65,9 @@ theatre may need what the change takes away (a capability, an active theatre, pe
 unit's kind). Raise a DomainError naming that work to refuse the change, unless `override` is set:
 then the change goes ahead (theatre has checked the reason is given) and post_estate_change says so.
 """
+
+# The code a pre_estate_change receiver refuses with: theatre's estate API documents it (409).
+ESTATE_CHANGE_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.AFFECTS_BOOKED_CASES,)
 
 post_estate_change = django.dispatch.Signal()
 """After a theatre, an equipment unit or a staff member is saved, in the same transaction, before

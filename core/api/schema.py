@@ -20,10 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from rest_framework import fields, serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.throttling import ScopedRateThrottle
 
+from core.api.error_codes import declared_codes
 from core.errors import ErrorCode
 
 # Codes DRF itself gives, by status (rest_framework.exceptions), beside the project's ErrorCode.
@@ -68,6 +70,28 @@ DESCRIPTIONS = {
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DATE_FORMATS = frozenset({"date", "date-time"})
+
+
+def _has_date_field(serializer: Any) -> bool:
+    if isinstance(serializer, serializers.ListSerializer):
+        return _has_date_field(serializer.child)
+    if not isinstance(serializer, serializers.Serializer):
+        return False
+    for field in serializer.fields.values():
+        if isinstance(field, fields.DateField | fields.DateTimeField) and not field.read_only:
+            return True
+        if isinstance(field, serializers.BaseSerializer) and _has_date_field(field):
+            return True
+    return False
+
+
+def _throttled(view: Any) -> bool:
+    """True if a throttle can refuse this view: ScopedRateThrottle (the default) only where the
+    view names a `throttle_scope`; any other throttle class always."""
+    classes = getattr(view, "throttle_classes", ())
+    others = [c for c in classes if not issubclass(c, ScopedRateThrottle)]
+    return bool(others) or (bool(getattr(view, "throttle_scope", None)) and bool(classes))
 
 
 def error_schema(status: int) -> dict[str, Any]:
@@ -89,36 +113,58 @@ def error_schema(status: int) -> dict[str, Any]:
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def _error_statuses(self) -> list[int]:
+    def _reads_dates(self) -> bool:
+        """A date or time in the query or the body: date arithmetic on year 9999 overflows, which
+        core/api/exceptions.py answers as 400 `out_of_range`."""
+        if any(p.get("schema", {}).get("format") in DATE_FORMATS for p in self._get_parameters()):
+            return True
+        if self.method.upper() not in BODY_METHODS:
+            return False
+        return _has_date_field(force_instance(self.get_request_serializer()))  # type: ignore[no-untyped-call]
+
+    def error_codes(self) -> dict[int, set[str]]:
+        """Status → every `code` this operation can answer with: the codes every operation shares,
+        by the rules below, and the codes its view declares (core/api/error_codes.py)."""
         method = self.method.upper()
-        statuses = [404]
+        codes: dict[int, set[str]] = {404: {ErrorCode.NOT_FOUND.value}}
         permissions = getattr(self.view, "permission_classes", [])
         if not all(permission is AllowAny for permission in permissions):
-            statuses += [401, 403]
+            codes[401] = {"not_authenticated", "authentication_failed"}
+            # DRF's PermissionDenied, and a CSRF failure with a browser session.
+            codes[403] = {"permission_denied"}
         has_query = any(p.get("in") == "query" for p in self._get_parameters())
-        reads_body = method in BODY_METHODS or getattr(self.view, "reads_body_on_delete", False)
+        reads_body = method in BODY_METHODS
+        if reads_body or has_query:
+            # bad_request: an unreadable request (core/api/http.py), e.g. a Content-Length that is no number.
+            codes[400] = {ErrorCode.INVALID.value, ErrorCode.BAD_REQUEST.value}
         if reads_body:
-            statuses += [400, 413, 415]
-        elif has_query:
-            statuses.append(400)
+            codes[400].add("parse_error")
+            codes[413] = {ErrorCode.TOO_LARGE.value}
+            codes[415] = {"unsupported_media_type"}
+        if self._reads_dates():
+            codes.setdefault(400, set()).add(ErrorCode.OUT_OF_RANGE.value)
         if method != "GET":
-            statuses.append(409)
-        if getattr(self.view, "throttle_scope", None) or getattr(self.view, "throttle_classes", None):
-            statuses.append(429)
-        statuses += list(getattr(self.view, "extra_error_statuses", ()))
-        return sorted(set(statuses))
+            # Any write whose row lock is not had in time (core/api/exceptions.py).
+            codes[409] = {ErrorCode.BUSY.value}
+        if _throttled(self.view):
+            codes[429] = {"throttled"}
+        for status, declared in declared_codes(self.view, method).items():
+            codes.setdefault(status, set()).update(declared)
+        return codes
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
-        for status in self._error_statuses():
+        for status, codes in sorted(self.error_codes().items()):
             name = f"Error{status}"
             component = ResolvedComponent(  # type: ignore[no-untyped-call]
                 name=name, type=ResolvedComponent.SCHEMA, object=name, schema=error_schema(status)
             )
             self.registry.register_on_missing(component)
+            # The status's body, with `code` narrowed to what this operation answers.
+            narrowed = {"type": "object", "properties": {"code": {"type": "string", "enum": sorted(codes)}}}
             response: dict[str, Any] = {
                 "description": DESCRIPTIONS[status],
-                "content": {"application/json": {"schema": component.ref}},
+                "content": {"application/json": {"schema": {"allOf": [component.ref, narrowed]}}},
             }
             if status == 429:
                 response["headers"] = {

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models, transaction
 from django.db.models import ProtectedError
 from rest_framework import exceptions, serializers, viewsets
 
+from core.api.error_codes import raises
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.permissions import CoordinatorWritesOthersRead
@@ -29,6 +30,7 @@ from theatre.api.serializers import (
     TheatreSerializer,
     TimetableSerializer,
 )
+from theatre.hooks import ESTATE_CHANGE_REFUSALS
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, Timetable
 
 M = TypeVar("M", bound=models.Model)
@@ -57,6 +59,8 @@ class EstateViewSet(viewsets.ModelViewSet[M]):
     """
 
     permission_classes = [CoordinatorWritesOthersRead]
+    # DRF's own actions, declared here: a row still in use is not deleted (perform_destroy).
+    action_error_codes: ClassVar[dict[str, list[raises]]] = {"destroy": [raises(409, ErrorCode.INVALID_TRANSITION)]}
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> M:
         raise NotImplementedError
@@ -94,6 +98,11 @@ class EstateViewSet(viewsets.ModelViewSet[M]):
             ) from None
 
 
+# A theatre, unit or staff member that booked cases depend on: a change that strands them
+# (theatre.hooks.pre_estate_change) is refused unless overridden.
+GUARDED_BY_BOOKED_WORK = {**EstateViewSet.action_error_codes, "update": [raises(409, *ESTATE_CHANGE_REFUSALS)]}
+
+
 class SiteViewSet(EstateViewSet[Site]):
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
@@ -109,6 +118,7 @@ class TheatreViewSet(EstateViewSet[Theatre]):
     queryset = Theatre.objects.all()
     serializer_class = TheatreSerializer
     filterset_fields = ["site", "active"]
+    action_error_codes = GUARDED_BY_BOOKED_WORK
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
         _pop_override(data)  # nothing depends on a new theatre yet
@@ -122,6 +132,7 @@ class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
     queryset = EquipmentUnit.objects.all()
     serializer_class = EquipmentUnitSerializer
     filterset_fields = ["site", "kind", "active"]
+    action_error_codes = GUARDED_BY_BOOKED_WORK
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
         _pop_override(data)
@@ -135,6 +146,7 @@ class StaffMemberViewSet(EstateViewSet[StaffMember]):
     queryset = StaffMember.objects.all()
     serializer_class = StaffMemberSerializer
     filterset_fields = ["role", "active"]
+    action_error_codes = GUARDED_BY_BOOKED_WORK
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
         _pop_override(data)
