@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,6 +21,7 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from core.roles import Role
+from tests.api import error_ledger
 from tests.builders.people import login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +75,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 impure.append(item.nodeid)
     if impure:
         raise pytest.UsageError("Tests marked pure must not use the database:\n  " + "\n  ".join(impure))
+
+
+# --- The error ledger (tests/api/error_ledger.py) ---------------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every handler built from now on (test Clients, the live server) records API errors."""
+    from django.conf import settings
+
+    settings.MIDDLEWARE = [error_ledger.MIDDLEWARE, *settings.MIDDLEWARE]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    error_ledger.current_test = item.nodeid
+
+
+_ledger_report: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any operation answered a status or code its schema does not document."""
+    if not error_ledger.LEDGER:
+        return
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+    docs = error_ledger.documented(schema)
+    offences = error_ledger.undocumented(error_ledger.LEDGER, docs)
+    pairs = error_ledger.all_pairs(docs)
+    seen = error_ledger.exercised(error_ledger.LEDGER, docs)
+    _ledger_report.append(
+        f"error ledger: {len(error_ledger.LEDGER)} error responses over {len(docs)} operations; "
+        f"{len(seen)} of {len(pairs)} documented (operation, status, code) seen, {len(pairs - seen)} never exercised"
+    )
+    if offences:
+        first: dict[str, str] = {}
+        for offence in offences:
+            key = f"{offence.operation} {offence.observed.status} `{offence.observed.code}`"
+            first.setdefault(key, str(offence))
+        _ledger_report.append(f"error ledger: {len(first)} undocumented status/code answers (first seen):")
+        _ledger_report.extend(f"  {line}" for line in sorted(first.values()))
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _ledger_report:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)
