@@ -214,3 +214,56 @@ class AutoSchema(SpectacularAutoSchema):
         if isinstance(field, serializers.ManyRelatedField) and not field.allow_empty:
             schema.setdefault("minItems", 1)
         return schema
+
+
+# OpenAPI links: the operations a created object's `id` opens. They tell a client (and the fuzzer's
+# stateful phase, tests/api/test_fuzz.py) that POST /cases/ answers with the id that
+# /cases/{id}/book/ takes, so a generated scenario books, plans and cancels a case that exists
+# instead of guessing ids that 404.
+LINKS: dict[str, tuple[str, ...]] = {
+    "cases_create": (
+        "cases_retrieve",
+        "cases_partial_update",
+        "cases_book_create",
+        "cases_cancel_create",
+        "cases_plan_retrieve",
+        "cases_unavailability_create",
+    ),
+    "sessions_create": (
+        "sessions_retrieve",
+        "sessions_partial_update",
+        "sessions_cancel_create",
+        "sessions_destroy",
+        "sessions_candidates_retrieve",
+    ),
+    "patients_create": ("patients_retrieve", "patients_partial_update", "patients_destroy"),
+    "theatres_create": ("theatres_retrieve", "theatres_partial_update", "theatres_destroy"),
+    "staff_create": (
+        "staff_retrieve",
+        "staff_partial_update",
+        "staff_calendar.ics_retrieve",
+        "staff_calendar_feed_create",
+        "staff_destroy",
+    ),
+    "timetables_create": ("timetables_retrieve", "timetables_generate_create", "timetables_destroy"),
+}
+
+
+def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: LINKS on each creating operation's 201."""
+    operations = {
+        operation["operationId"]: operation
+        for item in result.get("paths", {}).values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    for source, targets in LINKS.items():
+        created = operations.get(source, {}).get("responses", {}).get("201")
+        if created is None:
+            continue  # a schema filtered to other paths
+        created["links"] = {
+            target: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
+            for target in targets
+            if target in operations
+        }
+    return result

@@ -121,3 +121,22 @@ def test_the_error_codes_in_the_schema_cover_every_code_the_project_defines() ->
         if enum is not None:
             values = COMPONENTS[enum["$ref"].rsplit("/", 1)[-1]]["enum"] if "$ref" in enum else enum["enum"]
             assert set(values) == set(codes), status
+
+
+def test_creating_operations_link_to_the_operations_on_what_they_created() -> None:
+    """The links the fuzzer's stateful phase follows: the created object's id fills the path."""
+    by_id = {op["operationId"]: op for item in SCHEMA["paths"].values() for op in item.values() if "operationId" in op}
+    for source, targets in {
+        "cases_create": {"cases_book_create", "cases_cancel_create", "cases_plan_retrieve"},
+        "sessions_create": {"sessions_retrieve", "sessions_cancel_create", "sessions_destroy"},
+        "patients_create": {"patients_partial_update", "patients_destroy"},
+    }.items():
+        links = by_id[source]["responses"]["201"]["links"]
+        assert targets <= set(links), source
+        for link in links.values():
+            assert link["operationId"] in by_id
+            assert link["parameters"] == {"id": "$response.body#/id"}
+            path = next(
+                p for p, item in SCHEMA["paths"].items() for op in item.values() if op is by_id[link["operationId"]]
+            )
+            assert "{id}" in path
