@@ -3,10 +3,14 @@
 `AutoSchema` (the project's DEFAULT_SCHEMA_CLASS) adds to what drf-spectacular infers:
 
 - **Every error status an operation can answer**, each with the `{code, detail, errors?}` body
-  and the `code` values of that status as an enum (components `Error400`, `Error401`, …):
-  401/403 for every operation behind a login, 404 for all (an unknown id, or a page past the
-  end), 400/413/415 where a body or query parameters are read, 409 for writes (a broken booking
-  rule, a lock not had in time, a reused Idempotency-Key), 429 where a throttle applies.
+  (components `Error400`, `Error401`, …, each listing every code of its status) and `code`
+  narrowed to what this operation can answer (`allOf` the component and an enum). The codes
+  every operation shares come from the rules in `AutoSchema.error_codes`: 401/403 behind a login,
+  404 for all (an unknown id, or a page past the end), 400 where a body or query parameters are
+  read (`parse_error` for a body, `out_of_range` where dates are read), 413/415 with a body, 409
+  `busy` for writes (a lock not had in time), 429 where a throttle applies. The rest each view
+  declares (core/api/error_codes.py); tests/api/error_ledger.py checks the suite's answers
+  against the result.
 - **Role-dependent fields are not required**: a viewer's answer leaves out patient identifiers
   (`identifier_fields` of scheduling's output serializers, and `role_dependent_fields`), so the
   schema lists them as optional properties, the same for every caller.
