@@ -42,6 +42,8 @@ SESSION_CHANGE_REFUSALS: tuple[ErrorCode, ...] = (
     ErrorCode.ANAESTHETIST_BUSY,
 )
 SESSION_CANCEL_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.INVALID_TRANSITION,)
+# An estate change that strands booked cases (refuse_estate_change_that_strands_cases).
+ESTATE_CHANGE_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.AFFECTS_BOOKED_CASES,)
 
 
 # --- Lists --------------------------------------------------------------------------------------

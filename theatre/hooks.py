@@ -25,7 +25,6 @@ from typing import Any
 
 import django.dispatch
 
-from core.errors import ErrorCode
 from theatre.models import TheatreSession
 
 pre_session_placement = django.dispatch.Signal()
@@ -66,8 +65,9 @@ unit's kind). Raise a DomainError naming that work to refuse the change, unless 
 then the change goes ahead (theatre has checked the reason is given) and post_estate_change says so.
 """
 
-# The code a pre_estate_change receiver refuses with: theatre's estate API documents it (409).
-ESTATE_CHANGE_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.AFFECTS_BOOKED_CASES,)
+# The codes pre_estate_change's receivers refuse with (409), as the apps that connect them declare
+# in AppConfig.ready(): theatre's estate API documents them without knowing those apps.
+estate_change_refusals: set[str] = set()
 
 post_estate_change = django.dispatch.Signal()
 """After a theatre, an equipment unit or a staff member is saved, in the same transaction, before

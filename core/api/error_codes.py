@@ -17,7 +17,7 @@ against it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 ANY_METHOD = "*"
@@ -55,6 +55,20 @@ class raises:  # noqa: N801 - a decorator, named as one reads it: @raises(409, â
         # __dict__ values with its wrapper, so an in-place change would leak between the two.
         setattr(view_method, ATTRIBUTE, _merge(getattr(view_method, ATTRIBUTE, {}), self.table))
         return view_method
+
+
+class raises_from:  # noqa: N801 - read as raises
+    """Like raises, for codes known only once the apps are ready: those that the receivers of a lower
+    app's hook raise (theatre's estate API documents what the apps above it refuse with)."""
+
+    def __init__(self, status: int, codes: Callable[[], Iterable[str]]) -> None:
+        self.status = status
+        self.codes = codes
+
+    @property
+    def table(self) -> Table:
+        codes = tuple(self.codes())
+        return raises(self.status, *codes).table if codes else {}
 
 
 # DRF's partial_update calls update, so a PATCH answers whatever a PUT does.

@@ -72,14 +72,16 @@ def _code_of(response: HttpResponse) -> str | None:
 
 
 class ErrorLedgerMiddleware:
-    """Records every 4xx/5xx under /api/v1/ (outermost, so it sees what the client sees)."""
+    """Records every 4xx under /api/v1/ (outermost, so it sees what the client sees)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code >= 400 and request.path.startswith(PREFIX):
+        # 4xx only: a 5xx is never part of the contract. The fuzzer fails on any it meets, and a
+        # test that provokes one on purpose (a failure mid-publish rolls back) asserts it itself.
+        if 400 <= response.status_code < 500 and request.path.startswith(PREFIX):
             method = (request.method or "").upper()
             record(Observed(method, request.path, response.status_code, _code_of(response), current_test))
         return response

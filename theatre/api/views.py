@@ -18,11 +18,11 @@ from django.db import models, transaction
 from django.db.models import ProtectedError
 from rest_framework import exceptions, serializers, viewsets
 
-from core.api.error_codes import raises
+from core.api.error_codes import raises, raises_from
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.permissions import CoordinatorWritesOthersRead
-from theatre import estate
+from theatre import estate, hooks
 from theatre.api.serializers import (
     EquipmentUnitSerializer,
     SiteSerializer,
@@ -30,7 +30,6 @@ from theatre.api.serializers import (
     TheatreSerializer,
     TimetableSerializer,
 )
-from theatre.hooks import ESTATE_CHANGE_REFUSALS
 from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, Timetable
 
 M = TypeVar("M", bound=models.Model)
@@ -60,7 +59,9 @@ class EstateViewSet(viewsets.ModelViewSet[M]):
 
     permission_classes = [CoordinatorWritesOthersRead]
     # DRF's own actions, declared here: a row still in use is not deleted (perform_destroy).
-    action_error_codes: ClassVar[dict[str, list[raises]]] = {"destroy": [raises(409, ErrorCode.INVALID_TRANSITION)]}
+    action_error_codes: ClassVar[dict[str, list[raises | raises_from]]] = {
+        "destroy": [raises(409, ErrorCode.INVALID_TRANSITION)]
+    }
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> M:
         raise NotImplementedError
@@ -98,9 +99,12 @@ class EstateViewSet(viewsets.ModelViewSet[M]):
             ) from None
 
 
-# A theatre, unit or staff member that booked cases depend on: a change that strands them
-# (theatre.hooks.pre_estate_change) is refused unless overridden.
-GUARDED_BY_BOOKED_WORK = {**EstateViewSet.action_error_codes, "update": [raises(409, *ESTATE_CHANGE_REFUSALS)]}
+# A theatre, unit or staff member that work planned above theatre depends on: a change that
+# would strand that work (theatre.hooks.pre_estate_change) is refused unless overridden.
+GUARDED_BY_ESTATE_HOOKS: dict[str, list[raises | raises_from]] = {
+    **EstateViewSet.action_error_codes,
+    "update": [raises_from(409, lambda: hooks.estate_change_refusals)],
+}
 
 
 class SiteViewSet(EstateViewSet[Site]):
@@ -118,7 +122,7 @@ class TheatreViewSet(EstateViewSet[Theatre]):
     queryset = Theatre.objects.all()
     serializer_class = TheatreSerializer
     filterset_fields = ["site", "active"]
-    action_error_codes = GUARDED_BY_BOOKED_WORK
+    action_error_codes = GUARDED_BY_ESTATE_HOOKS
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
         _pop_override(data)  # nothing depends on a new theatre yet
@@ -132,7 +136,7 @@ class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
     queryset = EquipmentUnit.objects.all()
     serializer_class = EquipmentUnitSerializer
     filterset_fields = ["site", "kind", "active"]
-    action_error_codes = GUARDED_BY_BOOKED_WORK
+    action_error_codes = GUARDED_BY_ESTATE_HOOKS
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
         _pop_override(data)
@@ -146,7 +150,7 @@ class StaffMemberViewSet(EstateViewSet[StaffMember]):
     queryset = StaffMember.objects.all()
     serializer_class = StaffMemberSerializer
     filterset_fields = ["role", "active"]
-    action_error_codes = GUARDED_BY_BOOKED_WORK
+    action_error_codes = GUARDED_BY_ESTATE_HOOKS
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
         _pop_override(data)
