@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from core.errors import ErrorCode
 
 API_PREFIX = "/api/"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def error(status: int, code: str, detail: str) -> JsonResponse:
@@ -60,7 +61,9 @@ class ApiBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(API_PREFIX):
+        # Writes only: a GET's body has no meaning and is never read (the schema documents 413 for
+        # every write, core/api/schema.py).
+        if request.path.startswith(API_PREFIX) and request.method in WRITE_METHODS:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -74,6 +74,7 @@ DESCRIPTIONS = {
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
 DATE_FORMATS = frozenset({"date", "date-time"})
 
 
@@ -143,8 +144,12 @@ class AutoSchema(SpectacularAutoSchema):
             codes[400] = {ErrorCode.INVALID.value, ErrorCode.BAD_REQUEST.value}
         if reads_body:
             codes[400].add("parse_error")
-            codes[413] = {ErrorCode.TOO_LARGE.value}
             codes[415] = {"unsupported_media_type"}
+        if method in WRITE_METHODS:
+            # core/api/http.py's ApiBodyLimitMiddleware judges every write's Content-Length before
+            # the view runs, whether or not the view reads a body (a DELETE may carry one).
+            codes[413] = {ErrorCode.TOO_LARGE.value}
+            codes.setdefault(400, set()).add(ErrorCode.BAD_REQUEST.value)
         if self._reads_dates():
             codes.setdefault(400, set()).add(ErrorCode.OUT_OF_RANGE.value)
         if method != "GET":

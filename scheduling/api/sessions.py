@@ -217,6 +217,9 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         return self._read(session.pk)
 
     @raises(409, *LOCK_REFUSALS, *SESSION_CANCEL_REFUSALS)
+    # The reason may come as a JSON body, which DRF's parsers read like any write's.
+    @raises(400, "parse_error")
+    @raises(415, "unsupported_media_type")
     @extend_schema(
         parameters=[
             OpenApiParameter("reason", str, required=True, description="Why the list is cancelled (audited)."),

@@ -72,6 +72,15 @@ def test_a_body_over_the_limit_is_a_json_413_and_changes_nothing(coordinator: AP
     assert_error(APIClient().post("/api/v1/sites/", "y" * 2_000_000, content_type="text/plain"), 413, "too_large")
 
 
+def test_a_delete_with_a_body_over_the_limit_is_413_and_a_get_ignores_its_body(coordinator: APIClient) -> None:
+    """The limit judges every write, as the schema documents; a GET's body is never read."""
+    site = coordinator.post("/api/v1/sites/", {"name": "Northgate", "timezone": "Europe/London"}, format="json")
+    url = f"/api/v1/sites/{site.json()['id']}/"
+    assert_error(coordinator.delete(url, "z" * 2_000_000, content_type="text/plain"), 413, "too_large")
+    assert coordinator.get(url).status_code == 200
+    assert coordinator.generic("GET", url, "z" * 2_000_000, content_type="text/plain").status_code == 200
+
+
 def test_a_body_that_is_not_json_is_415(coordinator: APIClient) -> None:
     response = coordinator.post("/api/v1/sites/", "name=Northgate", content_type="application/x-www-form-urlencoded")
     assert_error(response, 415, "unsupported_media_type")
