@@ -303,8 +303,7 @@ def over_http(seeded: Seeded, conn_max_age: int) -> list[float]:
         def get(case_id: int) -> int:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             path = (
-                f"/api/v1/availability/?case={case_id}&date_from={seeded.first_day}"
-                f"&date_to={seeded.last_day}&limit=20"
+                f"/api/v1/availability/?case={case_id}&date_from={seeded.first_day}&date_to={seeded.last_day}&limit=20"
             )
             conn.request("GET", path, headers={"Authorization": f"Token {token}", "Host": "localhost"})
             response = conn.getresponse()

@@ -1,7 +1,7 @@
 """Availability: load what holds time around some sessions, then ask the pure slot search.
 
-`load_occupancy` reads everything in four queries whatever the number of sessions or cases
-(cases, the surgeon's other lists, units, unit claims); `find_slots` adds the sessions query, and
+`load_occupancy` reads everything in three queries whatever the number of sessions or cases
+(cases, the surgeon's other lists, units with their claims); `find_slots` adds the sessions query, and
 `availability_for` (GET /availability/) the case or the procedure version it searches for.
 Booking uses the same loader and search for the one session it has locked, so "the earliest
 fitting time" has a single definition (scheduling/slots.py).
@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import FilteredRelation, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from core.db import value_rows
 from core.errors import ErrorCode
 from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import Anaesthesia, ProcedureVersion
 from procedures.versions import version_to_pin
-from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment
+from scheduling.models import OCCUPYING_STATUSES, Case
 from scheduling.predictions import load_history, predict_new, slot_minutes_of
 from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, OpenSlot, SessionWindow, earliest_slots
 from scheduling.unavailability import planning_date, unavailable_spans_for
@@ -92,7 +93,11 @@ def demand_from(case: Case, *, minutes: int, unavailable: Sequence[tuple[dt.date
 def load_occupancy(
     *, windows: Sequence[SessionWindow], demand: Demand, exclude_case_id: int | None = None
 ) -> Occupancy:
-    """Everything that holds time over the windows' span, bucketed for the slot search (4 queries)."""
+    """Everything that holds time over the windows' span, bucketed for the slot search (3 queries).
+
+    The rows are read by `core.db.value_rows` (timestamps parsed in C): at 400 lists these are
+    about 3,100 timestamps, 14.5 ms through Django's loader (issue 18).
+    """
     occupancy = Occupancy()
     if not windows:
         return occupancy
@@ -113,8 +118,8 @@ def load_occupancy(
         cases = cases.exclude(pk=exclude_case_id)
     session_cases: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
     anaesthetist_cases: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    for session_id, surgeon_id, anaesthetist_id, patient_id, start, end in cases.values_list(
-        "session_id", "surgeon_id", "anaesthetist_id", "patient_id", "start", "end"
+    for session_id, surgeon_id, anaesthetist_id, patient_id, start, end in value_rows(
+        cases.values_list("session_id", "surgeon_id", "anaesthetist_id", "patient_id", "start", "end")
     ):
         assert start is not None and end is not None  # noqa: S101 - occupying cases always have a slot (DB check)
         interval = (start, end)
@@ -133,23 +138,27 @@ def load_occupancy(
     led = TheatreSession.objects.filter(surgeon_id=demand.surgeon_id, start__lt=span_end, end__gt=span_start).exclude(
         status=SessionStatus.CANCELLED
     )
-    occupancy.surgeon_sessions = [(pk, (start, end)) for pk, start, end in led.values_list("pk", "start", "end")]
+    occupancy.surgeon_sessions = [
+        (pk, (start, end)) for pk, start, end in value_rows(led.values_list("pk", "start", "end"))
+    ]
 
-    # 3-4. Active units of the required kinds at the sites, and their claims over the span.
+    # 3. Active units of the required kinds at the sites, each with its claims over the span (a
+    # unit with none comes once, with no interval).
     if demand.equipment:
+        over_span = Q(claims__start__lt=span_end, claims__end__gt=span_start)
+        if exclude_case_id is not None:
+            over_span &= ~Q(claims__case_id=exclude_case_id)
         units: dict[tuple[int, str], dict[int, list[tuple[dt.datetime, dt.datetime]]]] = defaultdict(dict)
-        unit_key: dict[int, tuple[int, str]] = {}
-        for unit_id, site_id, kind in EquipmentUnit.objects.filter(
-            site_id__in=site_ids, kind__in=demand.equipment, active=True
-        ).values_list("pk", "site_id", "kind"):
-            units[(site_id, kind)][unit_id] = []
-            unit_key[unit_id] = (site_id, kind)
-        if unit_key:
-            claims = CaseEquipment.objects.filter(unit_id__in=unit_key, start__lt=span_end, end__gt=span_start)
-            if exclude_case_id is not None:
-                claims = claims.exclude(case_id=exclude_case_id)
-            for unit_id, start, end in claims.values_list("unit_id", "start", "end"):
-                units[unit_key[unit_id]][unit_id].append((start, end))
+        rows = (
+            EquipmentUnit.objects.filter(site_id__in=site_ids, kind__in=demand.equipment, active=True)
+            .annotate(claim=FilteredRelation("claims", condition=over_span))
+            .values_list("pk", "site_id", "kind", "claim__start", "claim__end")
+            .order_by()  # the search takes units by id and intervals in any order
+        )
+        for unit_id, site_id, kind, start, end in value_rows(rows):
+            claims = units[(site_id, kind)].setdefault(unit_id, [])
+            if start is not None:
+                claims.append((start, end))
         occupancy.units = dict(units)
     return occupancy
 
@@ -165,7 +174,7 @@ class AvailabilityQuery:
 
 
 def find_slots(*, query: AvailabilityQuery) -> list[OpenSlot]:
-    """The earliest future slot in each of the surgeon's open sessions in the range, earliest first (5 queries)."""
+    """The earliest future slot in each of the surgeon's open sessions in the range, earliest first (4 queries)."""
     not_before = earliest_bookable(query.now or timezone.now())
     sessions = (
         TheatreSession.objects.filter(
