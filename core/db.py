@@ -11,6 +11,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, OperationalError, connections
 from django.db.models import QuerySet
 from psycopg.types.datetime import TimestamptzLoader
+from psycopg.types.json import JsonbLoader
 
 from core.errors import DomainError, ErrorCode
 
@@ -62,9 +63,10 @@ def value_rows(queryset: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
     availability search at 400 lists (issue 18). psycopg's own loader, in C, gives equal aware
     datetimes (UTC, the session time zone Django sets) at a fraction of that. So this runs the
     queryset's SQL on a Django cursor (counted, wrapped and in the transaction like any query)
-    whose timestamptz loader is psycopg's. No `from_db_value` converter runs: use it only for
-    columns Django does not convert after reading (integers, text, timestamps). Elsewhere (SQLite
-    under `make run`) it is `list(queryset)`.
+    whose timestamptz loader is psycopg's, and whose jsonb loader is psycopg's `json.loads` (what
+    a JSONField without a custom decoder does). No other `from_db_value` converter runs: use it
+    only for integers, text, timestamps and such JSON. Elsewhere (SQLite under `make run`) it is
+    `list(queryset)`.
     """
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
@@ -76,6 +78,7 @@ def value_rows(queryset: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
         return []
     with connection.cursor() as cursor:
         cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.cursor.adapters.register_loader("jsonb", JsonbLoader)
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     width = compiler.col_count

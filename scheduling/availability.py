@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -48,18 +49,51 @@ def earliest_bookable(now: dt.datetime) -> dt.datetime:
 
 def window_of(session: TheatreSession, *, not_before: dt.datetime | None = None) -> SessionWindow:
     """The search's view of a session; `session.theatre` should be select_related."""
-    return SessionWindow(
-        id=session.pk,
-        theatre_id=session.theatre_id,
-        site_id=session.theatre.site_id,
-        start=session.start,
-        end=session.end,
-        status=session.status,
-        surgeon_id=session.surgeon_id,
-        anaesthetist_id=session.anaesthetist_id,
-        capabilities=frozenset(session.theatre.capabilities or ()),
+    return window_from(
+        (
+            session.pk,
+            session.theatre_id,
+            session.theatre.site_id,
+            session.start,
+            session.end,
+            session.status,
+            session.surgeon_id,
+            session.anaesthetist_id,
+            session.theatre.capabilities,
+        ),
         not_before=not_before,
-        local_date=planning_date(session.start),
+    )
+
+
+# A session's columns as `window_from` takes them, for `values_list`.
+WINDOW_FIELDS = (
+    "pk",
+    "theatre_id",
+    "theatre__site_id",
+    "start",
+    "end",
+    "status",
+    "surgeon_id",
+    "anaesthetist_id",
+    "theatre__capabilities",
+)
+
+
+def window_from(row: Sequence[Any], *, not_before: dt.datetime | None = None) -> SessionWindow:
+    """The search's view of a session from its WINDOW_FIELDS."""
+    pk, theatre_id, site_id, start, end, status, surgeon_id, anaesthetist_id, capabilities = row
+    return SessionWindow(
+        id=pk,
+        theatre_id=theatre_id,
+        site_id=site_id,
+        start=start,
+        end=end,
+        status=status,
+        surgeon_id=surgeon_id,
+        anaesthetist_id=anaesthetist_id,
+        capabilities=frozenset(capabilities or ()),
+        not_before=not_before,
+        local_date=planning_date(start),
     )
 
 
@@ -188,10 +222,11 @@ def find_slots(*, query: AvailabilityQuery) -> list[OpenSlot]:
             surgeon__active=True,
         )
         .exclude(anaesthetist__active=False)
-        .select_related("theatre")
         .order_by("start", "theatre_id")
     )
-    windows = [window_of(s, not_before=not_before) for s in sessions]
+    # Rows, not models, with timestamps parsed in C (core.db.value_rows): 3.4 ms for 40 lists as
+    # models (bench/availability.py).
+    windows = [window_from(row, not_before=not_before) for row in value_rows(sessions.values_list(*WINDOW_FIELDS))]
     occupancy = load_occupancy(windows=windows, demand=query.demand, exclude_case_id=query.exclude_case_id)
     return earliest_slots(windows=windows, demand=query.demand, occupancy=occupancy, limit=min(query.limit, MAX_SLOTS))
 
