@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +28,15 @@ from procedures.models import Anaesthesia, ProcedureVersion
 from procedures.versions import version_to_pin
 from scheduling.models import OCCUPYING_STATUSES, Case
 from scheduling.predictions import load_history, predict_new, slot_minutes_of
-from scheduling.slots import OPEN_SESSION_STATUSES, Demand, Occupancy, OpenSlot, SessionWindow, earliest_slots
+from scheduling.slots import (
+    OPEN_SESSION_STATUSES,
+    Demand,
+    Interval,
+    Occupancy,
+    OpenSlot,
+    SessionWindow,
+    earliest_slots,
+)
 from scheduling.unavailability import planning_date, unavailable_spans_for
 from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
 
@@ -150,8 +158,8 @@ def load_occupancy(
     cases = Case.objects.filter(people, status__in=OCCUPYING_STATUSES, start__lt=span_end, end__gt=span_start)
     if exclude_case_id is not None:
         cases = cases.exclude(pk=exclude_case_id)
-    session_cases: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    anaesthetist_cases: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    session_cases: dict[int, list[Interval]] = defaultdict(list)
+    anaesthetist_cases: dict[int, list[Interval]] = defaultdict(list)
     for session_id, surgeon_id, anaesthetist_id, patient_id, start, end in value_rows(
         cases.values_list("session_id", "surgeon_id", "anaesthetist_id", "patient_id", "start", "end")
     ):
@@ -169,32 +177,62 @@ def load_occupancy(
     occupancy.anaesthetist_cases = dict(anaesthetist_cases)
 
     # 2. The live lists the surgeon leads: leading one list keeps them out of every other theatre.
-    led = TheatreSession.objects.filter(surgeon_id=demand.surgeon_id, start__lt=span_end, end__gt=span_start).exclude(
+    occupancy.surgeon_sessions = led_lists(
+        surgeon_ids={demand.surgeon_id}, span_start=span_start, span_end=span_end
+    ).get(demand.surgeon_id, [])
+
+    # 3. Active units of the required kinds at the sites, with their claims over the span.
+    if demand.equipment:
+        occupancy.units = unit_claims(
+            site_ids=site_ids,
+            kinds=set(demand.equipment),
+            span_start=span_start,
+            span_end=span_end,
+            exclude_case_id=exclude_case_id,
+        )
+    return occupancy
+
+
+def led_lists(
+    *, surgeon_ids: Collection[int], span_start: dt.datetime, span_end: dt.datetime
+) -> dict[int, list[tuple[int, Interval]]]:
+    """Surgeon id -> (session id, interval) of the live (not cancelled) lists they lead over the
+    span, in one query (availability, booking and list fill)."""
+    led: dict[int, list[tuple[int, Interval]]] = defaultdict(list)
+    lists = TheatreSession.objects.filter(surgeon_id__in=surgeon_ids, start__lt=span_end, end__gt=span_start).exclude(
         status=SessionStatus.CANCELLED
     )
-    occupancy.surgeon_sessions = [
-        (pk, (start, end)) for pk, start, end in value_rows(led.values_list("pk", "start", "end"))
-    ]
+    for pk, surgeon_id, start, end in value_rows(lists.values_list("pk", "surgeon_id", "start", "end")):
+        led[surgeon_id].append((pk, (start, end)))
+    return dict(led)
 
-    # 3. Active units of the required kinds at the sites, each with its claims over the span (a
-    # unit with none comes once, with no interval).
-    if demand.equipment:
-        over_span = Q(claims__start__lt=span_end, claims__end__gt=span_start)
-        if exclude_case_id is not None:
-            over_span &= ~Q(claims__case_id=exclude_case_id)
-        units: dict[tuple[int, str], dict[int, list[tuple[dt.datetime, dt.datetime]]]] = defaultdict(dict)
-        rows = (
-            EquipmentUnit.objects.filter(site_id__in=site_ids, kind__in=demand.equipment, active=True)
-            .annotate(claim=FilteredRelation("claims", condition=over_span))
-            .values_list("pk", "site_id", "kind", "claim__start", "claim__end")
-            .order_by()  # the search takes units by id and intervals in any order
-        )
-        for unit_id, site_id, kind, start, end in value_rows(rows):
-            claims = units[(site_id, kind)].setdefault(unit_id, [])
-            if start is not None:
-                claims.append((start, end))
-        occupancy.units = dict(units)
-    return occupancy
+
+def unit_claims(
+    *,
+    site_ids: Collection[int],
+    kinds: Collection[str],
+    span_start: dt.datetime,
+    span_end: dt.datetime,
+    exclude_case_id: int | None = None,
+) -> dict[tuple[int, str], dict[int, list[Interval]]]:
+    """(site id, kind) -> unit id -> claimed intervals over the span, for every active unit of the
+    kinds at the sites (a unit with no claim maps to []), in one query (availability, booking and
+    list fill). Claims of `exclude_case_id` are left out (the case being moved or searched for)."""
+    over_span = Q(claims__start__lt=span_end, claims__end__gt=span_start)
+    if exclude_case_id is not None:
+        over_span &= ~Q(claims__case_id=exclude_case_id)
+    rows = (
+        EquipmentUnit.objects.filter(site_id__in=site_ids, kind__in=kinds, active=True)
+        .annotate(claim=FilteredRelation("claims", condition=over_span))
+        .values_list("pk", "site_id", "kind", "claim__start", "claim__end")
+        .order_by()  # the search takes units by id and intervals in any order
+    )
+    units: dict[tuple[int, str], dict[int, list[Interval]]] = defaultdict(dict)
+    for unit_id, site_id, kind, start, end in value_rows(rows):
+        claims = units[(site_id, kind)].setdefault(unit_id, [])
+        if start is not None:  # a unit with no claim comes once, with none
+            claims.append((start, end))
+    return dict(units)
 
 
 @dataclass(frozen=True)
