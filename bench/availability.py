@@ -121,15 +121,15 @@ def seed(lists: int) -> Seeded:
     rows = []
     for d, day in enumerate(days):
         for t, theatre in enumerate(theatres):
-            for start, end in ((dt.time(8), dt.time(13)), (dt.time(13, 30), dt.time(18))):
+            for opens, closes in ((dt.time(8), dt.time(13)), (dt.time(13, 30), dt.time(18))):
                 rows.append(
                     TheatreSession(
                         theatre=theatre,
-                        start=dt.datetime.combine(day, start, tzinfo=zone),
-                        end=dt.datetime.combine(day, end, tzinfo=zone),
+                        start=dt.datetime.combine(day, opens, tzinfo=zone),
+                        end=dt.datetime.combine(day, closes, tzinfo=zone),
                         surgeon=surgeons[(t + d) % SURGEONS],
                         anaesthetist=anaesthetists[(t + 3 * d) % SURGEONS],
-                        period="am" if start.hour < 12 else "pm",
+                        period="am" if opens.hour < 12 else "pm",
                         status="published",
                     )
                 )
