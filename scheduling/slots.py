@@ -266,9 +266,12 @@ def earliest_start(*, window: SessionWindow, demand: Demand, occupancy: Occupanc
         # case ends (a room code, never the binding one): skip them without the other rules.
         if start < taken_until:
             continue
-        taken = next((b for a, b in own if a < start + minutes and start < b), None)
-        if taken is not None:
-            taken_until = taken
+        end = start + minutes
+        for a, b in own:
+            if a < end and start < b:
+                taken_until = b
+                break
+        if start < taken_until:
             continue
         code = time_violation(window=window, demand=demand, occupancy=occupancy, start=start)
         if code is None:
