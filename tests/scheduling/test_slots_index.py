@@ -139,3 +139,23 @@ def test_each_list_searched_against_its_overlapping_intervals_answers_as_a_full_
     assert earliest_slots(windows=lists, demand=demand, occupancy=occupancy, limit=limit) == scanned_slots(
         windows=lists, demand=demand, occupancy=occupancy, limit=limit
     )
+
+
+def test_a_capped_answer_still_weighs_every_list_that_could_tie_with_its_last_slot() -> None:
+    """Given two free lists opening at the same time, when one slot is asked for, then it is the
+    one in the lower-numbered theatre, whichever list the search met first."""
+    first = SessionWindow(
+        id=1,
+        theatre_id=9,
+        site_id=1,
+        start=at(8 * 60),
+        end=at(13 * 60),
+        status="published",
+        surgeon_id=SURGEON,
+        anaesthetist_id=None,
+        capabilities=frozenset(),
+    )
+    tied = SessionWindow(**{**first.__dict__, "id": 2, "theatre_id": 3})
+    demand = Demand(minutes=60, surgeon_id=SURGEON, patient_id=None, capabilities=frozenset(), equipment=())
+    (slot,) = earliest_slots(windows=[first, tied], demand=demand, occupancy=Occupancy(), limit=1)
+    assert (slot.session_id, slot.theatre_id) == (2, 3)
