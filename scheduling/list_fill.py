@@ -1,6 +1,6 @@
 """List fill as a service: load the lists and the waiting list, ask the pure fill, book the answer.
 
-`preview_fill` loads everything in a constant number of queries (eight, whatever the number of
+`preview_fill` loads everything in a constant number of queries (seven, whatever the number of
 lists and cases) and calls `scheduling.fill.fill`; it changes nothing. `commit_fill` books every
 placement through `booking.book_case` in one transaction, under booking's own locks, so every
 invariant booking guarantees holds for a fill too; a placement the booking refuses (the data
@@ -33,7 +33,7 @@ from django.utils import timezone
 from core.audit import Actor
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling import booking
-from scheduling.availability import demand_from, earliest_bookable, local_day_range, window_of
+from scheduling.availability import demand_from, earliest_bookable, led_lists, local_day_range, unit_claims, window_of
 from scheduling.fill import (
     Candidate,
     FillList,
@@ -47,11 +47,11 @@ from scheduling.fill import (
 )
 from scheduling.fill.problem import priority_weight
 from scheduling.forecast import CaseDuration, case_duration, p_overrun
-from scheduling.models import OCCUPYING_STATUSES, Case, CaseEquipment, CaseStatus
+from scheduling.models import OCCUPYING_STATUSES, Case, CaseStatus
 from scheduling.predictions import Durations
 from scheduling.slots import OPEN_SESSION_STATUSES, Interval, Occupancy, earliest_start
 from scheduling.unavailability import spans_and_pauses_for
-from theatre.models import EquipmentUnit, SessionStatus, TheatreSession
+from theatre.models import SessionStatus, TheatreSession
 
 # A fill covers at most this many days: a quarter's lists are the most a coordinator reviews at once.
 MAX_RANGE_DAYS = 93
@@ -154,7 +154,7 @@ def _minus(gaps: list[Interval], busy: Iterable[Interval]) -> list[Interval]:
 
 
 def _load(request: FillRequest, *, scope_surgeons: Iterable[int] | None = None) -> _Loaded:
-    """Everything the fill decides over, in eight queries whatever the size."""
+    """Everything the fill decides over, in seven queries whatever the size."""
     not_before = earliest_bookable(request.now or timezone.now())
     lists = _lists(request, not_before)
     if scope_surgeons is None and (request.surgeon_ids or request.theatre_ids or request.session_ids):
@@ -230,9 +230,10 @@ class _Holders:
 
 
 def _holders(*, lists: Sequence[TheatreSession], waiting: Sequence[Case], candidates: Sequence[Candidate]) -> _Holders:
-    """Who holds time over the lists' span (4 queries): live cases of the lists, their surgeons and
-    anaesthetists and the candidates' patients; the lists the surgeons lead; the active units of
-    the kinds wanted at the lists' sites, and their claims."""
+    """Who holds time over the lists' span (3 queries): live cases of the lists, their surgeons and
+    anaesthetists and the candidates' patients; the lists the surgeons lead, and the active units of
+    the kinds wanted at the lists' sites with their claims, read as availability reads them
+    (availability.led_lists, availability.unit_claims)."""
     holders = _Holders({}, {}, {}, {}, {}, {})
     if not lists:
         return holders
@@ -260,29 +261,14 @@ def _holders(*, lists: Sequence[TheatreSession], waiting: Sequence[Case], candid
             anaesthetists[case.anaesthetist_id].append(interval)
         if case.patient_id in patient_ids:
             patients[case.patient_id].append(interval)
-    led: dict[int, list[tuple[int, Interval]]] = defaultdict(list)
-    for pk, surgeon_id, start, end in (
-        TheatreSession.objects.filter(surgeon_id__in=surgeon_ids, start__lt=span_end, end__gt=span_start)
-        .exclude(status=SessionStatus.CANCELLED)
-        .values_list("pk", "surgeon_id", "start", "end")
-    ):
-        led[surgeon_id].append((pk, (start, end)))
+    holders.led = led_lists(surgeon_ids=surgeon_ids, span_start=span_start, span_end=span_end)
     kinds = {kind for c in candidates for kind in c.demand.equipment}
-    units: dict[tuple[int, str], dict[int, list[Interval]]] = defaultdict(dict)
-    unit_key: dict[int, tuple[int, str]] = {}
-    if kinds:
-        for unit_id, site_id, kind in EquipmentUnit.objects.filter(
-            site_id__in={s.theatre.site_id for s in lists}, kind__in=kinds, active=True
-        ).values_list("pk", "site_id", "kind"):
-            units[(site_id, kind)][unit_id] = []
-            unit_key[unit_id] = (site_id, kind)
-    if unit_key:
-        for unit_id, start, end in CaseEquipment.objects.filter(
-            unit_id__in=unit_key, start__lt=span_end, end__gt=span_start
-        ).values_list("unit_id", "start", "end"):
-            units[unit_key[unit_id]][unit_id].append((start, end))
+    units = (
+        unit_claims(site_ids={s.theatre.site_id for s in lists}, kinds=kinds, span_start=span_start, span_end=span_end)
+        if kinds
+        else {}
+    )
     holders.session_cases = dict(session_cases)
-    holders.led = dict(led)
     holders.surgeons = {k: tuple(v) for k, v in surgeons.items()}
     holders.anaesthetists = {k: tuple(v) for k, v in anaesthetists.items()}
     holders.patients = {k: tuple(v) for k, v in patients.items()}

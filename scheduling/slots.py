@@ -4,11 +4,18 @@ fitting time", and the rules can be tested in microseconds.
 
 All intervals are half-open [start, end) in UTC, like the exclusion constraints: a case may
 start the minute the previous one ends.
+
+`earliest_slots` searches many lists against one `Occupancy`: it indexes the occupancy once
+(`OccupancyIndex`: each stream sorted by start, found by bisection) and searches each list against
+only the intervals that overlap it, so a search costs O(lists x log intervals) and not
+O(lists x intervals x candidate starts). At 400 lists the full scan took 21-22 ms of a 57-62 ms
+availability call, growing faster than the lists (issue 18).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -105,7 +112,11 @@ class OpenSlot:
 
 
 def _overlaps(intervals: Iterable[Interval], start: dt.datetime, end: dt.datetime) -> bool:
-    return any(a < end and start < b for a, b in intervals)
+    # A loop, not any() over a generator: the search's innermost call (half the time of any()).
+    for a, b in intervals:  # noqa: SIM110
+        if a < end and start < b:
+            return True
+    return False
 
 
 def session_violation(*, window: SessionWindow, demand: Demand, allow_locked: bool = False) -> ErrorCode | None:
@@ -130,10 +141,10 @@ def pick_units(
     chosen: dict[str, int] = {}
     for kind in demand.equipment:
         units = occupancy.units.get((window.site_id, kind), {})
-        free = [unit_id for unit_id, claims in sorted(units.items()) if not _overlaps(claims, start, end)]
-        if not free:
+        free = next((unit_id for unit_id, claims in sorted(units.items()) if not _overlaps(claims, start, end)), None)
+        if free is None:
             return None
-        chosen[kind] = free[0]
+        chosen[kind] = free
     return chosen
 
 
@@ -247,7 +258,21 @@ def earliest_start(*, window: SessionWindow, demand: Demand, occupancy: Occupanc
     if latest < window.first_start:
         return Fit(code=ErrorCode.SESSION_FULL)
     binding: ErrorCode | None = None
+    own = occupancy.session_cases.get(window.id, ())
+    minutes = dt.timedelta(minutes=demand.minutes)
+    taken_until = window.first_start
     for start in _candidate_starts(window=window, occupancy=occupancy, latest=latest):
+        # A start inside the list's own case is slot_taken, and so is every later one until that
+        # case ends (a room code, never the binding one): skip them without the other rules.
+        if start < taken_until:
+            continue
+        end = start + minutes
+        for a, b in own:
+            if a < end and start < b:
+                taken_until = b
+                break
+        if start < taken_until:
+            continue
         code = time_violation(window=window, demand=demand, occupancy=occupancy, start=start)
         if code is None:
             return check_start(
@@ -258,15 +283,99 @@ def earliest_start(*, window: SessionWindow, demand: Demand, occupancy: Occupanc
     return Fit(code=binding or ErrorCode.SESSION_FULL)
 
 
+class _Stream:
+    """Intervals sorted by start, with the longest one's length: those overlapping [lo, hi) are the
+    ones starting in (lo - longest, hi) whose end is after lo, found by two bisections."""
+
+    __slots__ = ("intervals", "longest", "starts")
+
+    def __init__(self, intervals: Iterable[Interval]) -> None:
+        self.intervals = sorted(intervals)
+        self.starts = [a for a, _ in self.intervals]
+        self.longest = max((b - a for a, b in self.intervals), default=dt.timedelta(0))
+
+    def overlapping(self, lo: dt.datetime, hi: dt.datetime) -> list[Interval]:
+        first = bisect_right(self.starts, lo - self.longest)
+        last = bisect_left(self.starts, hi, lo=first)
+        return [iv for iv in self.intervals[first:last] if iv[1] > lo]
+
+
+class OccupancyIndex:
+    """An `Occupancy` indexed once, to hand each session only what overlaps it (`around`).
+
+    The search in one session only ever looks at [first_start, end): a start outside it breaks
+    outside_session before any other rule, and every candidate start is the end of an interval
+    inside it. So `earliest_start` against `around(window)` gives the same start, units and binding
+    rule as against the whole occupancy (tests/scheduling/test_slots_index.py checks it by property).
+    """
+
+    def __init__(self, occupancy: Occupancy) -> None:
+        self._session_cases = {pk: _Stream(ivs) for pk, ivs in occupancy.session_cases.items()}
+        self._surgeon_cases = _Stream(occupancy.surgeon_cases)
+        led = sorted(occupancy.surgeon_sessions, key=lambda led: (led[1], led[0]))
+        self._led = _Stream(iv for _, iv in led)
+        self._led_ids = [pk for pk, _ in led]
+        self._anaesthetist_cases = {pk: _Stream(ivs) for pk, ivs in occupancy.anaesthetist_cases.items()}
+        self._patient_cases = _Stream(occupancy.patient_cases)
+        self._units = {
+            key: {unit_id: _Stream(claims) for unit_id, claims in by_unit.items()}
+            for key, by_unit in occupancy.units.items()
+        }
+
+    def around(self, window: SessionWindow) -> Occupancy:
+        """What holds time over [window.first_start, window.end), as an `Occupancy` for this window."""
+        lo, hi = window.first_start, window.end
+        own = self._session_cases.get(window.id)
+        led_first = bisect_right(self._led.starts, lo - self._led.longest)
+        led_last = bisect_left(self._led.starts, hi, lo=led_first)
+        anaesthetist = (
+            self._anaesthetist_cases.get(window.anaesthetist_id) if window.anaesthetist_id is not None else None
+        )
+        return Occupancy(
+            session_cases={window.id: own.overlapping(lo, hi)} if own is not None else {},
+            surgeon_cases=self._surgeon_cases.overlapping(lo, hi),
+            surgeon_sessions=[
+                (self._led_ids[n], self._led.intervals[n])
+                for n in range(led_first, led_last)
+                if self._led.intervals[n][1] > lo
+            ],
+            anaesthetist_cases=(
+                {window.anaesthetist_id: anaesthetist.overlapping(lo, hi)}
+                if window.anaesthetist_id is not None and anaesthetist is not None
+                else {}
+            ),
+            patient_cases=self._patient_cases.overlapping(lo, hi),
+            # The list's site only (units elsewhere are never picked), every unit there (one with no
+            # claim here is free). Other sites' claims only add candidate starts, and a candidate
+            # between two ends of what holds this list's time is blocked by at least what blocks the
+            # earlier end, so they never change the start or the binding rule.
+            units={
+                key: {unit_id: claims.overlapping(lo, hi) for unit_id, claims in by_unit.items()}
+                for key, by_unit in self._units.items()
+                if key[0] == window.site_id
+            },
+        )
+
+
 def earliest_slots(
     *, windows: Sequence[SessionWindow], demand: Demand, occupancy: Occupancy, limit: int
 ) -> list[OpenSlot]:
-    """The earliest fitting time in each open session, earliest first, at most `limit` of them."""
+    """The earliest fitting time in each open session, earliest first, at most `limit` of them.
+
+    Sessions are searched in order of their first start, and the search stops once `limit` slots
+    start before the next session's first start: no slot there could be among the first `limit`
+    (at 1,200 lists a 20-slot answer searches about a third of them).
+    """
     slots: list[OpenSlot] = []
-    for window in windows:
-        fit = earliest_start(window=window, demand=demand, occupancy=occupancy)
+    index = OccupancyIndex(occupancy)
+    starts: list[dt.datetime] = []  # the slots' starts so far, sorted
+    for window in sorted(windows, key=lambda w: w.first_start):
+        if len(starts) >= limit and window.first_start > starts[limit - 1]:
+            break
+        fit = earliest_start(window=window, demand=demand, occupancy=index.around(window))
         if fit.start is not None:
             end = fit.start + dt.timedelta(minutes=demand.minutes)
             slots.append(OpenSlot(session_id=window.id, theatre_id=window.theatre_id, start=fit.start, end=end))
+            insort(starts, fit.start)
     slots.sort(key=lambda s: (s.start, s.theatre_id, s.session_id))
     return slots[:limit]

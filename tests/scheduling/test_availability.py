@@ -142,8 +142,8 @@ def test_availability_uses_constant_queries(
     case = world.case()
     params: dict[str, str | int] = {"case": case.pk, "date_from": "2027-01-01", "date_to": "2027-03-31", "limit": 100}
     # role lookup, the case, its patient's unavailable days, its procedure's learned history (slot
-    # minutes), sessions, cases, the surgeon's lists, units, unit claims
-    with django_assert_num_queries(9):
+    # minutes), sessions, cases, the surgeon's lists, units with their claims
+    with django_assert_num_queries(8):
         response = coordinator.get(URL, params)
     assert response.status_code == 200
     assert len(response.data["results"]) == 1 + (sessions - 1 + 1) // 2

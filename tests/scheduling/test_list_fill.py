@@ -126,8 +126,8 @@ def test_the_preview_reads_in_a_constant_number_of_queries(world: World, coordin
     queries()  # the first request also reads the user's roles (cached on the user after)
     few = queries()
     # the session check, then lists, cases, unavailable periods, history, live cases, led lists,
-    # units and their claims
-    assert few <= 9
+    # units with their claims
+    assert few <= 8
     for day in range(1, 5):
         world.session_on(MONDAY + dt.timedelta(days=day))
     waiting(world, 15)
