@@ -110,6 +110,8 @@ def test_an_audit_batch_writes_its_entries_in_order_in_one_insert(django_assert_
         audit.record(actor=actor, action="site.checked", obj=site, before={"address": site.address}, reason="first")
         audit.record(actor=actor, action="site.created", obj=later, after=snapshot(later))
         later.save()
+    first: Any  # before/after are JSON
+    second: Any
     first, second = AuditEntry.objects.order_by("id")
     assert (first.action, first.object_id, first.before, first.reason) == (
         "site.checked",
