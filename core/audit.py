@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import models
 
+from core.bulk import insert_all
 from core.models import AuditEntry
 
 
@@ -148,7 +149,7 @@ class AuditBatch:
             entry.object_id = str(obj.pk)
             entries.append(entry)
         self._pending = []
-        return AuditEntry.objects.bulk_create(entries) if entries else []
+        return insert_all(entries)
 
 
 @contextmanager

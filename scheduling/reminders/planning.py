@@ -41,6 +41,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.audit import Actor, AuditBatch, audit_batch, snapshot
+from core.bulk import insert_all
 from procedures.models import Anaesthesia
 from procedures.versions import pinned_version
 from scheduling.models import (
@@ -343,7 +344,7 @@ def _apply_plan(
                 reason="no longer applies to the case",
                 audit=audit,
             )
-    Reminder.objects.bulk_create(new_rows)
+    insert_all(new_rows)
 
 
 # What planning reads besides the case row. The booking services lock the case and its session
