@@ -27,9 +27,12 @@ check: venv
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 ## make test: the checks above, then the whole suite against real PostgreSQL and Redis, with the
-## staff UI's browser tests in real Chromium (installed first if missing).
+## staff UI's browser tests in real Chromium (installed first if missing). TEST_WORKERS pytest-xdist
+## processes share the tests (each with its own test database and Redis db: tests/conftest.py);
+## much of the suite waits on browsers, workers and locks, so two workers help even on two cores.
+TEST_WORKERS ?= 2
 test: venv services browser check
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## make test-browser: only the staff UI's browser tests (tests/ui, marked `browser`).
 test-browser: venv services browser

@@ -258,6 +258,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The default hook, then the stateful links a created object's id opens (core/api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.add_links"],
     # The schema and Swagger UI are behind the same default-deny rule as the API itself.
     "SERVE_PERMISSIONS": ["core.permissions.HasRole"],
     # Swagger UI's JavaScript from our own static files, not a CDN: a third-party script on the

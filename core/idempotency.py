@@ -22,6 +22,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.error_codes import raises
 from core.errors import DomainError, ErrorCode
 from core.models import IdempotencyRecord
 
@@ -85,7 +86,8 @@ def idempotent(view_method: ViewMethod) -> ViewMethod:
                 )
             return response
 
-    return wrapper
+    # A reused key with another body: the one 409 this wrapper adds to the view's own.
+    return raises(409, ErrorCode.IDEMPOTENCY_MISMATCH)(wrapper)
 
 
 def purge_expired(*, now: dt.datetime | None = None) -> int:

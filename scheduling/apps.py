@@ -24,3 +24,4 @@ class SchedulingConfig(AppConfig):
             (hooks.post_estate_change, rules.flag_cases_stranded_by_estate_change),
         ):
             hook.connect(receiver, dispatch_uid=f"{receiver.__module__}.{receiver.__name__}")
+        hooks.estate_change_refusals.update(rules.ESTATE_CHANGE_REFUSALS)

@@ -122,6 +122,19 @@ CONSTRAINT_RULES: dict[str, tuple[ErrorCode, str]] = {
 }
 
 
+# The 409 codes a booking, a move or a re-fit can answer, for the API's schema
+# (core/api/error_codes.py): the slot rules above; the database constraints behind them.
+SLOT_REFUSALS: tuple[ErrorCode, ...] = tuple(DETAILS)
+CONSTRAINT_REFUSALS: tuple[ErrorCode, ...] = tuple(sorted({code for code, _ in CONSTRAINT_RULES.values()}))
+# A placement adds the team and theatre being active (ensure_active), and the case's status.
+PLACEMENT_REFUSALS: tuple[ErrorCode, ...] = (
+    *SLOT_REFUSALS,
+    ErrorCode.THEATRE_INACTIVE,
+    ErrorCode.STAFF_INACTIVE,
+    ErrorCode.INVALID_TRANSITION,
+)
+
+
 def rule_broken(code: ErrorCode) -> DomainError:
     return DomainError(code, DETAILS[code])
 

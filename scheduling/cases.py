@@ -74,6 +74,14 @@ def clean_nhs_number(raw: object) -> str:
     return digits
 
 
+# The 400 codes a patient's save can answer beside `invalid` (for the API's schema).
+PATIENT_DUPLICATES: tuple[ErrorCode, ...] = (
+    ErrorCode.DUPLICATE_NHS_NUMBER,
+    ErrorCode.DUPLICATE_MRN,
+    ErrorCode.DUPLICATE,
+)
+
+
 def _save_patient(patient: Patient) -> None:
     """Save, answering a duplicate NHS number or MRN with a 400 that names the field."""
     for field, label, code in (

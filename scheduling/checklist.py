@@ -43,6 +43,18 @@ CONFIRMED: tuple[object, ...] = (True,)
 CONFIRMED_OR_NA: tuple[object, ...] = (True, NOT_APPLICABLE)
 
 
+# The 409 codes signing a phase can answer (for the API's schema): out of order or repeated, a sign
+# out the recorded times contradict, a sign in outside its window, a case not ready for the phase.
+SIGNING_REFUSALS: tuple[ErrorCode, ...] = (
+    ErrorCode.CHECKLIST_ORDER,
+    ErrorCode.TIMES_CONTRADICT_SIGN_OUT,
+    ErrorCode.NOT_LIST_DAY,
+    ErrorCode.SIGN_IN_TOO_EARLY,
+    ErrorCode.INVALID_TRANSITION,
+    ErrorCode.NOT_ELIGIBLE,
+)
+
+
 @dataclass(frozen=True)
 class Item:
     """One box of the checklist: the answers it accepts are listed, anything else is refused."""

@@ -468,6 +468,11 @@ def commit_fill(
     return FillOutcome(result=result, committed=True, sessions=loaded.sessions, cases=loaded.cases)
 
 
+# The 409 codes a commit can answer (for the API's schema): a placement that no longer books, and
+# a booking constraint that a concurrent change won first.
+COMMIT_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.FILL_CONFLICT, *booking.CONSTRAINT_REFUSALS)
+
+
 def _conflict(placement: ChosenPlacement, exc: DomainError) -> DomainError:
     return DomainError(
         ErrorCode.FILL_CONFLICT,

@@ -38,6 +38,17 @@ IN_THE_FUTURE = ErrorCode.TIME_IN_FUTURE
 OUTSIDE_LIST = ErrorCode.OUTSIDE_LIST_WINDOW
 AFTER_SIGN_OUT = ErrorCode.AFTER_SIGN_OUT
 
+# Every 400 code recording theatre times can answer (scheduling/theatre_times.py): the problems
+# above, an unknown milestone name, and a correction without its reason.
+RECORDING_REFUSALS: tuple[ErrorCode, ...] = (
+    OUT_OF_ORDER,
+    IN_THE_FUTURE,
+    OUTSIDE_LIST,
+    AFTER_SIGN_OUT,
+    ErrorCode.UNKNOWN_MILESTONE,
+    ErrorCode.REASON_REQUIRED,
+)
+
 Times = Mapping[str, dt.datetime | None]
 
 

@@ -32,6 +32,19 @@ from theatre.models import EquipmentKind, EquipmentUnit, Site, StaffMember, Thea
 # Cases still to come: they follow their list's anaesthetist, and a change may still move them.
 UPCOMING_STATUSES = (CaseStatus.BOOKED, CaseStatus.CONFIRMED)
 
+# The 409 codes the session receivers below can answer (for the API's schema): a list's surgeon
+# operating elsewhere (placement), a change that strands booked cases, a cancel with cases on it.
+SESSION_PLACEMENT_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.SURGEON_BUSY,)
+SESSION_CHANGE_REFUSALS: tuple[ErrorCode, ...] = (
+    ErrorCode.ANAESTHETIST_REQUIRED,
+    ErrorCode.INVALID_TRANSITION,
+    ErrorCode.OUTSIDE_SESSION,
+    ErrorCode.ANAESTHETIST_BUSY,
+)
+SESSION_CANCEL_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.INVALID_TRANSITION,)
+# An estate change that strands booked cases (refuse_estate_change_that_strands_cases).
+ESTATE_CHANGE_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.AFFECTS_BOOKED_CASES,)
+
 
 # --- Lists --------------------------------------------------------------------------------------
 

@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import astuple
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,9 +23,39 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from core.roles import Role
+from tests.api import error_ledger
 from tests.builders.people import login
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs two workers), give each worker its own Redis db.
+
+    pytest-django already gives each worker its own test database (test_theatre_gw0, ...). Redis
+    is shared, so without this a worker's Celery test worker would take the other's tasks, its
+    broker purge would drop them, and throttle counters (the cache) of equal user ids would add up.
+    Django's settings are read before this file is imported, so the worker's settings, the Celery
+    app and the environment (for worker subprocesses) are all pointed at the worker's db here.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        _use_redis_db(offset=int(worker.removeprefix("gw")))
+
+
+def _use_redis_db(*, offset: int) -> None:
+    from django.conf import settings
+
+    from config.celery import app
+
+    base = urlsplit(settings.REDIS_URL or "redis://127.0.0.1:6379/0")
+    db = (int(base.path.strip("/") or 0) + offset) % 16
+    url = urlunsplit(base._replace(path=f"/{db}"))
+    os.environ["REDIS_URL"] = url
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        setattr(settings, name, url)
+    settings.CACHES["default"]["LOCATION"] = url
+    app.conf.update(broker_url=url, result_backend=url)
 
 
 # pytest-django fixtures that open the test database to whoever requests them.
@@ -73,6 +106,68 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 impure.append(item.nodeid)
     if impure:
         raise pytest.UsageError("Tests marked pure must not use the database:\n  " + "\n  ".join(impure))
+
+
+# --- The error ledger (tests/api/error_ledger.py) ---------------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every handler built from now on (test Clients, the live server) records API errors."""
+    from django.conf import settings
+
+    settings.MIDDLEWARE = [error_ledger.MIDDLEWARE, *settings.MIDDLEWARE]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    error_ledger.current_test = item.nodeid
+
+
+_ledger_report: list[str] = []
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under pytest-xdist, the controller gathers each worker's records (sent in workeroutput)."""
+    rows = getattr(node, "workeroutput", {}).get("error_ledger", [])
+    error_ledger.LEDGER.extend(error_ledger.Observed(*row) for row in rows)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any operation answered a status or code its schema does not document.
+
+    An xdist worker's own exit status does not fail the run, so a worker hands its records to
+    the controller (pytest_testnodedown above), which checks them all here.
+    """
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["error_ledger"] = [astuple(observed) for observed in error_ledger.LEDGER]
+        return
+    if not error_ledger.LEDGER:
+        return
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+    docs = error_ledger.documented(schema)
+    offences = error_ledger.undocumented(error_ledger.LEDGER, docs)
+    pairs = error_ledger.all_pairs(docs)
+    seen = error_ledger.exercised(error_ledger.LEDGER, docs)
+    _ledger_report.append(
+        f"error ledger: {len(error_ledger.LEDGER)} error responses over {len(docs)} operations; "
+        f"{len(seen)} of {len(pairs)} documented (operation, status, code) seen, {len(pairs - seen)} never exercised"
+    )
+    if offences:
+        first: dict[str, str] = {}
+        for offence in offences:
+            key = f"{offence.operation} {offence.observed.status} `{offence.observed.code}`"
+            first.setdefault(key, str(offence))
+        _ledger_report.append(f"error ledger: {len(first)} undocumented status/code answers (first seen):")
+        _ledger_report.extend(f"  {line}" for line in sorted(first.values()))
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _ledger_report:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

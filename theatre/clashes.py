@@ -34,6 +34,10 @@ SESSION_CONSTRAINTS: dict[str, tuple[ErrorCode, str]] = {
 }
 
 
+# The 409 codes a new or changed list can answer for its clashes (for the API's schema).
+CLASH_REFUSALS: tuple[ErrorCode, ...] = tuple(sorted({code for code, _ in SESSION_CONSTRAINTS.values()}))
+
+
 @dataclass(frozen=True)
 class ListFootprint:
     """What a list would occupy: its theatre and staff for its time. Compared before any write."""

@@ -65,6 +65,10 @@ unit's kind). Raise a DomainError naming that work to refuse the change, unless 
 then the change goes ahead (theatre has checked the reason is given) and post_estate_change says so.
 """
 
+# The codes pre_estate_change's receivers refuse with (409), as the apps that connect them declare
+# in AppConfig.ready(): theatre's estate API documents them without knowing those apps.
+estate_change_refusals: set[str] = set()
+
 post_estate_change = django.dispatch.Signal()
 """After a theatre, an equipment unit or a staff member is saved, in the same transaction, before
 it is audited (sender: its model class). Arguments: `change: EstateChange`, `actor`,

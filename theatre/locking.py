@@ -22,6 +22,10 @@ from theatre.signals import announce, is_announced
 LOCK_AHEAD = dt.timedelta(days=14)
 
 
+# The 409 code a change to a locked or cancelled list answers (for the API's schema).
+LOCK_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.SESSION_LOCKED,)
+
+
 def check_open_for_changes(
     *, session: TheatreSession, actor: Actor, override: bool = False, reason: str = "", reason_field: str = "reason"
 ) -> None:

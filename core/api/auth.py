@@ -32,6 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.error_codes import raises
 from core.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,9 @@ class LoginView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    extra_error_statuses = (401, 429)
 
+    @raises(401, ErrorCode.INVALID_CREDENTIALS)
+    @raises(429, ErrorCode.LOCKED_OUT)
     @extend_schema(request=LoginInput, responses={200: LoginOutput}, auth=[])
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)

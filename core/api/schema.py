@@ -3,10 +3,14 @@
 `AutoSchema` (the project's DEFAULT_SCHEMA_CLASS) adds to what drf-spectacular infers:
 
 - **Every error status an operation can answer**, each with the `{code, detail, errors?}` body
-  and the `code` values of that status as an enum (components `Error400`, `Error401`, …):
-  401/403 for every operation behind a login, 404 for all (an unknown id, or a page past the
-  end), 400/413/415 where a body or query parameters are read, 409 for writes (a broken booking
-  rule, a lock not had in time, a reused Idempotency-Key), 429 where a throttle applies.
+  (components `Error400`, `Error401`, …, each listing every code of its status) and `code`
+  narrowed to what this operation can answer (`allOf` the component and an enum). The codes
+  every operation shares come from the rules in `AutoSchema.error_codes`: 401/403 behind a login,
+  404 for all (an unknown id, or a page past the end), 400 where a body or query parameters are
+  read (`parse_error` for a body, `out_of_range` where dates are read), 413/415 with a body, 409
+  `busy` for writes (a lock not had in time), 429 where a throttle applies. The rest each view
+  declares (core/api/error_codes.py); tests/api/error_ledger.py checks the suite's answers
+  against the result.
 - **Role-dependent fields are not required**: a viewer's answer leaves out patient identifiers
   (`identifier_fields` of scheduling's output serializers, and `role_dependent_fields`), so the
   schema lists them as optional properties, the same for every caller.
@@ -20,10 +24,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from rest_framework import fields, serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.throttling import ScopedRateThrottle
 
+from core.api.error_codes import declared_codes
 from core.errors import ErrorCode
 
 # Codes DRF itself gives, by status (rest_framework.exceptions), beside the project's ErrorCode.
@@ -68,6 +74,28 @@ DESCRIPTIONS = {
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DATE_FORMATS = frozenset({"date", "date-time"})
+
+
+def _has_date_field(serializer: Any) -> bool:
+    if isinstance(serializer, serializers.ListSerializer):
+        return _has_date_field(serializer.child)
+    if not isinstance(serializer, serializers.Serializer):
+        return False
+    for field in serializer.fields.values():
+        if isinstance(field, fields.DateField | fields.DateTimeField) and not field.read_only:
+            return True
+        if isinstance(field, serializers.BaseSerializer) and _has_date_field(field):
+            return True
+    return False
+
+
+def _throttled(view: Any) -> bool:
+    """True if a throttle can refuse this view: ScopedRateThrottle (the default) only where the
+    view names a `throttle_scope`; any other throttle class always."""
+    classes = getattr(view, "throttle_classes", ())
+    others = [c for c in classes if not issubclass(c, ScopedRateThrottle)]
+    return bool(others) or (bool(getattr(view, "throttle_scope", None)) and bool(classes))
 
 
 def error_schema(status: int) -> dict[str, Any]:
@@ -89,36 +117,58 @@ def error_schema(status: int) -> dict[str, Any]:
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def _error_statuses(self) -> list[int]:
+    def _reads_dates(self) -> bool:
+        """A date or time in the query or the body: date arithmetic on year 9999 overflows, which
+        core/api/exceptions.py answers as 400 `out_of_range`."""
+        if any(p.get("schema", {}).get("format") in DATE_FORMATS for p in self._get_parameters()):
+            return True
+        if self.method.upper() not in BODY_METHODS:
+            return False
+        return _has_date_field(force_instance(self.get_request_serializer()))  # type: ignore[no-untyped-call]
+
+    def error_codes(self) -> dict[int, set[str]]:
+        """Status → every `code` this operation can answer with: the codes every operation shares,
+        by the rules below, and the codes its view declares (core/api/error_codes.py)."""
         method = self.method.upper()
-        statuses = [404]
+        codes: dict[int, set[str]] = {404: {ErrorCode.NOT_FOUND.value}}
         permissions = getattr(self.view, "permission_classes", [])
         if not all(permission is AllowAny for permission in permissions):
-            statuses += [401, 403]
+            codes[401] = {"not_authenticated", "authentication_failed"}
+            # DRF's PermissionDenied, and a CSRF failure with a browser session.
+            codes[403] = {"permission_denied"}
         has_query = any(p.get("in") == "query" for p in self._get_parameters())
-        reads_body = method in BODY_METHODS or getattr(self.view, "reads_body_on_delete", False)
+        reads_body = method in BODY_METHODS
+        if reads_body or has_query:
+            # bad_request: an unreadable request (core/api/http.py), e.g. a Content-Length that is no number.
+            codes[400] = {ErrorCode.INVALID.value, ErrorCode.BAD_REQUEST.value}
         if reads_body:
-            statuses += [400, 413, 415]
-        elif has_query:
-            statuses.append(400)
+            codes[400].add("parse_error")
+            codes[413] = {ErrorCode.TOO_LARGE.value}
+            codes[415] = {"unsupported_media_type"}
+        if self._reads_dates():
+            codes.setdefault(400, set()).add(ErrorCode.OUT_OF_RANGE.value)
         if method != "GET":
-            statuses.append(409)
-        if getattr(self.view, "throttle_scope", None) or getattr(self.view, "throttle_classes", None):
-            statuses.append(429)
-        statuses += list(getattr(self.view, "extra_error_statuses", ()))
-        return sorted(set(statuses))
+            # Any write whose row lock is not had in time (core/api/exceptions.py).
+            codes[409] = {ErrorCode.BUSY.value}
+        if _throttled(self.view):
+            codes[429] = {"throttled"}
+        for status, declared in declared_codes(self.view, method).items():
+            codes.setdefault(status, set()).update(declared)
+        return codes
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
-        for status in self._error_statuses():
+        for status, codes in sorted(self.error_codes().items()):
             name = f"Error{status}"
             component = ResolvedComponent(  # type: ignore[no-untyped-call]
                 name=name, type=ResolvedComponent.SCHEMA, object=name, schema=error_schema(status)
             )
             self.registry.register_on_missing(component)
+            # The status's body, with `code` narrowed to what this operation answers.
+            narrowed = {"type": "object", "properties": {"code": {"type": "string", "enum": sorted(codes)}}}
             response: dict[str, Any] = {
                 "description": DESCRIPTIONS[status],
-                "content": {"application/json": {"schema": component.ref}},
+                "content": {"application/json": {"schema": {"allOf": [component.ref, narrowed]}}},
             }
             if status == 429:
                 response["headers"] = {
@@ -168,3 +218,56 @@ class AutoSchema(SpectacularAutoSchema):
         if isinstance(field, serializers.ManyRelatedField) and not field.allow_empty:
             schema.setdefault("minItems", 1)
         return schema
+
+
+# OpenAPI links: the operations a created object's `id` opens. They tell a client (and the fuzzer's
+# stateful phase, tests/api/test_fuzz.py) that POST /cases/ answers with the id that
+# /cases/{id}/book/ takes, so a generated scenario books, plans and cancels a case that exists
+# instead of guessing ids that 404.
+LINKS: dict[str, tuple[str, ...]] = {
+    "cases_create": (
+        "cases_retrieve",
+        "cases_partial_update",
+        "cases_book_create",
+        "cases_cancel_create",
+        "cases_plan_retrieve",
+        "cases_unavailability_create",
+    ),
+    "sessions_create": (
+        "sessions_retrieve",
+        "sessions_partial_update",
+        "sessions_cancel_create",
+        "sessions_destroy",
+        "sessions_candidates_retrieve",
+    ),
+    "patients_create": ("patients_retrieve", "patients_partial_update", "patients_destroy"),
+    "theatres_create": ("theatres_retrieve", "theatres_partial_update", "theatres_destroy"),
+    "staff_create": (
+        "staff_retrieve",
+        "staff_partial_update",
+        "staff_calendar.ics_retrieve",
+        "staff_calendar_feed_create",
+        "staff_destroy",
+    ),
+    "timetables_create": ("timetables_retrieve", "timetables_generate_create", "timetables_destroy"),
+}
+
+
+def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: LINKS on each creating operation's 201."""
+    operations = {
+        operation["operationId"]: operation
+        for item in result.get("paths", {}).values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    for source, targets in LINKS.items():
+        created = operations.get(source, {}).get("responses", {}).get("201")
+        if created is None:
+            continue  # a schema filtered to other paths
+        created["links"] = {
+            target: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
+            for target in targets
+            if target in operations
+        }
+    return result

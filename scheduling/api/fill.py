@@ -12,12 +12,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.error_codes import raises
 from core.api.fields import AwareDateTimeField
 from core.audit import Actor
+from core.errors import ErrorCode
 from core.idempotency import idempotent
 from core.permissions import IsCoordinator
 from core.roles import Role, roles_of
 from scheduling.list_fill import (
+    COMMIT_REFUSALS,
     MAX_RANGE_DAYS,
     ChosenPlacement,
     FillRequest,
@@ -126,6 +129,8 @@ class FillView(APIView):
 
     permission_classes = [IsCoordinator]
 
+    @raises(400, ErrorCode.OUT_OF_RANGE)
+    @raises(409, *COMMIT_REFUSALS)
     @extend_schema(request=FillInput, responses={200: FillOutput, 201: FillOutput})
     @idempotent
     def post(self, request: Request) -> Response:

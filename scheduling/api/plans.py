@@ -24,15 +24,17 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.error_codes import raises
 from core.audit import Actor, changed
 from core.audit import history as audit_history
+from core.errors import ErrorCode
 from core.idempotency import idempotent
 from core.models import AuditEntry
 from core.permissions import HasRole, IsCoordinator
 from core.roles import Role, can_see_patient_identifiers, has_role
 from scheduling import checklist
 from scheduling.models import Case, ChecklistEntry, ChecklistPhase, Patient, SignInOverride
-from scheduling.plans.approval import approve_plan, can_approve, confirm_case, is_case_surgeon
+from scheduling.plans.approval import APPROVAL_REFUSALS, approve_plan, can_approve, confirm_case, is_case_surgeon
 from scheduling.plans.loading import case_plan, plan_queryset
 
 # --- Permissions ------------------------------------------------------------------------------
@@ -227,6 +229,7 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         """The case plan: the pinned template version applied to this patient, with its approval."""
         return self._render_plan(request, self.get_object())
 
+    @raises(409, *APPROVAL_REFUSALS)
     @extend_schema(request=ApproveInput, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], url_path="plan/approve", url_name="plan-approve")
     def approve(self, request: Request, pk: str | None = None) -> Response:
@@ -239,6 +242,7 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         )
         return self._plan_response(request, case.pk)
 
+    @raises(409, *APPROVAL_REFUSALS)
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     @idempotent
@@ -248,6 +252,8 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         confirm_case(case_id=case.pk, actor=Actor.of(request.user))
         return self._plan_response(request, case.pk)
 
+    # The POST signs through _sign, which is idempotent.
+    @raises(409, *checklist.SIGNING_REFUSALS, ErrorCode.IDEMPOTENCY_MISMATCH, methods=["POST"])
     @extend_schema(request=ChecklistInput, responses={200: OpenApiTypes.OBJECT, 201: ChecklistEntryOutput})
     @action(detail=True, methods=["get", "post"])
     def checklist(self, request: Request, pk: str | None = None) -> Response:
@@ -272,6 +278,8 @@ class CasePlanViewSet(viewsets.GenericViewSet[Case]):
         data = ChecklistEntryOutput(entry).data
         return Response({**data, "case_status": case.status}, status=status.HTTP_201_CREATED)
 
+    @raises(400, ErrorCode.REASON_REQUIRED)
+    @raises(409, ErrorCode.INVALID_TRANSITION)
     @extend_schema(request=SignInOverrideInput, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], url_path="checklist/sign-in-override", url_name="checklist-sign-in-override")
     def sign_in_override(self, request: Request, pk: str | None = None) -> Response:

@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.error_codes import raises
 from core.api.pagination import LargePagePagination
 from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
@@ -27,6 +28,7 @@ from scheduling.availability import local_day_range
 from scheduling.lists import session_forecast, sessions_with_cases, utilisation
 from scheduling.models import Case
 from scheduling.predictions import durations_in
+from scheduling.theatre_rules import SESSION_CANCEL_REFUSALS, SESSION_CHANGE_REFUSALS, SESSION_PLACEMENT_REFUSALS
 from theatre.api.serializers import (
     GenerateSerializer,
     SessionCancelSerializer,
@@ -34,6 +36,8 @@ from theatre.api.serializers import (
     SessionUpdateSerializer,
 )
 from theatre.api.views import TimetableViewSet
+from theatre.clashes import CLASH_REFUSALS
+from theatre.locking import LOCK_REFUSALS
 from theatre.models import TheatreSession, Timetable
 from theatre.sessions import cancel_session, create_session, update_session
 from theatre.timetables import generate_sessions
@@ -190,6 +194,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         session = sessions_with_cases().get(pk=session_id)
         return Response(SessionSerializer(session, context=self.get_serializer_context()).data, status=status_code)
 
+    @raises(409, *CLASH_REFUSALS, *SESSION_PLACEMENT_REFUSALS)
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         params = SessionCreateSerializer(data=request.data)
@@ -197,6 +202,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         session = create_session(actor=Actor.of(request.user), **params.validated_data)
         return self._read(session.pk, status_code=status.HTTP_201_CREATED)
 
+    @raises(409, *LOCK_REFUSALS, *CLASH_REFUSALS, *SESSION_PLACEMENT_REFUSALS, *SESSION_CHANGE_REFUSALS)
     @extend_schema(request=SessionUpdateSerializer, responses={200: SessionSerializer})
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         session = self.get_object()
@@ -210,6 +216,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         update_session(session=session, changes=changes, actor=Actor.of(request.user), override=override, reason=reason)
         return self._read(session.pk)
 
+    @raises(409, *LOCK_REFUSALS, *SESSION_CANCEL_REFUSALS)
     @extend_schema(
         parameters=[
             OpenApiParameter("reason", str, required=True, description="Why the list is cancelled (audited)."),
@@ -226,6 +233,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         cancel_session(session=session, actor=Actor.of(request.user), **params.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @raises(409, *LOCK_REFUSALS, *SESSION_CANCEL_REFUSALS)
     @extend_schema(request=SessionCancelSerializer, responses={200: SessionSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
@@ -247,6 +255,7 @@ class TimetableGenerateViewSet(IdentifiedContextMixin, viewsets.GenericViewSet[T
     filterset_fields = TimetableViewSet.filterset_fields
     serializer_class = SessionSerializer
 
+    @raises(409, *CLASH_REFUSALS, *SESSION_PLACEMENT_REFUSALS)
     @extend_schema(request=GenerateSerializer, responses={201: SessionSerializer(many=True)})
     @action(detail=True, methods=["post"])
     def generate(self, request: Request, pk: str | None = None) -> Response:

@@ -17,12 +17,14 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.error_codes import raises
 from core.api.fields import AwareDateTimeField
 from core.audit import Actor
+from core.errors import ErrorCode
 from core.idempotency import idempotent
 from core.roles import Role, has_role
 from scheduling import theatre_times
-from scheduling.milestones import MILESTONES, minutes_between
+from scheduling.milestones import MILESTONES, RECORDING_REFUSALS, minutes_between
 from scheduling.models import Case
 from scheduling.theatre_times import CaseTimesView
 
@@ -132,6 +134,9 @@ class CaseTimesViewSet(viewsets.GenericViewSet[Case]):
         tags=["cases"],
         summary="Record or correct theatre milestones (merged; a correction needs a reason)",
     )
+    # The POST records through _record, which is idempotent; only a case in theatre takes times.
+    @raises(400, *RECORDING_REFUSALS, methods=["POST"])
+    @raises(409, ErrorCode.INVALID_TRANSITION, ErrorCode.IDEMPOTENCY_MISMATCH, methods=["POST"])
     @action(detail=True, methods=["get", "post"])
     def times(self, request: Request, pk: str | None = None) -> Response:
         case = self.get_object()

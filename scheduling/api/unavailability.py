@@ -16,7 +16,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.error_codes import raises
 from core.audit import Actor
+from core.errors import ErrorCode
 from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
 from core.roles import can_see_patient_identifiers
@@ -101,6 +103,8 @@ class CaseUnavailabilityViewSet(viewsets.GenericViewSet[Case]):
         tags=["cases"],
         summary="Record days the patient is unavailable (409 patient_unavailable then refuses booking them)",
     )
+    # The POST records through _add, which is idempotent; a closed case takes no periods.
+    @raises(409, ErrorCode.INVALID_TRANSITION, ErrorCode.IDEMPOTENCY_MISMATCH, methods=["POST"])
     @action(detail=True, methods=["get", "post"], url_path="unavailability")
     def unavailability(self, request: Request, pk: str | None = None) -> Response:
         case = self.get_object()
@@ -126,6 +130,7 @@ class CaseUnavailabilityViewSet(viewsets.GenericViewSet[Case]):
         tags=["cases"],
         summary="Remove one of the case's unavailable periods",
     )
+    @raises(409, ErrorCode.INVALID_TRANSITION)
     @action(detail=True, methods=["delete"], url_path=r"unavailability/(?P<unavailability_id>\d+)")
     def remove_unavailability(self, request: Request, pk: str | None = None, unavailability_id: str = "") -> Response:
         case = self.get_object()

@@ -14,8 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.error_codes import raises
 from core.api.pagination import LargePagePagination
 from core.audit import Actor
+from core.errors import ErrorCode
 from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
 from core.roles import can_see_patient_identifiers
@@ -46,6 +48,7 @@ class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
         # Sorting by name would let a viewer infer names from the order: viewers get id order.
         return queryset if can_see_patient_identifiers(self.request.user) else queryset.order_by("id")
 
+    @raises(400, *cases.PATIENT_DUPLICATES)
     @extend_schema(request=s.PatientInput, responses=s.PatientOutput)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.PatientInput(data=request.data)
@@ -53,6 +56,7 @@ class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
         patient = cases.create_patient(actor=Actor.of(request.user), data=data.validated_data)
         return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
 
+    @raises(400, *cases.PATIENT_DUPLICATES)
     @extend_schema(request=s.PatientInput, responses=s.PatientOutput)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         patient = self.get_object()
@@ -61,6 +65,7 @@ class PatientViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[Patient]):
         patient = cases.update_patient(actor=Actor.of(request.user), patient_id=patient.pk, changes=data.validated_data)
         return Response(self.get_serializer(patient).data)
 
+    @raises(409, ErrorCode.PATIENT_HAS_CASES)
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         cases.delete_patient(actor=Actor.of(request.user), patient_id=self.get_object().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -113,6 +118,9 @@ class CaseViewSet(
         )
         return self._respond(case, status.HTTP_201_CREATED)
 
+    @raises(400, ErrorCode.REASON_REQUIRED)
+    # A booked case re-fits its slot when its plan changes (booking.refit_case).
+    @raises(409, *booking.SLOT_REFUSALS, ErrorCode.INVALID_TRANSITION)
     @extend_schema(request=s.CaseUpdateInput, responses=s.CaseOutput)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         case = self.get_object()
@@ -137,18 +145,21 @@ class CaseViewSet(
         )
         return self._respond(placed)
 
+    @raises(409, *booking.PLACEMENT_REFUSALS)
     @extend_schema(request=s.PlacementInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def book(self, request: Request, pk: str | None = None) -> Response:
         return self._place(request, booking.book_case)
 
+    @raises(409, *booking.PLACEMENT_REFUSALS)
     @extend_schema(request=s.PlacementInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
     def move(self, request: Request, pk: str | None = None) -> Response:
         return self._place(request, booking.move_case)
 
+    @raises(409, ErrorCode.INVALID_TRANSITION)
     @extend_schema(request=s.CancelInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"])
     @idempotent
@@ -164,6 +175,7 @@ class CaseViewSet(
         )
         return self._respond(cancelled)
 
+    @raises(409, ErrorCode.INVALID_TRANSITION)
     @extend_schema(request=s.ClearWarningInput, responses=s.CaseOutput)
     @action(detail=True, methods=["post"], url_path="warnings/clear", url_name="warnings-clear")
     def clear_warning(self, request: Request, pk: str | None = None) -> Response:
@@ -186,6 +198,8 @@ class AvailabilityView(APIView):
     # Expensive (a search or a solver per request): per-user rate limit, 429 `throttled` past it.
     throttle_scope = "expensive"
 
+    # For a `case` whose screening is not eligible (availability_for), as booking it would answer.
+    @raises(409, ErrorCode.NOT_ELIGIBLE)
     @extend_schema(
         parameters=[s.AvailabilityInput],
         responses=inline_serializer(

@@ -67,6 +67,10 @@ def _approval_snapshot(case: Case) -> dict[str, Any]:
     }
 
 
+# The 409 codes approving a plan or confirming a case can answer (for the API's schema).
+APPROVAL_REFUSALS: tuple[ErrorCode, ...] = (ErrorCode.NOT_ELIGIBLE, ErrorCode.INVALID_TRANSITION)
+
+
 def ensure_eligible(case: Case) -> None:
     """409 not_eligible unless the case's current screening is eligible.
 

@@ -13,6 +13,8 @@ operation as a coordinator and as a viewer, and fails on:
 The schema-valid request refused for a reason a schema cannot state (a surgeon id that does not
 exist, `date_to` before `date_from`) is not a failure (`positive_data_acceptance` is left out).
 
+Both runs also play the stateful phase: scenarios that follow the schema's links from a created
+case, list, patient, theatre, staff member or timetable to the operations on it.
 Each role runs once with a fixed seed (the same cases every time: a regression net) and once
 with a fresh random seed for a few seconds, so new cases are tried over time; a failure prints
 schemathesis's report with a `curl` line that reproduces it, and the seed to replay the run.
@@ -43,6 +45,12 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
 FIXED_SECONDS = int(os.environ.get("FUZZ_FIXED_SECONDS", "60"))
 RANDOM_SECONDS = int(os.environ.get("FUZZ_SECONDS", "15"))
 ST = Path(sys.executable).with_name("st")
+# The stateful phase chains calls along the schema's links (core/api/schema.py LINKS: POST /cases/
+# → book, cancel, plan that case; POST /sessions/ → read, change, cancel it; POST /patients/ →
+# change, delete them). It shares each run's --max-time: schemathesis holds back part of the
+# budget for it among the elastic phases (fuzzing, stateful), so the fuzz time is what it was.
+PHASES_FIXED = "coverage,fuzzing,stateful"
+PHASES_RANDOM = "fuzzing,stateful"
 
 
 def schemathesis(base: str, token: str, *, seed: int, extra: list[str], report_dir: Path) -> tuple[int, str]:
@@ -88,9 +96,9 @@ def test_every_operation_survives_the_fuzzer_as_coordinator_and_viewer(live_serv
         runs = [
             (
                 FIXED_SEED,
-                ["--max-examples", str(EXAMPLES), "--max-time", str(FIXED_SECONDS), "--phases", "coverage,fuzzing"],
+                ["--max-examples", str(EXAMPLES), "--max-time", str(FIXED_SECONDS), "--phases", PHASES_FIXED],
             ),
-            (random_seed, ["--max-time", str(RANDOM_SECONDS), "--phases", "fuzzing"]),
+            (random_seed, ["--max-time", str(RANDOM_SECONDS), "--phases", PHASES_RANDOM]),
         ]
         for seed, extra in runs:
             code, output = schemathesis(live_server.url, token, seed=seed, extra=extra, report_dir=tmp_path / role)

@@ -75,9 +75,41 @@ def test_every_operation_documents_its_errors_with_the_error_body() -> None:
                 problems.append(f"{method.upper()} {path}: {sorted(missing)}")
             for status in statuses:
                 if status.startswith(("4", "5")):
-                    ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
-                    assert ref == f"#/components/schemas/Error{status}", (method, path, status)
+                    # The status's error body, with `code` narrowed to this operation's own codes.
+                    body, narrowed = operation["responses"][status]["content"]["application/json"]["schema"]["allOf"]
+                    assert body == {"$ref": f"#/components/schemas/Error{status}"}, (method, path, status)
+                    codes = narrowed["properties"]["code"]["enum"]
+                    assert codes, (method, path, status)
+                    assert set(codes) <= set(ERROR_CODES[int(status)]), (method, path, status)
     assert not problems, problems
+
+
+def operation_codes(path: str, method: str) -> dict[str, set[str]]:
+    responses = SCHEMA["paths"][path][method]["responses"]
+    return {
+        status: set(response["content"]["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"])
+        for status, response in responses.items()
+        if status.startswith("4")
+    }
+
+
+def test_each_operation_documents_its_own_codes_not_every_code() -> None:
+    book = operation_codes("/api/v1/cases/{id}/book/", "post")
+    assert {"slot_taken", "session_locked", "idempotency_key_reused", "busy"} <= book["409"]
+    assert "patient_has_cases" not in book["409"]
+    assert operation_codes("/api/v1/patients/{id}/", "delete")["409"] == {"busy", "patient_has_cases"}
+    assert operation_codes("/api/v1/patients/", "post")["400"] >= {"duplicate_nhs_number", "duplicate_mrn"}
+    login = operation_codes("/api/v1/auth/login/", "post")
+    assert login["401"] == {"invalid_credentials"} and login["429"] == {"locked_out"}
+    # A write of the estate that booked cases depend on, declared for DRF's inherited actions.
+    assert "affects_booked_cases" in operation_codes("/api/v1/theatres/{id}/", "patch")["409"]
+    assert "invalid_transition" in operation_codes("/api/v1/theatres/{id}/", "delete")["409"]
+    # Only the POST of an action that also answers GET takes the POST's declarations.
+    assert "409" not in operation_codes("/api/v1/cases/{id}/checklist/", "get")
+    assert "checklist_order" in operation_codes("/api/v1/cases/{id}/checklist/", "post")["409"]
+    # A throttle answers only where a view names its scope.
+    assert "429" in operation_codes("/api/v1/availability/", "get")
+    assert "429" not in operation_codes("/api/v1/cases/", "get")
 
 
 def test_the_error_codes_in_the_schema_cover_every_code_the_project_defines() -> None:
@@ -89,3 +121,22 @@ def test_the_error_codes_in_the_schema_cover_every_code_the_project_defines() ->
         if enum is not None:
             values = COMPONENTS[enum["$ref"].rsplit("/", 1)[-1]]["enum"] if "$ref" in enum else enum["enum"]
             assert set(values) == set(codes), status
+
+
+def test_creating_operations_link_to_the_operations_on_what_they_created() -> None:
+    """The links the fuzzer's stateful phase follows: the created object's id fills the path."""
+    by_id = {op["operationId"]: op for item in SCHEMA["paths"].values() for op in item.values() if "operationId" in op}
+    for source, targets in {
+        "cases_create": {"cases_book_create", "cases_cancel_create", "cases_plan_retrieve"},
+        "sessions_create": {"sessions_retrieve", "sessions_cancel_create", "sessions_destroy"},
+        "patients_create": {"patients_partial_update", "patients_destroy"},
+    }.items():
+        links = by_id[source]["responses"]["201"]["links"]
+        assert targets <= set(links), source
+        for link in links.values():
+            assert link["operationId"] in by_id
+            assert link["parameters"] == {"id": "$response.body#/id"}
+            path = next(
+                p for p, item in SCHEMA["paths"].items() for op in item.values() if op is by_id[link["operationId"]]
+            )
+            assert "{id}" in path

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models, transaction
 from django.db.models import ProtectedError
 from rest_framework import exceptions, serializers, viewsets
 
+from core.api.error_codes import raises, raises_from
 from core.audit import Actor, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.permissions import CoordinatorWritesOthersRead
-from theatre import estate
+from theatre import estate, hooks
 from theatre.api.serializers import (
     EquipmentUnitSerializer,
     SiteSerializer,
@@ -57,6 +58,10 @@ class EstateViewSet(viewsets.ModelViewSet[M]):
     """
 
     permission_classes = [CoordinatorWritesOthersRead]
+    # DRF's own actions, declared here: a row still in use is not deleted (perform_destroy).
+    action_error_codes: ClassVar[dict[str, list[raises | raises_from]]] = {
+        "destroy": [raises(409, ErrorCode.INVALID_TRANSITION)]
+    }
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> M:
         raise NotImplementedError
@@ -94,6 +99,14 @@ class EstateViewSet(viewsets.ModelViewSet[M]):
             ) from None
 
 
+# A theatre, unit or staff member that work planned above theatre depends on: a change that
+# would strand that work (theatre.hooks.pre_estate_change) is refused unless overridden.
+GUARDED_BY_ESTATE_HOOKS: dict[str, list[raises | raises_from]] = {
+    **EstateViewSet.action_error_codes,
+    "update": [raises_from(409, lambda: hooks.estate_change_refusals)],
+}
+
+
 class SiteViewSet(EstateViewSet[Site]):
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
@@ -109,6 +122,7 @@ class TheatreViewSet(EstateViewSet[Theatre]):
     queryset = Theatre.objects.all()
     serializer_class = TheatreSerializer
     filterset_fields = ["site", "active"]
+    action_error_codes = GUARDED_BY_ESTATE_HOOKS
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> Theatre:
         _pop_override(data)  # nothing depends on a new theatre yet
@@ -122,6 +136,7 @@ class EquipmentUnitViewSet(EstateViewSet[EquipmentUnit]):
     queryset = EquipmentUnit.objects.all()
     serializer_class = EquipmentUnitSerializer
     filterset_fields = ["site", "kind", "active"]
+    action_error_codes = GUARDED_BY_ESTATE_HOOKS
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> EquipmentUnit:
         _pop_override(data)
@@ -135,6 +150,7 @@ class StaffMemberViewSet(EstateViewSet[StaffMember]):
     queryset = StaffMember.objects.all()
     serializer_class = StaffMemberSerializer
     filterset_fields = ["role", "active"]
+    action_error_codes = GUARDED_BY_ESTATE_HOOKS
 
     def create_object(self, *, actor: Actor, data: dict[str, Any]) -> StaffMember:
         _pop_override(data)

@@ -1,0 +1,172 @@
+"""The error ledger: every error the test suite sees under /api/v1/, checked against the schema.
+
+Each operation documents its own error `code`s (core/api/error_codes.py, core/api/schema.py).
+This ties that documentation to what the API really answers: tests/conftest.py puts
+`ErrorLedgerMiddleware` first in MIDDLEWARE when the session starts, so every test Client and
+the fuzzer's live server (pytest-django runs it in this process) pass through it. It records
+each error response as (method, path, status, code, test). When the session ends, `undocumented`
+compares the records with the schema, and any status or code an operation answered without
+documenting it fails the run, with the test that produced it.
+
+The invariant is observed ⊆ documented, so it holds for any subset of the suite. The reverse
+(documented codes no test produced) is printed as a figure, not enforced: a code can be right to
+document and still be hard to provoke (a lock timeout, a concurrent insert).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+PREFIX = "/api/v1/"
+METHODS = ("get", "post", "put", "patch", "delete")
+MIDDLEWARE = "tests.api.error_ledger.ErrorLedgerMiddleware"
+
+
+@dataclass(frozen=True)
+class Observed:
+    method: str
+    path: str  # the path as requested
+    status: int
+    code: str | None  # None: the body was not a JSON object with a `code`
+    test: str
+
+
+@dataclass(frozen=True)
+class Offence:
+    observed: Observed
+    operation: str  # "POST /api/v1/cases/{id}/book/"
+
+    def __str__(self) -> str:
+        o = self.observed
+        return f"{self.operation} answered {o.status} `{o.code}` (requested {o.method} {o.path}) in {o.test}"
+
+
+_lock = threading.Lock()
+LEDGER: list[Observed] = []
+# The test running now (set by tests/conftest.py); the live server's threads record under it too.
+current_test = ""
+
+
+def record(observed: Observed) -> None:
+    with _lock:
+        LEDGER.append(observed)
+
+
+def _code_of(response: HttpResponse) -> str | None:
+    if getattr(response, "streaming", False) or "json" not in response.get("Content-Type", ""):
+        return None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
+class ErrorLedgerMiddleware:
+    """Records every 4xx under /api/v1/ (outermost, so it sees what the client sees)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # 4xx only: a 5xx is never part of the contract. The fuzzer fails on any it meets, and a
+        # test that provokes one on purpose (a failure mid-publish rolls back) asserts it itself.
+        if 400 <= response.status_code < 500 and request.path.startswith(PREFIX):
+            method = (request.method or "").upper()
+            record(Observed(method, request.path, response.status_code, _code_of(response), current_test))
+        return response
+
+
+# --- The comparison --------------------------------------------------------------------------
+
+Documented = dict[tuple[str, str], dict[int, frozenset[str]]]  # (METHOD, template) → status → codes
+
+
+def _codes_of(response: Mapping[str, Any]) -> frozenset[str]:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    for part in schema.get("allOf", [schema]):
+        enum = part.get("properties", {}).get("code", {}).get("enum")
+        if enum is not None:
+            return frozenset(enum)
+    return frozenset()
+
+
+def documented(schema: Mapping[str, Any]) -> Documented:
+    """Every operation's documented error statuses, each with its `code` enum."""
+    found: Documented = {}
+    for template, item in schema["paths"].items():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            found[(method.upper(), template)] = {
+                int(status): _codes_of(response)
+                for status, response in operation["responses"].items()
+                if status[0] in "45"
+            }
+    return found
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
+
+
+def template_of(path: str, templates: Iterable[str]) -> str | None:
+    """The schema path a request path stands for: literal segments beat `{param}` ones
+    (`/cases/{id}/plan/approve/` over a parameter that would swallow `plan`)."""
+    matches = [t for t in templates if _pattern(t).match(path)]
+    if not matches:
+        return None
+    return min(matches, key=lambda t: (t.count("{"), -len(re.sub(r"\{[^}]+\}", "", t))))
+
+
+def undocumented(records: Iterable[Observed], docs: Documented) -> list[Offence]:
+    """The records whose status, or whose code, their operation does not document. A path no
+    operation has (an unknown URL, the schema itself) or a method it lacks (405) is not checked."""
+    templates = {template for _, template in docs}
+    offences: list[Offence] = []
+    for observed in records:
+        template = template_of(observed.path, templates)
+        statuses = docs.get((observed.method, template)) if template else None
+        if statuses is None:
+            continue
+        codes = statuses.get(observed.status)
+        if codes is None or observed.code not in codes:
+            offences.append(Offence(observed, f"{observed.method} {template}"))
+    return offences
+
+
+def exercised(records: Iterable[Observed], docs: Documented) -> set[tuple[str, str, int, str]]:
+    """The documented (method, template, status, code) the records show."""
+    templates = {template for _, template in docs}
+    seen: set[tuple[str, str, int, str]] = set()
+    for observed in records:
+        template = template_of(observed.path, templates)
+        if (
+            template
+            and observed.code
+            and observed.code in docs.get((observed.method, template), {}).get(observed.status, ())
+        ):
+            seen.add((observed.method, template, observed.status, observed.code))
+    return seen
+
+
+def all_pairs(docs: Documented) -> set[tuple[str, str, int, str]]:
+    return {
+        (method, template, status, code)
+        for (method, template), statuses in docs.items()
+        for status, codes in statuses.items()
+        for code in codes
+    }

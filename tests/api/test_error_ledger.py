@@ -1,0 +1,66 @@
+"""The error ledger's comparison (tests/api/error_ledger.py): undocumented answers are reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.error_ledger import Observed, documented, exercised, template_of, undocumented
+
+pytestmark = pytest.mark.pure
+
+
+def _error(*codes: str) -> dict[str, Any]:
+    narrowed = {"properties": {"code": {"enum": list(codes)}}}
+    return {"content": {"application/json": {"schema": {"allOf": [{"$ref": "#/x"}, narrowed]}}}}
+
+
+SCHEMA: dict[str, Any] = {
+    "paths": {
+        "/api/v1/cases/{id}/": {"get": {"responses": {"200": {}, "404": _error("not_found")}}},
+        "/api/v1/cases/{id}/book/": {
+            "post": {"responses": {"200": {}, "409": _error("slot_taken", "busy"), "404": _error("not_found")}}
+        },
+        "/api/v1/cases/{id}/plan/": {"get": {"responses": {"404": _error("not_found")}}},
+        "/api/v1/cases/{id}/plan/approve/": {"post": {"responses": {"409": _error("not_eligible")}}},
+    }
+}
+DOCS = documented(SCHEMA)
+
+
+def seen(method: str, path: str, status: int, code: str | None) -> Observed:
+    return Observed(method, path, status, code, "tests/x.py::test_y")
+
+
+def test_a_documented_code_is_not_reported() -> None:
+    assert undocumented([seen("POST", "/api/v1/cases/7/book/", 409, "slot_taken")], DOCS) == []
+
+
+def test_an_undocumented_code_is_reported_with_its_operation_and_test() -> None:
+    record = seen("POST", "/api/v1/cases/7/book/", 409, "session_full")
+    [offence] = undocumented([record], DOCS)
+    assert offence.operation == "POST /api/v1/cases/{id}/book/"
+    assert "409 `session_full`" in str(offence) and "tests/x.py::test_y" in str(offence)
+
+
+def test_an_undocumented_status_and_a_body_without_code_are_reported() -> None:
+    records = [seen("POST", "/api/v1/cases/7/book/", 400, "invalid"), seen("GET", "/api/v1/cases/7/", 404, None)]
+    assert [o.observed for o in undocumented(records, DOCS)] == records
+
+
+def test_unknown_paths_and_methods_are_not_checked() -> None:
+    records = [seen("GET", "/api/v1/nope/", 404, "not_found"), seen("PUT", "/api/v1/cases/7/", 405, "x")]
+    assert undocumented(records, DOCS) == []
+
+
+def test_literal_segments_win_over_parameters() -> None:
+    templates = ["/api/v1/cases/{id}/plan/", "/api/v1/cases/{id}/{action}/approve/", "/api/v1/cases/{id}/plan/approve/"]
+    assert template_of("/api/v1/cases/3/plan/approve/", templates) == "/api/v1/cases/{id}/plan/approve/"
+    assert template_of("/api/v1/cases/3/plan/", templates) == "/api/v1/cases/{id}/plan/"
+    assert template_of("/api/v1/staff/3/calendar.ics", ["/api/v1/staff/{id}/calendar.ics"]) is not None
+
+
+def test_exercised_counts_only_documented_pairs() -> None:
+    records = [seen("POST", "/api/v1/cases/7/book/", 409, "slot_taken"), seen("GET", "/api/v1/cases/7/", 409, "x")]
+    assert exercised(records, DOCS) == {("POST", "/api/v1/cases/{id}/book/", 409, "slot_taken")}
