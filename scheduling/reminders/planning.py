@@ -487,6 +487,7 @@ def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None
     if not inserted:  # an inserted plan was written as planned
         plan.session, plan.start, plan.warnings = case.session, case.start, all_warnings
         plan.save()
+    case.reminder_plan = plan  # the case in hand shows the plan as it now is (reminder_warnings)
     batch.record(
         actor=actor,
         action="case.reminders_planned",

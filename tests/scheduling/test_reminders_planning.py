@@ -111,6 +111,7 @@ def test_patient_without_email_or_phone_gets_no_reminders_and_a_warning_but_is_b
     case = world.booked(world.session_on(monday), patient_kwargs={"email": "", "phone": ""})
     assert case.status == "booked"
     assert not Reminder.objects.filter(case=case).exists()
+    assert [w["code"] for w in reminder_warnings(case)] == ["no_contact_details"]  # the case booking returned
     case.refresh_from_db()
     assert [w["code"] for w in reminder_warnings(case)] == ["no_contact_details"]
 
