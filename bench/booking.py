@@ -3,10 +3,15 @@
     .venv/bin/python bench/booking.py
 
 Creates `theatre_bench` (BENCH_DATABASE_URL overrides), migrates it, seeds one site with 10
-theatres and four weeks of weekday AM/PM lists, then prints:
+theatres and four weeks of weekday AM/PM lists and waiting cases whose patients have an email
+address and a mobile number (so every booking plans reminders on both channels), then prints:
+- queries per booking (book_case, measured over PROBE_BOOKINGS bookings, by statement kind);
+  BENCH_SHOW_QUERIES=1 lists the first booking's statements;
 - bookings per second from 1, 4 and 16 parallel clients (book_case without a start, each
   client its own process and connection, like web workers; each booking its own transaction),
-  with ratios;
+  next to the raw-psycopg limit measured in the same run (bench/booking_raw.py: the same locks
+  and rows written by hand in one transaction per booking) from 1 and 4 clients, with ratios.
+  Every phase starts from empty lists, so the phases book into the same free time;
 - the availability query's p50 and p99 (find_slots over the 4-week horizon), with the ratio.
 The database is dropped at the end. Not part of `make test`: figures, not assertions.
 """
@@ -20,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,8 @@ from bench.scratch_db import create_database, drop_database  # noqa: E402
 THEATRES = 10
 WEEKS = 4
 PHASES = ((1, 150), (4, 300), (16, 600))  # (parallel clients, bookings attempted)
+RAW_PHASES = ((1, 150), (4, 300))
+PROBE_BOOKINGS = 20
 AVAILABILITY_QUERIES = 300
 
 
@@ -86,8 +94,10 @@ def seed() -> dict[int, list[int]]:
             given_name="Bench",
             family_name=f"Patient {n}",
             date_of_birth=dt.date(1945, 1, 1),
+            email=f"patient{n}@example.org",
+            phone=f"+4477009{n:05d}",
         )
-        for n in range(sum(n for _, n in PHASES) + 50)
+        for n in range(max(n for _, n in PHASES) + PROBE_BOOKINGS + 50)
     )
     surgeons = list(sessions_by_surgeon)
     Case.objects.bulk_create(
@@ -108,16 +118,21 @@ def seed() -> dict[int, list[int]]:
     return sessions_by_surgeon
 
 
-def _client(work: list[tuple[int, int]], sessions_by_surgeon: dict[int, list[int]], start: Any, out: Any) -> None:
-    """One booking client: its own process and connection, like one web worker."""
+def _client(
+    work: list[tuple[int, int]], sessions_by_surgeon: dict[int, list[int]], start: Any, out: Any, raw: bool
+) -> None:
+    """One booking client: its own process and connection, like one web worker. `raw`: the limit."""
     from django.db import connections
+    from django.utils import timezone
 
+    from bench.booking_raw import RawBooker
     from core.audit import Actor
     from core.errors import DomainError
     from scheduling.booking import book_case
 
     connections.close_all()  # never share the parent's socket
     actor = Actor.system("bench")
+    booker = RawBooker(BENCH_URL, actor.label) if raw else None
     rng = random.Random(len(work))
     ok = refused = 0
     start.wait()
@@ -125,26 +140,54 @@ def _client(work: list[tuple[int, int]], sessions_by_surgeon: dict[int, list[int
         # Early lists first, as a coordinator fills them: contention is realistic, not maximal.
         sessions = sessions_by_surgeon[surgeon_id]
         session_id = sessions[min(int(rng.expovariate(1 / 8)), len(sessions) - 1)]
+        if booker is not None:
+            booked = booker.book(case_id=case_id, session_id=session_id, now=timezone.now())
+            ok, refused = ok + booked, refused + (not booked)
+            continue
         try:
             book_case(case_id=case_id, session_id=session_id, actor=actor)
             ok += 1
         except DomainError:
             refused += 1
+    if booker is not None:
+        booker.close()
     connections.close_all()
     out.put((ok, refused))
 
 
-def run_phase(clients: int, attempts: int, sessions_by_surgeon: dict[int, list[int]]) -> tuple[float, int, int]:
+def reset_bookings() -> None:
+    """Every case back on the waiting list, with no claims, reminders or notices: the next phase
+    books into the same free time as the last. Audit entries stay (they are append-only)."""
+    from django.db import connection
+
+    from scheduling.models import Case, CaseEquipment, Reminder, ReminderPlan, StaffNotice
+
+    with connection.cursor() as cursor:
+        for model in (Reminder, ReminderPlan, CaseEquipment, StaffNotice):
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - table names from the models
+        cursor.execute(
+            f"UPDATE {Case._meta.db_table} SET status = 'waiting', session_id = NULL, start = NULL, "  # noqa: S608
+            '"end" = NULL, anaesthetist_id = NULL'
+        )
+        # The deletes and updates leave dead rows behind; every phase starts from clean tables.
+        for table in (Reminder, ReminderPlan, CaseEquipment, StaffNotice, Case):
+            cursor.execute(f"VACUUM ANALYZE {table._meta.db_table}")
+
+
+def run_phase(
+    clients: int, attempts: int, sessions_by_surgeon: dict[int, list[int]], *, raw: bool = False
+) -> tuple[float, int, int]:
     from django.db import connections
 
     from scheduling.models import Case
 
-    waiting = list(Case.objects.filter(status="waiting").values_list("pk", "surgeon_id")[:attempts])
+    reset_bookings()
+    waiting = list(Case.objects.filter(status="waiting").order_by("pk").values_list("pk", "surgeon_id")[:attempts])
     chunks = [waiting[i::clients] for i in range(clients)]
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_client, args=(chunk, sessions_by_surgeon, start, out)) for chunk in chunks]
+    procs = [ctx.Process(target=_client, args=(chunk, sessions_by_surgeon, start, out, raw)) for chunk in chunks]
     for proc in procs:
         proc.start()
     time.sleep(1.0)  # let every client import and connect before the clock starts
@@ -155,6 +198,40 @@ def run_phase(clients: int, attempts: int, sessions_by_surgeon: dict[int, list[i
     for proc in procs:
         proc.join()
     return elapsed, sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+def queries_per_booking(sessions_by_surgeon: dict[int, list[int]]) -> tuple[float, int, int, Counter[str]]:
+    """Book PROBE_BOOKINGS cases one by one, counting statements: (mean, min, max, by kind)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from core.audit import Actor
+    from scheduling.booking import book_case
+    from scheduling.models import Case
+
+    reset_bookings()
+    actor = Actor.system("bench")
+    counts: list[int] = []
+    kinds: Counter[str] = Counter()
+    waiting = Case.objects.filter(status="waiting").order_by("-pk").values_list("pk", "surgeon_id")
+    for n, (case_id, surgeon_id) in enumerate(waiting[:PROBE_BOOKINGS]):
+        session_id = sessions_by_surgeon[surgeon_id][n // len(sessions_by_surgeon)]
+        with CaptureQueriesContext(connection) as captured:
+            book_case(case_id=case_id, session_id=session_id, actor=actor)
+        counts.append(len(captured))
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            verb = sql.split(None, 1)[0].upper()
+            kinds[f"{verb} {_table_of(sql)}" if verb in ("INSERT", "UPDATE") else verb] += 1
+        if n == 0 and os.environ.get("BENCH_SHOW_QUERIES"):
+            for query in captured.captured_queries:
+                print("    " + query["sql"][:160])
+    return statistics.mean(counts), min(counts), max(counts), kinds
+
+
+def _table_of(sql: str) -> str:
+    words = sql.replace('"', "").split()
+    return words[2] if words[0].upper() in ("INSERT", "DELETE") else words[1]
 
 
 def availability_latency(sessions_by_surgeon: dict[int, list[int]]) -> list[float]:
@@ -192,13 +269,33 @@ def main() -> None:
         total_sessions = sum(len(v) for v in sessions_by_surgeon.values())
         print(f"Seeded {THEATRES} theatres, {total_sessions} lists over {WEEKS} weeks (PostgreSQL: {BENCH_URL})")
 
+        mean, low, high, kinds = queries_per_booking(sessions_by_surgeon)
+        print(
+            f"Queries per booking (patient with email and phone, {PROBE_BOOKINGS} bookings): "
+            f"mean {mean:.1f}, min {low}, max {high}"
+        )
+        print("  " + ", ".join(f"{kind} {n / PROBE_BOOKINGS:.1f}" for kind, n in sorted(kinds.items())))
+
         rates: dict[int, float] = {}
+        raw_rates: dict[int, float] = {}
+        raw_phases = dict(RAW_PHASES)
         for clients, attempts in PHASES:
+            if clients in raw_phases:
+                elapsed, ok, refused = run_phase(clients, raw_phases[clients], sessions_by_surgeon, raw=True)
+                raw_rates[clients] = (ok + refused) / elapsed
+                print(
+                    f"  {clients:>2} client(s), raw psycopg limit: {ok + refused:>4} attempts in {elapsed:6.2f}s = "
+                    f"{raw_rates[clients]:7.1f} bookings/s ({ok} booked, {refused} refused), "
+                    f"{1000 / raw_rates[clients] * clients:5.2f} ms each"
+                )
             elapsed, ok, refused = run_phase(clients, attempts, sessions_by_surgeon)
             rates[clients] = (ok + refused) / elapsed
+            raw_rate = raw_rates.get(clients)
+            versus = f"; raw limit / book_case x{raw_rate / rates[clients]:.2f}" if raw_rate else ""
             print(
-                f"  {clients:>2} client(s): {ok + refused:>4} booking attempts in {elapsed:6.2f}s = "
-                f"{rates[clients]:7.1f} bookings/s ({ok} booked, {refused} refused with a 409 code)"
+                f"  {clients:>2} client(s), book_case:        {ok + refused:>4} attempts in {elapsed:6.2f}s = "
+                f"{rates[clients]:7.1f} bookings/s ({ok} booked, {refused} refused with a 409 code), "
+                f"{1000 / rates[clients] * clients:5.2f} ms each{versus}"
             )
         base = rates[PHASES[0][0]]
         print("  ratio vs 1 client: " + ", ".join(f"{c} clients x{rates[c] / base:.2f}" for c, _ in PHASES[1:]))

@@ -24,10 +24,11 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 
-from core.audit import Actor, record, snapshot
+from core.audit import Actor, AuditBatch, audit_batch, record, snapshot
 from core.db import constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.time import ensure_aware
+from procedures.versions import pinned_version
 from scheduling import plans, reminders
 from scheduling.availability import demand_of, earliest_bookable, load_occupancy, window_of
 from scheduling.cancellations import record_cancellation
@@ -150,11 +151,27 @@ def run_in_transaction(work: Callable[[], T]) -> T:
 
 
 def _lock_case(case_id: int) -> Case:
-    return Case.objects.select_for_update(of=("self",)).select_related("procedure", "procedure_version").get(pk=case_id)
+    """The case row locked FOR UPDATE, with its patient, template and reminder plan (not locked):
+    what the slot search and reminder planning read (reminders.PLANNING_RELATED, with the session
+    `_place` sets). Its version comes from the process cache: 14 KB of JSON that cannot change is
+    not read again on every booking."""
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("patient", "procedure", "reminder_plan")
+        .get(pk=case_id)
+    )
+    case.procedure_version = pinned_version(case.procedure_version_id)
+    return case
 
 
 def _lock_session(session_id: int) -> TheatreSession:
-    return TheatreSession.objects.select_for_update(of=("self",)).select_related("theatre").get(pk=session_id)
+    """The session row locked FOR UPDATE, with its theatre, site and team (not locked): what the
+    slot search, the advisory lock keys, reminder planning and the team's notices read."""
+    return (
+        TheatreSession.objects.select_for_update(of=("self",))
+        .select_related("theatre__site", "surgeon", "anaesthetist")
+        .get(pk=session_id)
+    )
 
 
 def _hours_of(start: dt.datetime, end: dt.datetime) -> list[str]:
@@ -242,27 +259,32 @@ def ensure_active(*, case: Case, session: TheatreSession) -> None:
 
 
 def _read_active_locked(*, theatre_id: int, staff_ids: set[int]) -> tuple[bool, set[int]]:
-    """The theatre's `active`, and which of the staff are inactive, read under FOR KEY SHARE (2 queries).
+    """The theatre's `active`, and which of the staff are inactive, read under FOR KEY SHARE (one query).
 
     The estate service changes these rows under FOR UPDATE, which KEY SHARE waits for (and which
     waits for it): a deactivation and a booking never pass each other. Either the booking reads the
     committed deactivation and is refused, or the deactivation's check sees the committed booking
     (theatre_rules.refuse_estate_change_that_strands_cases). KEY SHARE does not block other
     bookings, so lists in one theatre still book in parallel.
+
+    One statement takes the locks in the order two did: PostgreSQL locks each result row's rows in
+    the order the locking clause names the tables, and the rows come sorted by staff id, so the
+    theatre row first, then the staff rows by id. `staff_ids` always holds the case's surgeon.
     """
     if connection.vendor != "postgresql":  # SQLite (make run): writes are serial already
         theatre_active = Theatre.objects.filter(pk=theatre_id).values_list("active", flat=True).get()
         rows = StaffMember.objects.filter(pk__in=staff_ids).values_list("pk", "active")
         return theatre_active, {pk for pk, active in rows if not active}
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT active FROM {Theatre._meta.db_table} WHERE id = %s FOR KEY SHARE", [theatre_id])  # noqa: S608 - table name from the model
-        (theatre_active,) = cursor.fetchone()
         cursor.execute(
-            f"SELECT id, active FROM {StaffMember._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608
-            [sorted(staff_ids)],
+            f"SELECT t.active, s.id, s.active FROM {Theatre._meta.db_table} AS t, {StaffMember._meta.db_table} AS s "  # noqa: S608 - table names from the models
+            "WHERE t.id = %s AND s.id = ANY(%s) ORDER BY s.id FOR KEY SHARE OF t, s",
+            [theatre_id, sorted(staff_ids)],
         )
-        inactive = {pk for pk, active in cursor.fetchall() if not active}
-    return bool(theatre_active), inactive
+        rows = cursor.fetchall()
+    if not rows:
+        raise ValueError("a booking always checks at least the case's surgeon")
+    return bool(rows[0][0]), {pk for _, pk, active in rows if not active}
 
 
 def _any_unit_inactive_locked(unit_ids: list[int]) -> bool:
@@ -279,7 +301,9 @@ def _any_unit_inactive_locked(unit_ids: list[int]) -> bool:
         return any(not active for _, active in cursor.fetchall())
 
 
-def _booking_snapshot(case: Case) -> dict[str, Any]:
+def _booking_snapshot(case: Case, *, units: Iterable[int]) -> dict[str, Any]:
+    """The case's place for the audit: its booking fields and the units it claims (`units`: the
+    claims just released or made, so nobody reads them back)."""
     data = snapshot(
         case,
         [
@@ -294,8 +318,31 @@ def _booking_snapshot(case: Case) -> dict[str, Any]:
             "cancel_note",
         ],
     )
-    data["equipment_units"] = sorted(case.equipment_claims.values_list("unit_id", flat=True))
+    data["equipment_units"] = sorted(units)
     return data
+
+
+def _release_claims(case: Case) -> list[int]:
+    """Delete the case's unit claims; returns the units they held (one query).
+
+    DELETE … RETURNING says what the audit's "before" held without reading the claims first and
+    again after: two queries of a booking's 48 (bench/booking.py). The case row is locked, and
+    only a holder of its lock changes its claims.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {CaseEquipment._meta.db_table} WHERE case_id = %s RETURNING unit_id",  # noqa: S608 - table name from the model
+            [case.pk],
+        )
+        return sorted(unit_id for (unit_id,) in cursor.fetchall())
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """The units a placement let go of and the units it claimed, for the audit."""
+
+    released: list[int]
+    claimed: list[int]
 
 
 def _place(
@@ -307,7 +354,7 @@ def _place(
     not_before: dt.datetime | None,
     check_eligible: bool = True,
     units: Mapping[str, int] | None = None,
-) -> None:
+) -> Placement:
     """Put the locked case at `start` (or the earliest fitting time) in the locked session, with
     units, for its slot minutes (planned, else learned: scheduling/predictions.py)."""
     demand = demand_of(case)
@@ -332,16 +379,18 @@ def _place(
     case.anaesthetist_id = session.anaesthetist_id
     case.save(update_fields=["session", "start", "end", "anaesthetist", "status", "updated_at"])
     # Old claims go before new ones are inserted: a move within the same day may reuse a unit.
-    CaseEquipment.objects.filter(case=case).delete()
+    released = _release_claims(case)
     # The units were chosen from a plain read: read `active` again under FOR KEY SHARE, which waits
     # for a change to a unit in progress (the estate service holds FOR UPDATE), so a unit
     # deactivated while we chose it is never held. (The claims' foreign keys would take the same
     # lock, but Django's are deferred to COMMIT: too late to refuse.)
-    if _any_unit_inactive_locked(sorted(fit.units.values())):
+    claimed = sorted(fit.units.values())
+    if _any_unit_inactive_locked(claimed):
         raise rule_broken(ErrorCode.EQUIPMENT_UNAVAILABLE)
     CaseEquipment.objects.bulk_create(
         CaseEquipment(case=case, unit_id=unit_id, start=case.start, end=case.end) for unit_id in fit.units.values()
     )
+    return Placement(released=released, claimed=claimed)
 
 
 def book_case(
@@ -449,15 +498,35 @@ def _put_case_in_session(
     overridden = _check_override(session=session, actor=actor, override=override, override_reason=override_reason)
     ensure_active(case=case, session=session)
     _lock_resources(case=case, session=session)
-    before = _booking_snapshot(case)
+    before = _booking_snapshot(case, units=())
     case.status = CaseStatus.BOOKED
-    _place(case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now), units=units)
+    placement = _place(
+        case=case, session=session, start=start, allow_locked=overridden, not_before=_not_before(now), units=units
+    )
+    before["equipment_units"] = placement.released
     reason = f"locked list override: {override_reason.strip()}" if overridden or overridden_source else ""
     reason = "; ".join(part for part in (note, reason) if part)
     plans.withdraw_approval(case=case, actor=actor, reason=f"{action}: session or start changed")
-    record(actor=actor, action=action, obj=case, before=before, after=_booking_snapshot(case), reason=reason)
-    reminders.replan_for_case(case=case, actor=actor)
+    with audit_batch() as audit:
+        _audit_placement(
+            audit, case=case, actor=actor, action=action, before=before, placement=placement, reason=reason
+        )
+        reminders.replan_for_case(case=case, actor=actor, audit=audit)
     return case
+
+
+def _audit_placement(
+    audit: AuditBatch,
+    *,
+    case: Case,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any],
+    placement: Placement,
+    reason: str,
+) -> None:
+    after = _booking_snapshot(case, units=placement.claimed)
+    audit.record(actor=actor, action=action, obj=case, before=before, after=after, reason=reason)
 
 
 def refit_case(*, case: Case, actor: Actor) -> None:
@@ -466,21 +535,28 @@ def refit_case(*, case: Case, actor: Actor) -> None:
     if case.status not in MOVABLE or case.session_id is None:
         return
     session = _lock_session(case.session_id)
+    case.session = session
+    case.procedure_version = pinned_version(case.procedure_version_id)
     _lock_resources(case=case, session=session)
-    before = _booking_snapshot(case)
+    before = _booking_snapshot(case, units=())
     # The list is already this case's: a locked list may absorb a re-estimate, and a changed
     # screening result is the plan review's business, not a reason to refuse the update.
     # The case keeps its own start, even if that has passed: a re-fit is not a new booking.
-    _place(case=case, session=session, start=case.start, allow_locked=True, not_before=None, check_eligible=False)
-    record(
-        actor=actor,
-        action="case.refitted",
-        obj=case,
-        before=before,
-        after=_booking_snapshot(case),
-        reason="estimate changed",
+    placement = _place(
+        case=case, session=session, start=case.start, allow_locked=True, not_before=None, check_eligible=False
     )
-    reminders.replan_for_case(case=case, actor=actor)
+    before["equipment_units"] = placement.released
+    with audit_batch() as audit:
+        _audit_placement(
+            audit,
+            case=case,
+            actor=actor,
+            action="case.refitted",
+            before=before,
+            placement=placement,
+            reason="estimate changed",
+        )
+        reminders.replan_for_case(case=case, actor=actor, audit=audit)
 
 
 def _check_cancellable(case: Case, reason: str) -> None:
@@ -511,7 +587,7 @@ def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "", now:
     def work() -> Case:
         case = _lock_case(case_id)
         _check_cancellable(case, reason)
-        before = _booking_snapshot(case)
+        before = _booking_snapshot(case, units=())
         session = (
             TheatreSession.objects.select_related("theatre__site").get(pk=case.session_id) if case.session_id else None
         )
@@ -523,7 +599,7 @@ def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "", now:
             category=REASON_CATEGORY[reason],
             cancelled_at=now or timezone.now(),
         )
-        CaseEquipment.objects.filter(case=case).delete()
+        before["equipment_units"] = _release_claims(case)
         case.status = CaseStatus.CANCELLED
         case.cancel_reason = reason
         case.cancel_note = note.strip()
@@ -550,7 +626,7 @@ def cancel_case(*, case_id: int, actor: Actor, reason: str, note: str = "", now:
             obj=case,
             before=before,
             after={
-                **_booking_snapshot(case),
+                **_booking_snapshot(case, units=()),
                 "category": cancellation.category,
                 "on_the_day": cancellation.on_the_day,
                 "from_status": cancellation.from_status,

@@ -37,10 +37,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
-from core.audit import Actor, record, snapshot
+from core.audit import Actor, AuditBatch, audit_batch, snapshot
+from core.bulk import insert_all
 from procedures.models import Anaesthesia
+from procedures.versions import pinned_version
 from scheduling.models import (
     Case,
     CaseCancellation,
@@ -53,6 +56,7 @@ from scheduling.models import (
 )
 from scheduling.plans.assembly import anticoagulant_holds
 from scheduling.reminders.notices import list_changed
+from theatre.models import Theatre, TheatreSession
 
 # Local wall-clock send times: policy of the unit, not clinical numbers. Patients get
 # date-bound reminders in the morning, follow-ups just after the clinic opens.
@@ -255,14 +259,16 @@ def plan_reminders(
 _PLAN_FIELDS = ("kind", "due_at", "status", "skip_reason", "context", "attempts", "last_error", "next_attempt_at")
 
 
-def _set_status(row: Reminder, status: str, *, actor: Actor, action: str, reason: str) -> None:
+def _set_status(row: Reminder, status: str, *, actor: Actor, action: str, reason: str, audit: AuditBatch) -> None:
     before = snapshot(row, _PLAN_FIELDS)
     row.status = status
     row.save(update_fields=["status", "updated_at"])
-    record(actor=actor, action=action, obj=row, before=before, after=snapshot(row, _PLAN_FIELDS), reason=reason)
+    audit.record(actor=actor, action=action, obj=row, before=before, after=snapshot(row, _PLAN_FIELDS), reason=reason)
 
 
-def _replan_row(row: Reminder, want: Planned, *, actor: Actor, reopen: bool, now: dt.datetime) -> None:
+def _replan_row(
+    row: Reminder, want: Planned, *, actor: Actor, reopen: bool, now: dt.datetime, audit: AuditBatch
+) -> None:
     # A row already due stays due from its original time ("at once" is not a new time), and
     # keeps any backoff it is in: re-planning must not turn into a retry storm.
     due_at = row.due_at if (row.due_at <= now and want.due_at <= now) else want.due_at
@@ -275,7 +281,7 @@ def _replan_row(row: Reminder, want: Planned, *, actor: Actor, reopen: bool, now
     row.status = ReminderStatus.PENDING
     row.skip_reason = ""
     row.save(update_fields=["kind", "due_at", "context", "status", "skip_reason", "next_attempt_at", "updated_at"])
-    record(
+    audit.record(
         actor=actor,
         action="reminder.replanned",
         obj=row,
@@ -286,30 +292,47 @@ def _replan_row(row: Reminder, want: Planned, *, actor: Actor, reopen: bool, now
 
 
 def _apply_plan(
-    case: Case, planned: Iterable[Planned], existing: list[Reminder], *, actor: Actor, now: dt.datetime
+    case: Case,
+    planned: Iterable[Planned],
+    existing: list[Reminder],
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    audit: AuditBatch,
 ) -> None:
-    """Make the rows match the plan, touching PENDING rows only (and re-opening cancelled ones)."""
+    """Make the rows match the plan, touching PENDING rows only (and re-opening cancelled ones).
+    New rows go in one INSERT: a first booking plans 10 of them, one query each before."""
     by_kind = {(r.kind, r.channel): r for r in existing}
     pending = {(undated_kind(r.kind), r.channel): r for r in existing if r.status == ReminderStatus.PENDING}
+    new_rows: list[Reminder] = []
     for want in planned:
         exact = by_kind.get((want.kind, want.channel))
         row = pending.pop((want.undated_kind, want.channel), None)
         if row is not None and (exact is None or exact is row):
-            _replan_row(row, want, actor=actor, reopen=False, now=now)
+            _replan_row(row, want, actor=actor, reopen=False, now=now, audit=audit)
             continue
         if row is not None:
             # A row for this very appointment was already sent (or failed, visibly): the
             # pending one for an older date is superseded, not sent a second time.
-            _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason="superseded")
+            _set_status(
+                row,
+                ReminderStatus.CANCELLED,
+                actor=actor,
+                action="reminder.cancelled",
+                reason="superseded",
+                audit=audit,
+            )
         if exact is None:
-            created = Reminder.objects.create(
+            created = Reminder(
                 case=case, kind=want.kind, channel=want.channel, due_at=want.due_at, context=want.context
             )
-            record(actor=actor, action="reminder.planned", obj=created, after=snapshot(created, _PLAN_FIELDS))
+            new_rows.append(created)
+            # Audited as planned; the batch writes the entry once the INSERT below has given the row its id.
+            audit.record(actor=actor, action="reminder.planned", obj=created, after=snapshot(created, _PLAN_FIELDS))
         elif exact.status in (ReminderStatus.CANCELLED, ReminderStatus.SKIPPED):
             # A skip judged the case as it was when the row fell due; re-planned, the row is
             # pending again and the sweep judges it afresh (it skips it again if still stale).
-            _replan_row(exact, want, actor=actor, reopen=True, now=now)
+            _replan_row(exact, want, actor=actor, reopen=True, now=now, audit=audit)
         # SENT or FAILED for this appointment: never touched again.
     for (undated, _channel), row in pending.items():
         if undated not in CHANGE_NOTICE_KINDS:
@@ -319,13 +342,49 @@ def _apply_plan(
                 actor=actor,
                 action="reminder.cancelled",
                 reason="no longer applies to the case",
+                audit=audit,
             )
+    insert_all(new_rows)
 
 
-def _load_for_planning(case: Case) -> Case:
-    return Case.objects.select_related(
-        "patient", "procedure_version__template", "session__theatre__site", "session__surgeon", "session__anaesthetist"
-    ).get(pk=case.pk)
+# What planning reads besides the case row. The booking services lock the case and its session
+# with these (scheduling.booking), so planning a booking reads nothing again; any other caller's
+# case is reloaded with them in one query. The pinned version comes from the process cache.
+PLANNING_RELATED = (
+    "patient",
+    "procedure",
+    "reminder_plan",
+    "session__theatre__site",
+    "session__surgeon",
+    "session__anaesthetist",
+)
+
+
+def _carries_planning_relations(case: Case) -> bool:
+    if not all(rel.is_cached(case) for rel in (Case.patient, Case.procedure, Case.reminder_plan, Case.session)):
+        return False
+    session = case.session
+    if session is None:
+        return True
+    return all(
+        rel.is_cached(session) for rel in (TheatreSession.theatre, TheatreSession.surgeon, TheatreSession.anaesthetist)
+    ) and Theatre.site.is_cached(session.theatre)
+
+
+def _for_planning(case: Case) -> Case:
+    """The case with PLANNING_RELATED and its version: as the caller loaded it if it carries them
+    all, else reloaded in one query (no version JSON: that comes from the cache)."""
+    if not _carries_planning_relations(case):
+        case = Case.objects.select_related(*PLANNING_RELATED).get(pk=case.pk)
+    if not Case.procedure_version.is_cached(case):
+        case.procedure_version = pinned_version(case.procedure_version_id)
+    return case
+
+
+def _procedure_name(case: Case) -> str:
+    """The name of the template the case's version belongs to (its own `procedure`, loaded with it)."""
+    version = case.procedure_version
+    return case.procedure.name if case.procedure_id == version.template_id else version.template.name
 
 
 def appointment_of(case: Case) -> Appointment:
@@ -335,7 +394,7 @@ def appointment_of(case: Case) -> Appointment:
     version = case.procedure_version
     return Appointment(
         reference=case.reference,
-        procedure=version.template.name,
+        procedure=_procedure_name(case),
         levels=tuple(case.levels),
         anaesthesia=case.anaesthesia,
         start=case.start,
@@ -352,37 +411,84 @@ def appointment_of(case: Case) -> Appointment:
     )
 
 
-def replan_for_case(*, case: Case, actor: Actor) -> None:
+def _insert_first_plan(case: Case, *, warnings: list[dict[str, str]]) -> ReminderPlan | None:
+    """Insert the case's plan row as planned now, or None if another transaction made one since the
+    case was read (one query; the row is ours, locked, until we commit).
+
+    get_or_create took four queries (SELECT … FOR UPDATE, SAVEPOINT, INSERT, RELEASE) and an
+    UPDATE once planned. ON CONFLICT DO NOTHING waits for a racing insert to commit, then yields
+    nothing, and the caller locks the winner's row instead: the same serialisation.
+    """
+    plan = ReminderPlan(case=case, session=case.session, start=case.start, warnings=warnings)
+    fields = [field for field in ReminderPlan._meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(plan, add=True), connection) for field in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ReminderPlan._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608 - names from the model
+            "ON CONFLICT (case_id) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    plan.pk = row[0]
+    plan._state.adding = False
+    return plan
+
+
+def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None) -> None:
     """(Re)plan the case's reminder rows after it was booked or moved. Idempotent.
 
     Call inside the booking transaction with the case row saved (and locked). Pending rows are
     updated in place; sent rows are never touched; rows that no longer apply are cancelled.
     A patient without email or phone gets no rows and a warning on the case, and the booking
     still goes ahead. Staff of the old and new lists get a notice if those lists are published
-    or locked.
+    or locked. `audit`: the caller's batch, so its own entry and these go in one INSERT (flushed
+    here, before staff are told).
     """
-    case = _load_for_planning(case)
+    batch = audit if audit is not None else AuditBatch()
+    case = _for_planning(case)
     if case.session is None or case.start is None:
+        batch.flush()
         return
     now = timezone.now()
-    plan, _ = ReminderPlan.objects.select_for_update().get_or_create(case=case)
-    moved = plan.start is not None and (plan.start != case.start or plan.session_id != case.session_id)
     channels, warnings = reachable_channels(case.patient)
-    planned, plan_warnings = plan_reminders(
-        appointment=appointment_of(case),
-        channels=channels,
-        now=now,
-        moved_from=plan.start if moved else None,
-        arrival_minutes=settings.REMINDER_ARRIVAL_MINUTES,
-    )
+    appointment = appointment_of(case)
+
+    def plan_for(moved_from: dt.datetime | None) -> tuple[list[Planned], list[dict[str, str]]]:
+        planned, plan_warnings = plan_reminders(
+            appointment=appointment,
+            channels=channels,
+            now=now,
+            moved_from=moved_from,
+            arrival_minutes=settings.REMINDER_ARRIVAL_MINUTES,
+        )
+        return planned, warnings + plan_warnings
+
+    # The plan row is locked before the reminder rows are read, so two re-plans of one case take
+    # turns, and the second reads the rows the first wrote.
+    planned, all_warnings = plan_for(None)
+    plan = _insert_first_plan(case, warnings=all_warnings) if _had_no_plan(case) else None
+    inserted = plan is not None
+    if plan is not None:
+        moved = False
+        before: dict[str, Any] = {"session": None, "start": None, "warnings": []}
+    else:
+        plan = ReminderPlan.objects.select_for_update().get(case=case)
+        moved = plan.start is not None and (plan.start != case.start or plan.session_id != case.session_id)
+        if moved:
+            planned, all_warnings = plan_for(plan.start)
+        before = {"session": plan.session_id, "start": plan.start, "warnings": plan.warnings}
     existing = list(Reminder.objects.select_for_update().filter(case=case).order_by("id"))
-    _apply_plan(case, planned, existing, actor=actor, now=now)
+    _apply_plan(case, planned, existing, actor=actor, now=now, audit=batch)
 
     old_session = plan.session if moved and plan.session_id != case.session_id else None
-    before = {"session": plan.session_id, "start": plan.start, "warnings": plan.warnings}
-    plan.session, plan.start, plan.warnings = case.session, case.start, warnings + plan_warnings
-    plan.save()
-    record(
+    if not inserted:  # an inserted plan was written as planned
+        plan.session, plan.start, plan.warnings = case.session, case.start, all_warnings
+        plan.save()
+    case.reminder_plan = plan  # the case in hand shows the plan as it now is (reminder_warnings)
+    batch.record(
         actor=actor,
         action="case.reminders_planned",
         obj=case,
@@ -390,6 +496,7 @@ def replan_for_case(*, case: Case, actor: Actor) -> None:
         after={"session": plan.session_id, "start": plan.start, "warnings": plan.warnings},
         reason="; ".join(w["code"] for w in plan.warnings),
     )
+    batch.flush()
     if old_session is not None:
         list_changed(session=old_session, change="case_moved_out", case=case, actor=actor)
     if moved:
@@ -399,32 +506,27 @@ def replan_for_case(*, case: Case, actor: Actor) -> None:
     list_changed(session=case.session, change=change, case=case, actor=actor)
 
 
-def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
-    """Cancel the case's pending reminders and queue the patient's cancellation notice.
+def _had_no_plan(case: Case) -> bool:
+    """The case had no plan row when it was read (PLANNING_RELATED joins it, unlocked)."""
+    try:
+        case.reminder_plan  # noqa: B018 - the cached reverse relation: no query
+    except ReminderPlan.DoesNotExist:
+        return True
+    return False
 
-    Call inside the cancel transaction. Only a case that was booked (its reminders planned) gets
-    a notice: a waiting-list entry had no appointment to cancel, and a patient whose case was
-    abandoned in theatre is with the team, not waiting for a letter.
-    """
-    case = _load_for_planning(case)
-    plan = (
-        ReminderPlan.objects.select_for_update(of=("self",))
-        .select_related("session__theatre__site")
-        .filter(case=case)
-        .first()
-    )
-    rows = list(Reminder.objects.select_for_update().filter(case=case, status=ReminderStatus.PENDING).order_by("id"))
-    for row in rows:
-        _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason)
-    if plan is None or plan.session is None or plan.start is None:
-        return
+
+def _queue_cancellation_notices(
+    *, case: Case, plan: ReminderPlan, actor: Actor, reason: str, audit: AuditBatch
+) -> None:
+    """One cancellation notice per reachable channel, unless the case was abandoned in theatre."""
+    assert plan.session is not None and plan.start is not None  # noqa: S101 - a planned appointment
     abandoned = CaseCancellation.objects.filter(case=case, from_status=CaseStatus.IN_THEATRE).exists()
     channels, _ = ([], []) if abandoned else reachable_channels(case.patient)
     session = plan.session
     tz = session.theatre.site.zone
     context = {
         "reference": case.reference,
-        "procedure": case.procedure_version.template.name,
+        "procedure": _procedure_name(case),
         "levels": list(case.levels),
         "start": plan.start.astimezone(dt.UTC).isoformat(),
         "timezone": tz.key,
@@ -438,13 +540,39 @@ def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
             case=case, kind="cancellation", channel=channel, defaults={"due_at": now, "context": context}
         )
         if created:
-            record(
+            audit.record(
                 actor=actor, action="reminder.planned", obj=notice, after=snapshot(notice, _PLAN_FIELDS), reason=reason
             )
-    before = {"session": plan.session_id, "start": plan.start}
-    plan.session, plan.start = None, None
-    plan.save()
-    record(actor=actor, action="case.reminders_cancelled", obj=case, before=before, after=None, reason=reason)
+
+
+def cancel_for_case(*, case: Case, actor: Actor, reason: str) -> None:
+    """Cancel the case's pending reminders and queue the patient's cancellation notice.
+
+    Call inside the cancel transaction. Only a case that was booked (its reminders planned) gets
+    a notice: a waiting-list entry had no appointment to cancel, and a patient whose case was
+    abandoned in theatre is with the team, not waiting for a letter.
+    """
+    case = _for_planning(case)
+    plan = (
+        ReminderPlan.objects.select_for_update(of=("self",))
+        .select_related("session__theatre__site")
+        .filter(case=case)
+        .first()
+    )
+    rows = list(Reminder.objects.select_for_update().filter(case=case, status=ReminderStatus.PENDING).order_by("id"))
+    with audit_batch() as audit:
+        for row in rows:
+            _set_status(
+                row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason, audit=audit
+            )
+        if plan is None or plan.session is None or plan.start is None:
+            return
+        session = plan.session
+        _queue_cancellation_notices(case=case, plan=plan, actor=actor, reason=reason, audit=audit)
+        before = {"session": plan.session_id, "start": plan.start}
+        plan.session, plan.start = None, None
+        plan.save()
+        audit.record(actor=actor, action="case.reminders_cancelled", obj=case, before=before, after=None, reason=reason)
     list_changed(session=session, change="case_cancelled", case=case, actor=actor)
 
 
@@ -453,8 +581,11 @@ def retire_for_case(*, case: Case, actor: Actor, reason: str) -> int:
     history recorded after the fact (the demo's past weeks) must never reach a patient. Audited;
     call inside the transaction that recorded the case, so no sweep ever sees the rows pending."""
     rows = list(Reminder.objects.select_for_update().filter(case=case, status=ReminderStatus.PENDING).order_by("id"))
-    for row in rows:
-        _set_status(row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason)
+    with audit_batch() as audit:
+        for row in rows:
+            _set_status(
+                row, ReminderStatus.CANCELLED, actor=actor, action="reminder.cancelled", reason=reason, audit=audit
+            )
     return len(rows)
 
 

@@ -9,9 +9,11 @@ from django.contrib.auth.models import User
 from rest_framework.exceptions import ValidationError
 
 from core.api.exceptions import exception_handler
-from core.audit import Actor, changed, history, record, snapshot
+from core.audit import Actor, AuditBatch, audit_batch, changed, history, record, snapshot
 from core.errors import DomainError, ErrorCode, InvalidInput
+from core.models import AuditEntry
 from tests.factories import SiteFactory
+from theatre.models import Site
 
 
 @pytest.mark.django_db
@@ -96,3 +98,38 @@ def test_remembered_idempotent_responses_are_forgotten_after_a_day(coordinator_u
     remembered("fresh", dt.timedelta(minutes=5))
     assert purge_idempotency_records() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+@pytest.mark.django_db
+def test_an_audit_batch_writes_its_entries_in_order_in_one_insert(django_assert_num_queries: Any) -> None:
+    """What `record` would write, one INSERT for all; an object saved after it was recorded gets
+    its id at the flush, and a block that raises writes nothing."""
+    site, actor = SiteFactory(), Actor.system("test")
+    later = Site(name="Saved after its entry was recorded")
+    with django_assert_num_queries(2), audit_batch() as audit:  # the site's INSERT, then the entries'
+        audit.record(actor=actor, action="site.checked", obj=site, before={"address": site.address}, reason="first")
+        audit.record(actor=actor, action="site.created", obj=later, after=snapshot(later))
+        later.save()
+    first: Any  # before/after are JSON
+    second: Any
+    first, second = AuditEntry.objects.order_by("id")
+    assert (first.action, first.object_id, first.before, first.reason) == (
+        "site.checked",
+        str(site.pk),
+        {"address": site.address},
+        "first",
+    )
+    assert (second.action, second.object_id, second.after["name"]) == ("site.created", str(later.pk), later.name)
+
+    with pytest.raises(RuntimeError), audit_batch() as audit:
+        audit.record(actor=actor, action="site.checked", obj=site)
+        raise RuntimeError("the service failed")
+    assert AuditEntry.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_an_audit_batch_refuses_an_entry_for_an_object_never_saved() -> None:
+    batch = AuditBatch()
+    batch.record(actor=Actor.system("test"), action="site.created", obj=Site(name="Never saved"))
+    with pytest.raises(ValueError, match="must be saved"):
+        batch.flush()

@@ -53,6 +53,9 @@ def test_production_profile_passes_check_deploy_without_warnings() -> None:
         ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE"),
         ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE"),
+        ({"CONN_MAX_AGE": "forever"}, "CONN_MAX_AGE"),
+        ({"CONN_HEALTH_CHECKS": "maybe"}, "CONN_HEALTH_CHECKS"),
     ],
 )
 def test_bad_environment_stops_start_up_naming_the_variable(override: dict[str, str], named: str) -> None:
@@ -60,6 +63,21 @@ def test_bad_environment_stops_start_up_naming_the_variable(override: dict[str, 
     assert result.returncode != 0
     assert named in result.stderr
     assert "ImproperlyConfigured" in result.stderr
+
+
+def test_production_keeps_database_connections_with_health_checks_and_debug_does_not() -> None:
+    """Opening a connection costs a request 5-6 ms: production keeps it 60 s, checked before reuse.
+    The development server (DEBUG) runs each request on a new thread, so it does not keep them."""
+    show = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    production = run_manage("shell", "--verbosity", "0", "-c", show, env={**PRODUCTION_ENV, "CONN_MAX_AGE": ""})
+    debug = run_manage(
+        "shell", "--verbosity", "0", "-c", show, env={**PRODUCTION_ENV, "DEBUG": "true", "CONN_MAX_AGE": ""}
+    )
+    assert production.stdout.split() == ["60", "True"], production.stderr
+    assert debug.stdout.split() == ["0", "True"], debug.stderr
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
-from core.audit import Actor, history
+from core.audit import Actor, AuditBatch, history
 from core.errors import DomainError, InvalidInput
 from scheduling import booking, reminders
 from scheduling.booking import book_case, cancel_case, move_case
@@ -223,7 +223,7 @@ def test_booking_calls_reminder_replanning_inside_the_transaction(
 ) -> None:
     seen: list[tuple[int, bool]] = []
 
-    def spy(*, case: Case, actor: Actor) -> None:
+    def spy(*, case: Case, actor: Actor, audit: AuditBatch | None = None) -> None:
         seen.append((case.pk, transaction.get_connection().in_atomic_block))
 
     monkeypatch.setattr(reminders, "replan_for_case", spy)

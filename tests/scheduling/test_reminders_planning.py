@@ -6,10 +6,12 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django import DjangoAssertNumQueries
 
-from core.audit import Actor
+from core.audit import Actor, history
 from core.models import AuditEntry
-from scheduling.booking import cancel_case, move_case
+from procedures.versions import pinned_version
+from scheduling.booking import book_case, cancel_case, move_case
 from scheduling.models import Reminder, ReminderStatus, StaffNotice
 from scheduling.reminders import reminder_warnings
 from tests.builders.world import SYSTEM, World, at, build_reminder_world, next_monday, next_october_change
@@ -109,6 +111,7 @@ def test_patient_without_email_or_phone_gets_no_reminders_and_a_warning_but_is_b
     case = world.booked(world.session_on(monday), patient_kwargs={"email": "", "phone": ""})
     assert case.status == "booked"
     assert not Reminder.objects.filter(case=case).exists()
+    assert [w["code"] for w in reminder_warnings(case)] == ["no_contact_details"]  # the case booking returned
     case.refresh_from_db()
     assert [w["code"] for w in reminder_warnings(case)] == ["no_contact_details"]
 
@@ -269,3 +272,26 @@ def test_hold_date_already_past_is_sent_at_once_with_a_warning(world: World) -> 
     assert hold.due_at <= dt.datetime.now(dt.UTC)
     case.refresh_from_db()
     assert "anticoagulant_hold_too_late" in [w["code"] for w in reminder_warnings(case)]
+
+
+def test_a_booking_with_contact_details_plans_and_audits_in_at_most_20_queries(
+    world: World, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    """Given a GA patient on warfarin with an email address and a mobile number (no preference:
+    every reminder on both channels), booked into a planned list (no staff notices), the booking
+    plans 14 reminder rows and writes 16 audit entries in 20 statements:
+    SAVEPOINT; the case FOR UPDATE (with its patient, template and plan); the session FOR UPDATE
+    (with its theatre, site and team); theatre and team FOR KEY SHARE; the advisory locks; the
+    slot minutes' history; the patient's unavailable days; the occupancy (cases, the surgeon's
+    lists, units, claims); the case UPDATE; its old claims DELETEd; the new unit FOR KEY SHARE;
+    the claim INSERT; the plan INSERT; the reminder rows FOR UPDATE; one reminder INSERT; one
+    audit INSERT; RELEASE."""
+    monday = next_monday()
+    session = world.session_on(monday, status="planned")
+    case = world.case(screening_result=WARFARIN, anaesthesia="general", patient_kwargs={"reminder_channels": []})
+    pinned_version(case.procedure_version_id)  # this process has read the version before
+    with django_assert_num_queries(20):
+        book_case(case_id=case.pk, session_id=session.pk, start=at(9, day=monday), actor=SYSTEM)
+    assert Reminder.objects.filter(case=case).count() == 14
+    assert AuditEntry.objects.filter(action="reminder.planned").count() == 14
+    assert history(case).filter(action__in=["case.booked", "case.reminders_planned"]).count() == 2

@@ -1,0 +1,49 @@
+"""insert_all writes exactly the rows bulk_create writes, in one statement, ids in order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import DataError, transaction
+
+from core.bulk import insert_all
+from core.models import AuditEntry
+from scheduling.models import Reminder
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+# Every column but the kind (which differs, for the unique constraint) and the timestamps of the write.
+FIELDS = ("case_id", "channel", "due_at", "status", "sent_at", "attempts", "last_error", "skip_reason", "context")
+
+
+def reminders(case_id: int, tag: str) -> list[Reminder]:
+    due = dt.datetime(2027, 1, 4, 9, 30, 15, 123456, tzinfo=dt.UTC)  # microseconds survive
+    return [
+        Reminder(case_id=case_id, kind=f"{tag}-day_before", channel="email", due_at=due, context={"a": [1, "é\\'\""]}),
+        Reminder(case_id=case_id, kind=f"{tag}-fasting", channel="sms", due_at=due + dt.timedelta(hours=1)),
+    ]
+
+
+def test_insert_all_writes_what_bulk_create_writes_with_ids_in_order(django_assert_num_queries: Any) -> None:
+    case = CaseFactory()
+    fast, slow = reminders(case.pk, "a"), reminders(case.pk, "b")
+    with django_assert_num_queries(1):
+        insert_all(fast)
+    Reminder.objects.bulk_create(slow)
+    assert [r.pk for r in fast] == sorted(r.pk for r in fast)
+    for mine, theirs in zip(fast, slow, strict=True):
+        stored, expected = Reminder.objects.get(pk=mine.pk), Reminder.objects.get(pk=theirs.pk)
+        assert [getattr(stored, f) for f in FIELDS] == [getattr(expected, f) for f in FIELDS]
+        assert stored.context == mine.context and stored.due_at == mine.due_at
+        assert stored.created_at is not None and not mine._state.adding
+
+
+def test_insert_all_keeps_sql_null_for_none_in_json_and_refuses_what_the_column_refuses() -> None:
+    entry = AuditEntry(actor=None, actor_label="test", action="x.y", object_type="t", object_id="1", before=None)
+    (saved,) = insert_all([entry])
+    assert AuditEntry.objects.filter(pk=saved.pk, before__isnull=True, after__isnull=True).exists()
+    with pytest.raises(DataError), transaction.atomic():
+        insert_all([AuditEntry(actor_label="test", action="x" * 65, object_type="t", object_id="1")])
