@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.pagination import LargePagePagination
+from core.api.pagination import FirstPageCountingPaginator, LargePagePagination
 from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
 from scheduling.api.views import IdentifiedContextMixin
@@ -195,11 +195,17 @@ class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-f
         return queryset.filter(start__lt=day_end)
 
 
+class ListsPagination(LargePagePagination):
+    # A week of lists fits on one page: counted without a COUNT query, one round trip of the
+    # week list's six (bench/session_list.py).
+    django_paginator_class = FirstPageCountingPaginator
+
+
 class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSession]):
     """Lists with their ordered cases and utilisation. DELETE cancels (a list is never erased)."""
 
     permission_classes = [CoordinatorWritesOthersRead]
-    pagination_class = LargePagePagination
+    pagination_class = ListsPagination
     serializer_class = SessionSerializer
     filterset_class = SessionFilter
 
