@@ -63,9 +63,10 @@ class SessionCaseSerializer(serializers.Serializer[ListedCase]):
         return {"name": f"{case.patient_given_name} {case.patient_family_name}", "nhs_number": case.patient_nhs_number}
 
     def to_representation(self, instance: ListedCase) -> dict[str, Any]:
-        """The fields above, written out. DRF's generic walk (each field's get_attribute, then its
-        to_representation) took half the rendering of a week's list, 200 cases; the two are pinned
-        to agree field for field (tests/scheduling/test_lists.py)."""
+        """The fields above, written out: DRF's generic walk (each field's get_attribute, then its
+        to_representation) took 7.6 ms of CPU for a week's 200 cases, this 4.9 ms (a loaded
+        machine). The two are pinned to agree key for key, in order
+        (tests/scheduling/test_booking_sessions_list.py)."""
         stamp = self.fields["start"].to_representation
         data = {
             "id": instance.id,
@@ -196,8 +197,8 @@ class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-f
 
 
 class ListsPagination(LargePagePagination):
-    # A week of lists fits on one page: counted without a COUNT query, one round trip of the
-    # week list's six (bench/session_list.py).
+    # A week of lists fits on one page, counted without a COUNT query: the week list's queries
+    # go from 7 to 6 with token authentication (bench/session_list.py).
     django_paginator_class = FirstPageCountingPaginator
 
 
