@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +46,7 @@ ENV = {
 os.environ.update(ENV)
 
 from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.serve import gunicorn  # noqa: E402
 
 THEATRES = 10
 CASES_PER_LIST = 3
@@ -127,12 +126,6 @@ def seed(monday: dt.date) -> None:
     user.groups.add(Group.objects.get(name="coordinator"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for(url: str, seconds: float = 30) -> None:
     import urllib.request
 
@@ -208,7 +201,6 @@ def main() -> None:
     import django
 
     create_database(BENCH_URL)
-    server: subprocess.Popen[bytes] | None = None
     try:
         django.setup()
         from django.core.management import call_command
@@ -220,21 +212,11 @@ def main() -> None:
         monday = today + dt.timedelta(days=7 - today.weekday())
         seed(monday)
         connections.close_all()
-        port = free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            cwd=ROOT,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/login/")
-        measure(base, monday)
+        with gunicorn(ENV) as port:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(f"{base}/login/")
+            measure(base, monday)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
         drop_database(BENCH_URL)
 
 

@@ -392,7 +392,11 @@ REMINDER_ARRIVAL_MINUTES = env_int("REMINDER_ARRIVAL_MINUTES", default=60)  # ar
 REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", default=30)
 REMINDER_RETRY_MAX_SECONDS = env_int("REMINDER_RETRY_MAX_SECONDS", default=240)  # never more than a few minutes
-REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", default=50)  # one sweep's time budget (beat: 60 s)
+# One sweep's time budget. Beat queues a sweep every 60 s; on a backlog every second of the minute
+# in which no sweep runs is sending lost: 50 s left a sixth of each minute idle, 55 s a twelfth
+# (bench/reminders.py shows the lateness). The 5 s left cover the next sweep's queueing and a last
+# send; a sweep that overruns only overlaps the next one, which SKIP LOCKED makes harmless.
+REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", default=55)
 REMINDER_SWEEP_PARALLEL = env_int("REMINDER_SWEEP_PARALLEL", default=4)  # sweeps run side by side on a backlog
 
 # --- List fill (scheduling/list_fill.py) ------------------------------------------------------

@@ -127,7 +127,11 @@ class Durations:
         return self._history
 
     def predict(self, case: Case) -> Prediction:
-        return predict(history=self.history, key=key_of(case), template=template_of(case))
+        return self.predict_for(key=key_of(case), template=template_of(case))
+
+    def predict_for(self, *, key: CaseKey, template: TemplateEstimate) -> Prediction:
+        """The prediction for a case given by its key and template estimate (a list's rows, no model)."""
+        return predict(history=self.history, key=key, template=template)
 
     def slot_minutes(self, case: Case) -> int:
         """What the case occupies: its planned minutes if a person set them, else the predicted p50."""

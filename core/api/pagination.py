@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.paginator import Page, Paginator
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.api.filters import StrictPageNumberPagination
+
+
+class FirstPageCountingPaginator(Paginator[Any]):
+    """Django's paginator, except that a first page with room to spare is its own count: no
+    SELECT COUNT(*) when every row fits on page 1 (a week of lists on the board does). A full
+    first page counts as usual; other pages are unchanged."""
+
+    def page(self, number: int | str) -> Page[Any]:
+        try:
+            first = int(number) == 1
+        except (TypeError, ValueError):
+            first = False
+        if not first:
+            return super().page(number)
+        rows = list(self.object_list[: self.per_page])
+        if len(rows) < self.per_page:
+            self.__dict__["count"] = len(rows)  # Paginator.count is a cached_property
+        return Page(rows, 1, self)
 
 
 class LargePagePagination(StrictPageNumberPagination):

@@ -20,17 +20,22 @@ ROWS_PER_SWEEP = 250
 
 
 @shared_task(name="scheduling.tasks.send_due_reminders", ignore_result=True)
-def send_due_reminders(spread: bool = True) -> dict[str, int]:
+def send_due_reminders(spread: bool = True, share: list[int] | None = None) -> dict[str, int]:
     """Send every due reminder and staff notice exactly once (scheduling.reminders.delivery explains the
     guarantee). On a backlog, queues up to REMINDER_SWEEP_PARALLEL - 1 helper sweeps so that
-    several worker processes share the rows through SKIP LOCKED."""
+    several worker processes share the rows through SKIP LOCKED, each taking its own share first
+    (`share`: [index, of], see delivery.Share)."""
     from django.conf import settings
 
     if spread:
-        helpers = min(settings.REMINDER_SWEEP_PARALLEL - 1, delivery.due_count() // ROWS_PER_SWEEP)
-        for _ in range(max(helpers, 0)):
-            send_due_reminders.delay(spread=False)
-    return delivery.sweep(actor=Actor.system("task:scheduling.send_due_reminders")).as_dict()
+        helpers = max(min(settings.REMINDER_SWEEP_PARALLEL - 1, delivery.due_count() // ROWS_PER_SWEEP), 0)
+        for index in range(1, helpers + 1):
+            send_due_reminders.delay(spread=False, share=[index, helpers + 1])
+        share = [0, helpers + 1] if helpers else None
+    return delivery.sweep(
+        actor=Actor.system("task:scheduling.send_due_reminders"),
+        share=delivery.Share(*share) if share else None,
+    ).as_dict()
 
 
 @shared_task(name="scheduling.tasks.send_reminder", ignore_result=True)

@@ -291,3 +291,38 @@ def test_concurrent_sweeps_send_every_row_exactly_once(smtp_server: SMTPSink) ->
     assert len(message_ids) == len(set(message_ids)) == 60
     assert set(message_ids) == {f"<reminder-{i}@localhost>" for i in ids}
     assert Reminder.objects.filter(status=ReminderStatus.SENT).count() == 60
+
+
+def test_a_sweep_sends_its_share_first_then_every_other_due_row(world: World, smtp_server: SMTPSink) -> None:
+    """Sweeps side by side each take their share of the due rows first (id modulo the number of
+    sweeps), so they do not all try the same rows; a share is an order of work, never a limit:
+    the sweep then sends the rows of the shares whose sweeps died or fell behind."""
+    ids = make_due_reminders(world, 12)
+    result = delivery.sweep(actor=TASK, share=delivery.Share(index=1, of=3)).as_dict()
+    assert result["sent"] == 12
+    sent_ids = [int(m.message_id.removeprefix("<reminder-").partition("@")[0]) for m in smtp_server.messages]
+    ours = [pk for pk in ids if pk % 3 == 1]
+    assert sorted(sent_ids[: len(ours)]) == sorted(ours)
+    assert sorted(sent_ids) == sorted(ids)
+
+
+def test_a_backlog_is_spread_over_sweeps_with_a_share_each(
+    world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduling.reminders import tasks
+
+    settings.REMINDER_SWEEP_PARALLEL = 4
+    make_due_reminders(world, 2 * tasks.ROWS_PER_SWEEP)
+    queued: list[dict[str, Any]] = []
+    shares: list[delivery.Share | None] = []
+
+    def sweep_here(**kwargs: Any) -> delivery.SweepResult:
+        shares.append(kwargs["share"])
+        return delivery.SweepResult()
+
+    monkeypatch.setattr(tasks.send_due_reminders, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(delivery, "sweep", sweep_here)
+    tasks.send_due_reminders()
+    # 500 due rows: two helpers beside this sweep, three shares of three.
+    assert queued == [{"spread": False, "share": [1, 3]}, {"spread": False, "share": [2, 3]}]
+    assert shares == [delivery.Share(0, 3)]

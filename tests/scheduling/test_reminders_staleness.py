@@ -264,8 +264,8 @@ def test_a_case_completed_after_the_sweep_read_its_rows_is_still_not_sent_them(
     case = world.booked(world.session_on(day, status="planned"))
     read_candidates = delivery._candidates
 
-    def read_then_complete(spec: Any, now: dt.datetime) -> list[int]:
-        ids = read_candidates(spec, now)
+    def read_then_complete(spec: Any, now: dt.datetime, share: delivery.Share | None) -> list[int]:
+        ids = read_candidates(spec, now, share)
         Case.objects.filter(pk=case.pk).update(status=CaseStatus.COMPLETED)  # the sign out lands here
         return ids
 
