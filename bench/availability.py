@@ -55,6 +55,7 @@ ENV = {
 os.environ.update(ENV)
 
 from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.seed import bench_patients  # noqa: E402
 
 THEATRES = 10
 SURGEONS = 10
@@ -92,7 +93,7 @@ def seed(lists: int) -> Seeded:
     from zoneinfo import ZoneInfo
 
     from procedures.models import ProcedureVersion
-    from scheduling.models import Case, CaseEquipment, Patient
+    from scheduling.models import Case, CaseEquipment
     from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession
 
     rng = random.Random(SEED + lists)
@@ -163,16 +164,7 @@ def seed(lists: int) -> Seeded:
             free_from[unit] = end
         booked.append((session, start, end, slug, chosen))
     waiting_per_surgeon = 40
-    patients = Patient.objects.bulk_create(
-        Patient(
-            nhs_number=f"B{n:09d}",
-            mrn=f"BENCH{n:07d}",
-            given_name="Bench",
-            family_name=f"Patient {n}",
-            date_of_birth=dt.date(1945, 1, 1),
-        )
-        for n in range(len(booked) + waiting_per_surgeon * SURGEONS)
-    )
+    patients = bench_patients(len(booked) + waiting_per_surgeon * SURGEONS)
     common = {
         "levels": ["L1"],
         "anaesthesia": "general",

@@ -40,6 +40,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.seed import bench_patients  # noqa: E402
 
 THEATRES = 10
 WEEKS = 4
@@ -52,7 +53,7 @@ AVAILABILITY_QUERIES = 300
 def seed() -> dict[int, list[int]]:
     """The estate, lists and waiting cases; returns surgeon id -> their session ids."""
     from procedures.versions import latest_version
-    from scheduling.models import Case, Patient
+    from scheduling.models import Case
     from theatre.models import EquipmentUnit, Site, StaffMember, Theatre, TheatreSession
 
     zone = dt.UTC
@@ -87,18 +88,7 @@ def seed() -> dict[int, list[int]]:
                     )
                 )
         sessions_by_surgeon[surgeon.pk] = [s.pk for s in TheatreSession.objects.bulk_create(rows)]
-    patients = Patient.objects.bulk_create(
-        Patient(
-            nhs_number=f"B{n:09d}",
-            mrn=f"BENCH{n:06d}",
-            given_name="Bench",
-            family_name=f"Patient {n}",
-            date_of_birth=dt.date(1945, 1, 1),
-            email=f"patient{n}@example.org",
-            phone=f"+4477009{n:05d}",
-        )
-        for n in range(max(n for _, n in PHASES) + PROBE_BOOKINGS + 50)
-    )
+    patients = bench_patients(max(n for _, n in PHASES) + PROBE_BOOKINGS + 50, contact=True)
     surgeons = list(sessions_by_surgeon)
     Case.objects.bulk_create(
         Case(

@@ -40,6 +40,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.seed import bench_patients  # noqa: E402
 
 THEATRES = 10
 YEAR = 2025
@@ -53,7 +54,7 @@ def seed() -> dict[str, int]:
     from zoneinfo import ZoneInfo
 
     from procedures.models import ProcedureVersion
-    from scheduling.models import Case, CaseCancellation, CaseTimes, Patient
+    from scheduling.models import Case, CaseCancellation, CaseTimes
     from theatre.models import Site, StaffMember, Theatre, TheatreSession
     from theatre.timetables import england_bank_holidays
 
@@ -88,19 +89,7 @@ def seed() -> dict[str, int]:
                 )
     sessions = TheatreSession.objects.bulk_create(sessions, batch_size=2000)
     live = [s for s in sessions if s.status != "cancelled"]
-    patients = Patient.objects.bulk_create(
-        (
-            Patient(
-                nhs_number=f"B{n:09d}",
-                mrn=f"BENCH{n:07d}",
-                given_name="Bench",
-                family_name=f"Patient {n}",
-                date_of_birth=dt.date(1945, 1, 1),
-            )
-            for n in range(len(live) * CASES_PER_LIST)
-        ),
-        batch_size=5000,
-    )
+    patients = bench_patients(len(live) * CASES_PER_LIST, batch_size=5000)
     cases: list[Case] = []
     times: list[tuple[int, dict[str, dt.datetime]]] = []
     cancellations: list[tuple[int, TheatreSession, str, str, dt.datetime]] = []

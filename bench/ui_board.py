@@ -46,6 +46,7 @@ ENV = {
 os.environ.update(ENV)
 
 from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.seed import bench_patients  # noqa: E402
 from bench.serve import gunicorn  # noqa: E402
 
 THEATRES = 10
@@ -61,7 +62,7 @@ def seed(monday: dt.date) -> None:
     from django.contrib.auth.models import Group, User
 
     from procedures.models import ProcedureVersion
-    from scheduling.models import Case, Patient
+    from scheduling.models import Case
     from theatre.models import Site, StaffMember, Theatre, TheatreSession
 
     zone = ZoneInfo("Europe/London")
@@ -88,16 +89,7 @@ def seed(monday: dt.date) -> None:
                     )
                 )
     sessions = TheatreSession.objects.bulk_create(sessions)
-    patients = Patient.objects.bulk_create(
-        Patient(
-            nhs_number=f"B{n:09d}",
-            mrn=f"BENCH{n:07d}",
-            given_name="Bench",
-            family_name=f"Patient {n}",
-            date_of_birth=dt.date(1945, 1, 1),
-        )
-        for n in range(len(sessions) * CASES_PER_LIST)
-    )
+    patients = bench_patients(len(sessions) * CASES_PER_LIST)
     cases = []
     for i, session in enumerate(sessions):
         for slot in range(CASES_PER_LIST):
