@@ -3,7 +3,7 @@ and reading rows fast on the measured hot paths (`value_rows`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -76,10 +76,22 @@ def value_rows(queryset: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
         sql, params = compiler.as_sql()
     except EmptyResultSet:
         return []
-    with connection.cursor() as cursor:
+    rows = raw_rows(sql, params, using=queryset.db)
+    width = compiler.col_count
+    return rows if not rows or len(rows[0]) == width else [row[:width] for row in rows]
+
+
+def is_postgresql(using: str = "default") -> bool:
+    """Whether the connection is PostgreSQL (the hot paths' raw SQL), not `make run`'s SQLite."""
+    return bool(connections[using].vendor == "postgresql")
+
+
+def raw_rows(sql: str, params: Sequence[Any] | Mapping[str, Any], *, using: str = "default") -> list[tuple[Any, ...]]:
+    """The rows of PostgreSQL SQL on a Django cursor (counted, wrapped and in the transaction like
+    any query), timestamps and jsonb read by psycopg's C loaders as `value_rows` explains."""
+    with connections[using].cursor() as cursor:
         cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.cursor.adapters.register_loader("jsonb", JsonbLoader)
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
-    width = compiler.col_count
-    return rows if not rows or len(rows[0]) == width else [row[:width] for row in rows]
+    return rows
