@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from core.db import is_postgresql, raw_rows
 from core.errors import InvalidInput
 from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
@@ -55,6 +56,26 @@ _PAST_FIELDS = (
     "cancellation__cancelled_at",
 )
 
+# The history query written out for PostgreSQL, the ORM's twin below (which `make run`'s SQLite
+# runs): every availability search and booking sends it, and building and compiling it through the
+# ORM (four joins and a subquery) cost about 1 ms of CPU per call, two thirds of the history's
+# 1.6 ms at 40 lists (bench/availability.py; cProfile, issue 18). Columns in _PAST_FIELDS' order;
+# timestamps and jsonb through psycopg's C loaders (core.db.raw_rows).
+_PAST_CASES_SQL = """
+SELECT c.id, c.surgeon_id, p.slug, c.levels, c.anaesthesia, c.estimated_minutes, v.turnover_minutes, c.status,
+       c.created_at, t.anaesthesia_start, t.in_theatre, t.out_of_theatre, cc.cancelled_at
+FROM scheduling_case c
+JOIN procedures_proceduretemplate p ON p.id = c.procedure_id
+JOIN procedures_procedureversion v ON v.id = c.procedure_version_id
+LEFT JOIN scheduling_casetimes t ON t.case_id = c.id
+LEFT JOIN scheduling_casecancellation cc ON cc.case_id = c.id
+WHERE (c.status = %(completed)s
+       OR (c.status = %(cancelled)s
+           AND c.id IN (SELECT a.case_id FROM scheduling_casecancellation a WHERE a.reason = %(abandoned)s)))
+  {slugs}
+ORDER BY c.id
+"""
+
 
 def _past_case(row: Mapping[str, Any]) -> PastCase:
     """One row of the history query as the estimator reads it (touch time in minutes, UTC)."""
@@ -80,6 +101,15 @@ def past_cases(*, procedures: Collection[str] | None = None) -> list[PastCase]:
     # The abandoned ones by subquery, not by the joined cancellation's reason: an OR across the
     # case and its LEFT JOINed cancellation took PostgreSQL 15 8-20 ms to plan (0.3 ms this way),
     # on every availability search and booking (bench/availability.py, issue 18).
+    if is_postgresql():
+        sql = _PAST_CASES_SQL.format(slugs="" if procedures is None else "AND p.slug = ANY(%(slugs)s)")
+        params = {
+            "completed": str(CaseStatus.COMPLETED),
+            "cancelled": str(CaseStatus.CANCELLED),
+            "abandoned": ABANDONED_REASON,
+            "slugs": None if procedures is None else list(procedures),
+        }
+        return [_past_case(dict(zip(_PAST_FIELDS, row, strict=True))) for row in raw_rows(sql, params)]
     abandoned = CaseCancellation.objects.filter(reason=ABANDONED_REASON).values("case_id")
     went_in = Q(status=CaseStatus.COMPLETED) | Q(status=CaseStatus.CANCELLED, pk__in=abandoned)
     rows = Case.objects.filter(went_in)
