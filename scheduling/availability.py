@@ -163,6 +163,27 @@ def demand_of(case: Case) -> Demand:
     )
 
 
+# What `demand_of` reads of a case, for `only()`: the case with its template and version in full
+# is about 80 columns with a dozen JSON documents and Decimals to decode, 1.7 ms of CPU per search
+# at 40 lists (bench/availability.py, issue 18). Reading a field left out would cost a query, and
+# the query-count pins (tests/scheduling/test_availability.py) would show it.
+_DEMAND_FIELDS = (
+    "surgeon",
+    "patient",
+    "procedure",
+    "procedure_version",
+    "levels",
+    "anaesthesia",
+    "estimated_minutes",
+    "planned_minutes",
+    "screening_result",
+    "procedure__slug",
+    "procedure_version__turnover_minutes",
+    "procedure_version__required_capabilities",
+    "procedure_version__required_equipment",
+)
+
+
 def demand_from(case: Case, *, minutes: int, unavailable: Sequence[tuple[dt.date, dt.date]] = ()) -> Demand:
     """`demand_of` with the slot minutes and unavailable days already loaded (no query): list fill
     loads them for every waiting case at once. `case.procedure_version` should be select_related."""
@@ -448,7 +469,9 @@ def availability_for(
     """
     exclude_case_id = None
     if case_id is not None:
-        case = get_object_or_404(Case.objects.select_related("procedure", "procedure_version"), pk=case_id)
+        case = get_object_or_404(
+            Case.objects.select_related("procedure", "procedure_version").only(*_DEMAND_FIELDS), pk=case_id
+        )
         demand = demand_of(case)
         if not demand.eligible:
             # Imported here: booking imports this module for the same slot search.
