@@ -125,3 +125,17 @@ def database_blocked() -> None:
     """For the pure tests: prove that pytest-django's block is on, so a query would fail them."""
     with pytest.raises(RuntimeError, match="Database access not allowed"):
         connection.ensure_connection()
+
+
+# --- Both definitions of the hot-path queries ----------------------------------------------
+
+
+@pytest.fixture(params=["sql", "orm"])
+def both_query_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the hot paths' raw SQL (PostgreSQL) and again on their ORM definitions (what
+    `make run`'s SQLite runs), on the same PostgreSQL data, so the two can never drift apart
+    (scheduling/availability.py, predictions.py and unavailability.py, issue 18)."""
+    if request.param == "orm":
+        for module in ("scheduling.availability", "scheduling.predictions", "scheduling.unavailability"):
+            monkeypatch.setattr(f"{module}.is_postgresql", lambda using="default": False)
+    return str(request.param)

@@ -19,6 +19,9 @@ from scheduling.slots import OpenSlot
 from tests.builders.world import BookingWorld, at, build_booking_world
 from tests.factories import PatientFactory, SurgeonFactory, TheatreFactory, TheatreSessionFactory, london
 
+# Every test here runs on the hot paths' raw SQL and again on their ORM definitions (conftest).
+pytestmark = pytest.mark.usefixtures("both_query_paths")
+
 URL = "/api/v1/availability/"
 UTC = dt.UTC
 

@@ -18,7 +18,8 @@ from scheduling.slots import Occupancy
 from tests.builders.world import BookingWorld, at, build_booking_world
 from tests.factories import EquipmentUnitFactory, PatientFactory, SurgeonFactory, TheatreFactory
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the hot paths' raw SQL and again on their ORM definitions (conftest).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_query_paths")]
 
 
 @pytest.fixture

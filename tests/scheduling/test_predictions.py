@@ -22,6 +22,9 @@ from tests.builders.world import MONDAY, BookingWorld, at, build_booking_world
 from tests.factories import SurgeonFactory, TheatreSessionFactory, london
 from theatre.models import StaffMember, TheatreSession
 
+# Every test here runs on the hot paths' raw SQL and again on their ORM definitions (conftest).
+pytestmark = pytest.mark.usefixtures("both_query_paths")
+
 CASES = "/api/v1/cases/"
 SESSIONS = "/api/v1/sessions/"
 SYSTEM = Actor.system("test")

@@ -23,7 +23,8 @@ from tests.builders.world import MONDAY, BookingWorld, at, build_booking_world
 from tests.factories import LONDON, CaseFactory
 from theatre.demo import seed_estate
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the hot paths' raw SQL and again on their ORM definitions (conftest).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_query_paths")]
 
 TUESDAY = MONDAY + dt.timedelta(days=1)  # MONDAY: 4 January 2027, the booking world's list (08:00-13:00)
 URL = "/api/v1/cases/"
