@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from core.db import value_rows
 from core.errors import InvalidInput
 from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
@@ -85,7 +86,11 @@ def past_cases(*, procedures: Collection[str] | None = None) -> list[PastCase]:
     rows = Case.objects.filter(went_in)
     if procedures is not None:
         rows = rows.filter(procedure__slug__in=list(procedures))
-    return [_past_case(row) for row in rows.order_by("pk").values(*_PAST_FIELDS)]
+    # Rows with timestamps parsed in C (core.db.value_rows): Django's Python timestamptz loader
+    # was most of the history's load for the week session list (300 past cases, 4 stamps
+    # each), about a third of `load_history` in a profile (bench/session_list.py, issue 18).
+    ordered = rows.order_by("pk").values_list(*_PAST_FIELDS)
+    return [_past_case(dict(zip(_PAST_FIELDS, row, strict=True))) for row in value_rows(ordered)]
 
 
 def load_history(*, procedures: Collection[str] | None = None) -> DurationHistory:
