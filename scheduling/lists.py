@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import models
 
+from core.db import value_rows
 from scheduling.durations import CaseKey, TemplateEstimate
 from scheduling.forecast import Forecast, case_duration, forecast
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseStatus
@@ -93,7 +94,8 @@ _LISTED_COLUMNS = {
 def listed_cases(session_ids: Collection[int]) -> dict[int, list[ListedCase]]:
     """The live cases of each list, ordered by start: one query whatever the number of lists."""
     by_session: dict[int, list[ListedCase]] = {pk: [] for pk in session_ids}
-    rows = (
+    # Timestamps parsed in C (core.db.value_rows), as the history's: 400 stamps per week list.
+    rows = value_rows(
         Case.objects.filter(session_id__in=list(by_session), status__in=OCCUPYING_STATUSES)
         .order_by("start", "pk")
         .values_list(*_LISTED_COLUMNS.values())

@@ -174,6 +174,40 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
         cases = session.listed_cases  # type: ignore[attr-defined]
         return utilisation(session=session, intervals=[(c.start, c.end) for c in cases]).as_dict()
 
+    def to_representation(self, instance: TheatreSession) -> dict[str, Any]:
+        """The fields above, written out, as SessionCaseSerializer's are: DRF's generic walk (21
+        fields' get_attribute and to_representation, per list) was about a fifth of the week
+        list's in-process time in a profile (bench/session_list.py, issue 18). Pinned to agree
+        with DRF's own rendering key for key, in order (tests/scheduling/test_booking_sessions_list.py)."""
+        stamp = self.fields["start"].to_representation
+        theatre = instance.theatre
+        anaesthetist = instance.anaesthetist
+        actual_start: dt.datetime | None = getattr(instance, "actual_start", None)
+        actual_end: dt.datetime | None = getattr(instance, "actual_end", None)
+        return {
+            "id": instance.pk,
+            "site": theatre.site_id,
+            "theatre": instance.theatre_id,
+            "theatre_name": theatre.name,
+            "timetable": instance.timetable_id,
+            "period": instance.period,
+            "start": stamp(instance.start),
+            "end": stamp(instance.end),
+            "surgeon": instance.surgeon_id,
+            "surgeon_name": instance.surgeon.name,
+            "anaesthetist": instance.anaesthetist_id,
+            "anaesthetist_name": anaesthetist.name if anaesthetist is not None else None,
+            "status": instance.status,
+            "notes": instance.notes,
+            "cases": self.get_cases(instance),
+            "utilisation": self.get_utilisation(instance),
+            "forecast": self.get_forecast(instance),
+            "actual_start": stamp(actual_start) if actual_start is not None else None,
+            "actual_end": stamp(actual_end) if actual_end is not None else None,
+            "created_at": stamp(instance.created_at),
+            "updated_at": stamp(instance.updated_at),
+        }
+
 
 # --- Views --------------------------------------------------------------------------------------
 
