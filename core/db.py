@@ -3,7 +3,7 @@ and reading rows fast on the measured hot paths (`value_rows`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -84,6 +84,21 @@ def value_rows(queryset: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
 def is_postgresql(using: str = "default") -> bool:
     """Whether the connection is PostgreSQL (the hot paths' raw SQL), not `make run`'s SQLite."""
     return bool(connections[using].vendor == "postgresql")
+
+
+def hot_rows(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], *, definition: Callable[[], QuerySet[Any, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows of a measured hot path's query (availability, booking, list fill: issue 18).
+
+    On PostgreSQL its SQL, written out: building and compiling the queryset cost about 1 ms of
+    CPU a statement (bench/availability.py). Elsewhere (SQLite under `make run`) its `definition`,
+    the queryset the SQL must equal row for row, read by `value_rows`. The tests run both on the
+    same PostgreSQL data (tests/scheduling/conftest.py, both_query_paths), so they cannot drift.
+    """
+    if is_postgresql():
+        return raw_rows(sql, params)
+    return value_rows(definition())
 
 
 def raw_rows(sql: str, params: Sequence[Any] | Mapping[str, Any], *, using: str = "default") -> list[tuple[Any, ...]]:

@@ -21,7 +21,7 @@ from django.db.models import FilteredRelation, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from core.db import is_postgresql, raw_rows, value_rows
+from core.db import hot_rows
 from core.errors import ErrorCode
 from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import Anaesthesia, ProcedureVersion
@@ -269,29 +269,32 @@ def _occupying_cases(
 ) -> list[tuple[Any, ...]]:
     """(session, surgeon, anaesthetist, patient, start, end) of every occupying case over the span
     that shares a session, the surgeon, an anaesthetist or the patient, by id (one query)."""
-    if is_postgresql():
-        return raw_rows(
-            _OCCUPYING_CASES_SQL,
-            {
-                "sessions": list(session_ids),
-                "surgeon": demand.surgeon_id,
-                "anaesthetists": list(anaesthetist_ids),
-                "patient": demand.patient_id,
-                "statuses": [str(s) for s in OCCUPYING_STATUSES],
-                "span_start": span_start,
-                "span_end": span_end,
-                "exclude": exclude_case_id,
-            },
-        )
-    people = Q(session_id__in=session_ids) | Q(surgeon_id=demand.surgeon_id)
-    if anaesthetist_ids:
-        people |= Q(anaesthetist_id__in=anaesthetist_ids)
-    if demand.patient_id is not None:
-        people |= Q(patient_id=demand.patient_id)
-    cases = Case.objects.filter(people, status__in=OCCUPYING_STATUSES, start__lt=span_end, end__gt=span_start)
-    if exclude_case_id is not None:
-        cases = cases.exclude(pk=exclude_case_id)
-    return value_rows(cases.values_list("session_id", "surgeon_id", "anaesthetist_id", "patient_id", "start", "end"))
+
+    def definition() -> QuerySet[Case, tuple[Any, ...]]:
+        people = Q(session_id__in=session_ids) | Q(surgeon_id=demand.surgeon_id)
+        if anaesthetist_ids:
+            people |= Q(anaesthetist_id__in=anaesthetist_ids)
+        if demand.patient_id is not None:
+            people |= Q(patient_id=demand.patient_id)
+        cases = Case.objects.filter(people, status__in=OCCUPYING_STATUSES, start__lt=span_end, end__gt=span_start)
+        if exclude_case_id is not None:
+            cases = cases.exclude(pk=exclude_case_id)
+        return cases.values_list("session_id", "surgeon_id", "anaesthetist_id", "patient_id", "start", "end")
+
+    return hot_rows(
+        _OCCUPYING_CASES_SQL,
+        {
+            "sessions": list(session_ids),
+            "surgeon": demand.surgeon_id,
+            "anaesthetists": list(anaesthetist_ids),
+            "patient": demand.patient_id,
+            "statuses": [str(s) for s in OCCUPYING_STATUSES],
+            "span_start": span_start,
+            "span_end": span_end,
+            "exclude": exclude_case_id,
+        },
+        definition=definition,
+    )
 
 
 def led_lists(
@@ -300,21 +303,20 @@ def led_lists(
     """Surgeon id -> (session id, interval) of the live (not cancelled) lists they lead over the
     span, in one query (availability, booking and list fill)."""
     led: dict[int, list[tuple[int, Interval]]] = defaultdict(list)
-    if is_postgresql():
-        rows = raw_rows(
-            _LED_LISTS_SQL,
-            {
-                "surgeons": list(surgeon_ids),
-                "span_start": span_start,
-                "span_end": span_end,
-                "cancelled": str(SessionStatus.CANCELLED),
-            },
-        )
-    else:
-        lists = TheatreSession.objects.filter(
-            surgeon_id__in=surgeon_ids, start__lt=span_end, end__gt=span_start
-        ).exclude(status=SessionStatus.CANCELLED)
-        rows = value_rows(lists.values_list("pk", "surgeon_id", "start", "end"))
+    rows = hot_rows(
+        _LED_LISTS_SQL,
+        {
+            "surgeons": list(surgeon_ids),
+            "span_start": span_start,
+            "span_end": span_end,
+            "cancelled": str(SessionStatus.CANCELLED),
+        },
+        definition=lambda: (
+            TheatreSession.objects.filter(surgeon_id__in=surgeon_ids, start__lt=span_end, end__gt=span_start)
+            .exclude(status=SessionStatus.CANCELLED)
+            .values_list("pk", "surgeon_id", "start", "end")
+        ),
+    )
     for pk, surgeon_id, start, end in rows:
         led[surgeon_id].append((pk, (start, end)))
     return dict(led)
@@ -331,27 +333,29 @@ def unit_claims(
     """(site id, kind) -> unit id -> claimed intervals over the span, for every active unit of the
     kinds at the sites (a unit with no claim maps to []), in one query (availability, booking and
     list fill). Claims of `exclude_case_id` are left out (the case being moved or searched for)."""
-    if is_postgresql():
-        rows = raw_rows(
-            _UNIT_CLAIMS_SQL,
-            {
-                "sites": list(site_ids),
-                "kinds": list(kinds),
-                "span_start": span_start,
-                "span_end": span_end,
-                "exclude": exclude_case_id,
-            },
-        )
-    else:
+
+    def definition() -> QuerySet[EquipmentUnit, tuple[Any, ...]]:
         over_span = Q(claims__start__lt=span_end, claims__end__gt=span_start)
         if exclude_case_id is not None:
             over_span &= ~Q(claims__case_id=exclude_case_id)
-        rows = value_rows(
+        return (
             EquipmentUnit.objects.filter(site_id__in=site_ids, kind__in=kinds, active=True)
             .annotate(claim=FilteredRelation("claims", condition=over_span))
             .values_list("pk", "site_id", "kind", "claim__start", "claim__end")
             .order_by()  # the search takes units by id and intervals in any order
         )
+
+    rows = hot_rows(
+        _UNIT_CLAIMS_SQL,
+        {
+            "sites": list(site_ids),
+            "kinds": list(kinds),
+            "span_start": span_start,
+            "span_end": span_end,
+            "exclude": exclude_case_id,
+        },
+        definition=definition,
+    )
     units: dict[tuple[int, str], dict[int, list[Interval]]] = defaultdict(dict)
     for unit_id, site_id, kind, start, end in rows:
         claims = units[(site_id, kind)].setdefault(unit_id, [])
@@ -373,19 +377,17 @@ class AvailabilityQuery:
 def find_slots(*, query: AvailabilityQuery) -> list[OpenSlot]:
     """The earliest future slot in each of the surgeon's open sessions in the range, earliest first (4 queries)."""
     not_before = earliest_bookable(query.now or timezone.now())
-    if is_postgresql():
-        rows = raw_rows(
-            _OPEN_SESSIONS_SQL,
-            {
-                "surgeon": query.demand.surgeon_id,
-                "statuses": sorted(OPEN_SESSION_STATUSES),
-                "date_from": query.date_from,
-                "date_to": query.date_to,
-                "not_before": not_before,
-            },
-        )
-    else:
-        rows = value_rows(_open_sessions(query=query, not_before=not_before).values_list(*WINDOW_FIELDS))
+    rows = hot_rows(
+        _OPEN_SESSIONS_SQL,
+        {
+            "surgeon": query.demand.surgeon_id,
+            "statuses": sorted(OPEN_SESSION_STATUSES),
+            "date_from": query.date_from,
+            "date_to": query.date_to,
+            "not_before": not_before,
+        },
+        definition=lambda: _open_sessions(query=query, not_before=not_before).values_list(*WINDOW_FIELDS),
+    )
     windows = [window_from(row, not_before=not_before) for row in rows]
     occupancy = load_occupancy(windows=windows, demand=query.demand, exclude_case_id=query.exclude_case_id)
     return earliest_slots(windows=windows, demand=query.demand, occupancy=occupancy, limit=min(query.limit, MAX_SLOTS))

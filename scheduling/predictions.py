@@ -18,9 +18,9 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from core.db import is_postgresql, raw_rows, value_rows
+from core.db import hot_rows
 from core.errors import InvalidInput
 from procedures.estimates import estimate, estimate_rules_of
 from procedures.models import ProcedureVersion
@@ -101,24 +101,25 @@ def past_cases(*, procedures: Collection[str] | None = None) -> list[PastCase]:
     # The abandoned ones by subquery, not by the joined cancellation's reason: an OR across the
     # case and its LEFT JOINed cancellation took PostgreSQL 15 8-20 ms to plan (0.3 ms this way),
     # on every availability search and booking (bench/availability.py, issue 18).
-    if is_postgresql():
-        sql = _PAST_CASES_SQL.format(slugs="" if procedures is None else "AND p.slug = ANY(%(slugs)s)")
-        params = {
-            "completed": str(CaseStatus.COMPLETED),
-            "cancelled": str(CaseStatus.CANCELLED),
-            "abandoned": ABANDONED_REASON,
-            "slugs": None if procedures is None else list(procedures),
-        }
-        return [_past_case(dict(zip(_PAST_FIELDS, row, strict=True))) for row in raw_rows(sql, params)]
-    abandoned = CaseCancellation.objects.filter(reason=ABANDONED_REASON).values("case_id")
-    went_in = Q(status=CaseStatus.COMPLETED) | Q(status=CaseStatus.CANCELLED, pk__in=abandoned)
-    rows = Case.objects.filter(went_in)
-    if procedures is not None:
-        rows = rows.filter(procedure__slug__in=list(procedures))
-    # The definition the SQL above follows, and what SQLite (`make run`) runs; value_rows reads
-    # it with PostgreSQL's C timestamp loader too when tests run it there (both_query_paths).
-    ordered = rows.order_by("pk").values_list(*_PAST_FIELDS)
-    return [_past_case(dict(zip(_PAST_FIELDS, row, strict=True))) for row in value_rows(ordered)]
+    sql = _PAST_CASES_SQL.format(slugs="" if procedures is None else "AND p.slug = ANY(%(slugs)s)")
+    params = {
+        "completed": str(CaseStatus.COMPLETED),
+        "cancelled": str(CaseStatus.CANCELLED),
+        "abandoned": ABANDONED_REASON,
+        "slugs": None if procedures is None else list(procedures),
+    }
+
+    def definition() -> QuerySet[Case, tuple[Any, ...]]:
+        abandoned = CaseCancellation.objects.filter(reason=ABANDONED_REASON).values("case_id")
+        went_in = Q(status=CaseStatus.COMPLETED) | Q(status=CaseStatus.CANCELLED, pk__in=abandoned)
+        rows = Case.objects.filter(went_in)
+        if procedures is not None:
+            rows = rows.filter(procedure__slug__in=list(procedures))
+        return rows.order_by("pk").values_list(*_PAST_FIELDS)
+
+    return [
+        _past_case(dict(zip(_PAST_FIELDS, row, strict=True))) for row in hot_rows(sql, params, definition=definition)
+    ]
 
 
 def load_history(*, procedures: Collection[str] | None = None) -> DurationHistory:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.http import Http404
 
 from core.audit import Actor, record, snapshot
-from core.db import is_postgresql, raw_rows
+from core.db import hot_rows
 from core.errors import DomainError, ErrorCode, InvalidInput
 from scheduling.models import Case, CaseStatus, CaseUnavailability, UnavailabilityReason
 from scheduling.waiting import DateSpan, booked_inside, pauses_the_wait, treat_by
@@ -59,21 +59,18 @@ def unavailable_spans_for(case_ids: Iterable[int]) -> dict[int, list[DateSpan]]:
     Cases with none are absent. For the slot search, booking and list fill."""
     spans: dict[int, list[DateSpan]] = defaultdict(list)
     ids = list(case_ids)
-    if is_postgresql():
-        # Written out on PostgreSQL: building and compiling the queryset was 0.5 ms of CPU of every
-        # availability search (about 4 ms at 40 lists, bench/availability.py, issue 18). The ORM
-        # twin below is the definition, and what `make run`'s SQLite runs.
-        rows: Iterable[tuple[int, dt.date, dt.date]] = raw_rows(
-            "SELECT case_id, start_date, end_date FROM scheduling_caseunavailability"
-            " WHERE case_id = ANY(%s) ORDER BY case_id, start_date, id",
-            [ids],
-        )
-    else:
-        rows = (
+    # Written out on PostgreSQL: building and compiling the queryset was 0.5 ms of CPU of every
+    # availability search (about 4 ms at 40 lists, bench/availability.py, issue 18).
+    rows = hot_rows(
+        "SELECT case_id, start_date, end_date FROM scheduling_caseunavailability"
+        " WHERE case_id = ANY(%s) ORDER BY case_id, start_date, id",
+        [ids],
+        definition=lambda: (
             CaseUnavailability.objects.filter(case_id__in=ids)
             .order_by("case_id", "start_date", "id")
             .values_list("case_id", "start_date", "end_date")
-        )
+        ),
+    )
     for case_id, start, end in rows:
         spans[case_id].append((start, end))
     return dict(spans)

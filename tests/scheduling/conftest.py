@@ -134,8 +134,7 @@ def database_blocked() -> None:
 def both_query_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test on the hot paths' raw SQL (PostgreSQL) and again on their ORM definitions (what
     `make run`'s SQLite runs), on the same PostgreSQL data, so the two can never drift apart
-    (scheduling/availability.py, predictions.py and unavailability.py, issue 18)."""
+    (core.db.hot_rows, issue 18)."""
     if request.param == "orm":
-        for module in ("scheduling.availability", "scheduling.predictions", "scheduling.unavailability"):
-            monkeypatch.setattr(f"{module}.is_postgresql", lambda using="default": False)
+        monkeypatch.setattr("core.db.is_postgresql", lambda using="default": False)  # core.db.hot_rows
     return str(request.param)
