@@ -148,6 +148,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # instead of hanging the coordinator's browser.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c lock_timeout=5000")
+    # Parameters bound by the server, not quoted into the SQL by psycopg in Python, and a statement
+    # the connection has run five times is prepared, so PostgreSQL stops parsing and planning it:
+    # a booking went from 17-20 ms to 10-13 ms (bench/booking.py, issue 18). Off for a pooler
+    # that cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
+    SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", default=True)
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = SERVER_SIDE_BINDING
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5 if SERVER_SIDE_BINDING else None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -30,7 +30,8 @@ def row_held_elsewhere(queryset: models.QuerySet[models.Model], *, lock_timeout:
         if not holding.wait(timeout=30):
             raise RuntimeError("the other connection never got the row lock")
         with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = %s", [lock_timeout])
+            # set_config, not SET: SET takes no bound parameter, and the server binds them.
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [lock_timeout])
         yield
     finally:
         release.set()

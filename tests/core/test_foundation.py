@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -56,6 +57,7 @@ def test_production_profile_passes_check_deploy_without_warnings() -> None:
         ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE"),
         ({"CONN_MAX_AGE": "forever"}, "CONN_MAX_AGE"),
         ({"CONN_HEALTH_CHECKS": "maybe"}, "CONN_HEALTH_CHECKS"),
+        ({"DB_SERVER_SIDE_BINDING": "maybe"}, "DB_SERVER_SIDE_BINDING"),
     ],
 )
 def test_bad_environment_stops_start_up_naming_the_variable(override: dict[str, str], named: str) -> None:
@@ -78,6 +80,27 @@ def test_production_keeps_database_connections_with_health_checks_and_debug_does
     )
     assert production.stdout.split() == ["60", "True"], production.stderr
     assert debug.stdout.split() == ["0", "True"], debug.stderr
+
+
+@pytest.mark.django_db
+def test_a_statement_run_repeatedly_is_prepared_by_the_server_so_it_is_not_planned_again() -> None:
+    """Server-side binding (DB_SERVER_SIDE_BINDING, on by default): a booking's statements are
+    the same every time, and from the fifth run PostgreSQL keeps their plans (issue 18)."""
+    marker = "SELECT count(*) FROM auth_group WHERE name = %s AND id > %s"
+    with connection.cursor() as cursor:
+        for n in range(6):
+            cursor.execute(marker, ["coordinator", -n])
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{marker[:40]}%"])
+        (prepared,) = cursor.fetchone()
+    assert prepared == 1
+
+
+def test_server_side_binding_can_be_turned_off_for_a_pooler_without_prepared_statements() -> None:
+    show = "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS']['server_side_binding'])"
+    default = run_manage("shell", "--verbosity", "0", "-c", show, env=PRODUCTION_ENV)
+    off = run_manage("shell", "--verbosity", "0", "-c", show, env={**PRODUCTION_ENV, "DB_SERVER_SIDE_BINDING": "false"})
+    assert default.stdout.split() == ["True"], default.stderr
+    assert off.stdout.split() == ["False"], off.stderr
 
 
 @pytest.mark.django_db
