@@ -23,8 +23,28 @@ from django.db import connection, models
 M = TypeVar("M", bound=models.Model)
 
 
-def _plain(field: models.Field[Any, Any], value: Any) -> Any:
+def _verbatim_types(field: models.Field[Any, Any]) -> frozenset[type]:
+    """The value types the field's get_db_prep_save hands back unchanged: such a value goes into
+    the document as it is. Asking the field for each of a booking's 200-odd values cost more than
+    the INSERT they go in (bench/booking.py, issue 18). Exact types only: a bool is an int to
+    Python, and a TextChoices member a str, but not to the column."""
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    if isinstance(field, models.BooleanField):
+        return frozenset({bool})
+    if isinstance(field, models.IntegerField):
+        return frozenset({int})
+    if isinstance(field, models.CharField | models.TextField):
+        return frozenset({str})
+    return frozenset()
+
+
+def _plain(field: models.Field[Any, Any], value: Any, *, verbatim: frozenset[type]) -> Any:
     """A column's value (not JSON) as JSON that PostgreSQL casts back to the column's type."""
+    if type(value) in verbatim or (value is None and field.null):
+        return value
+    if type(value) is dt.datetime and value.tzinfo is not None and isinstance(field, models.DateTimeField):
+        return value.isoformat()  # what get_db_prep_save hands back for an aware datetime, as below
     value = field.get_db_prep_save(value, connection)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()  # full precision, with its offset
@@ -50,9 +70,10 @@ def insert_all(objs: Sequence[M]) -> list[M]:
         return model._default_manager.bulk_create(objs)  # one document, one encoder
     # A JSON column's value goes in as itself, encoded as the field would (its encoder); None is
     # SQL NULL, as Django stores it. Other values go in as JSON text of what Django would send.
+    verbatim = {field: _verbatim_types(field) for field in fields}
     rows = [
         {
-            field.column: value if field in json_fields else _plain(field, value)
+            field.column: value if field in json_fields else _plain(field, value, verbatim=verbatim[field])
             for field in fields
             for value in (field.pre_save(obj, True),)
         }

@@ -1,15 +1,21 @@
 """Reading database errors (a broken constraint becomes its 409, lock contention a "busy" 409),
-and reading rows fast on the measured hot paths (`value_rows`)."""
+and reading rows fast on the measured hot paths (`value_rows`, `hot_rows`, `CompiledQuery`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, OperationalError, connections
-from django.db.models import QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # not in django-stubs
+from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import JsonbLoader
 
@@ -110,3 +116,106 @@ def raw_rows(sql: str, params: Sequence[Any] | Mapping[str, Any], *, using: str 
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     return rows
+
+
+M = TypeVar("M", bound=Model)
+
+# Stands for the parameter while the query is compiled; never a real id.
+_SENTINEL = -7_919_113_017
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    compiler: SQLCompiler
+    start: int
+    end: int
+    init_list: list[str]
+    populators: list[Any]
+    for_update: bool
+
+
+class CompiledQuery(Generic[M]):
+    """A model queryset of one parameter, compiled once per connection and then run as that SQL.
+
+    Django builds and compiles a queryset's SQL again on every evaluation. For a booking's two
+    locked reads with their select_related (and its reminder rows) that was about a fifth of the
+    booking's Python time (bench/booking.py, issue 18), for SQL that differs only in the id. So
+    `build(parameter)` is compiled once, by Django's own compiler, and each run executes that SQL
+    and makes the instances as Django's ModelIterable does: `from_db`, the field converters and the
+    select_related populators, so the objects and their cached related objects are the ones the
+    queryset gives (tests/core/test_db.py compares them). Only for querysets of plain model rows
+    (no annotations, extra selects, prefetches or known related objects) whose one parameter is
+    the one `build` is given; anything else is refused when it is compiled.
+    """
+
+    def __init__(self, build: Callable[[Any], QuerySet[M, M]]) -> None:
+        self._build = build
+        self._queryset: QuerySet[M, M] | None = None  # built at first use, once apps are ready
+        self._compiled: WeakKeyDictionary[BaseDatabaseWrapper, _Compiled] = WeakKeyDictionary()
+
+    @property
+    def queryset(self) -> QuerySet[M, M]:
+        """The queryset with the stand-in parameter: what is compiled (its SQL is never run)."""
+        if self._queryset is None:
+            self._queryset = self._build(_SENTINEL)
+        return self._queryset
+
+    def _compile(self, connection: BaseDatabaseWrapper, queryset: QuerySet[M, M]) -> _Compiled:
+        query = queryset.query.clone()  # compiling sets up joins on the query: never on the shared one
+        if query.annotation_select or query.extra_select or queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+            raise ValueError("CompiledQuery takes plain model rows only")
+        if queryset._known_related_objects:  # type: ignore[attr-defined]
+            raise ValueError("CompiledQuery cannot set known related objects")
+        compiler = query.get_compiler(connection=connection)
+        if query.select_for_update and not connection.in_atomic_block:
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        sql, params = compiler.as_sql()
+        if list(params) != [_SENTINEL] or compiler.has_extra_select:
+            raise ValueError(f"CompiledQuery needs exactly its one parameter in the SQL, got {params!r}")
+        select, klass_info = compiler.select, compiler.klass_info
+        assert klass_info is not None  # noqa: S101 - a model queryset always has it
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        return _Compiled(
+            sql=sql,
+            compiler=compiler,
+            start=start,
+            end=end,
+            init_list=[column[0].target.attname for column in select[start:end]],
+            populators=get_related_populators(klass_info, select, connection.alias),
+            for_update=bool(query.select_for_update),
+        )
+
+    def all(self, parameter: Any) -> list[M]:
+        """The instances `build(parameter)` gives, in its order."""
+        queryset = self.queryset
+        connection = connections[queryset.db]
+        compiled = self._compiled.get(connection)
+        if compiled is None:
+            compiled = self._compiled[connection] = self._compile(connection, queryset)
+        elif compiled.for_update and not connection.in_atomic_block:
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, [parameter])
+            rows = cursor.fetchall()
+        model = queryset.model
+        found = []
+        for row in compiled.compiler.results_iter(results=[rows]):
+            obj = model.from_db(connection.alias, compiled.init_list, row[compiled.start : compiled.end])
+            for populator in compiled.populators:
+                populator.populate(row, obj)
+            found.append(obj)
+        return found
+
+    def get(self, parameter: Any) -> M:
+        """The one instance, as `QuerySet.get` gives it (DoesNotExist or MultipleObjectsReturned)."""
+        found = self.all(parameter)
+        if len(found) == 1:
+            return found[0]
+        model = self.queryset.model
+        if not found:
+            raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")  # type: ignore[attr-defined]
+        raise model.MultipleObjectsReturned(  # type: ignore[attr-defined]
+            f"get() returned more than one {model._meta.object_name}"
+        )

@@ -25,7 +25,7 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, AuditBatch, audit_batch, record, snapshot
-from core.db import constraint_errors, is_lock_contention
+from core.db import CompiledQuery, constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.time import ensure_aware
 from procedures.versions import pinned_version
@@ -155,23 +155,33 @@ def _lock_case(case_id: int) -> Case:
     what the slot search and reminder planning read (reminders.PLANNING_RELATED, with the session
     `_place` sets). Its version comes from the process cache: 14 KB of JSON that cannot change is
     not read again on every booking."""
-    case = (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("patient", "procedure", "reminder_plan")
-        .get(pk=case_id)
-    )
+    case = _LOCKED_CASE.get(case_id)
     case.procedure_version = pinned_version(case.procedure_version_id)
     return case
+
+
+# Compiled once (core.db.CompiledQuery): building these two joins' SQL again took more of a booking's
+# CPU than any other statement's (bench/booking.py, issue 18).
+_LOCKED_CASE = CompiledQuery(
+    lambda pk: (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("patient", "procedure", "reminder_plan")
+        .filter(pk=pk)
+    )
+)
+_LOCKED_SESSION = CompiledQuery(
+    lambda pk: (
+        TheatreSession.objects.select_for_update(of=("self",))
+        .select_related("theatre__site", "surgeon", "anaesthetist")
+        .filter(pk=pk)
+    )
+)
 
 
 def _lock_session(session_id: int) -> TheatreSession:
     """The session row locked FOR UPDATE, with its theatre, site and team (not locked): what the
     slot search, the advisory lock keys, reminder planning and the team's notices read."""
-    return (
-        TheatreSession.objects.select_for_update(of=("self",))
-        .select_related("theatre__site", "surgeon", "anaesthetist")
-        .get(pk=session_id)
-    )
+    return _LOCKED_SESSION.get(session_id)
 
 
 def _hours_of(start: dt.datetime, end: dt.datetime) -> list[str]:

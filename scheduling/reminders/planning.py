@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from core.audit import Actor, AuditBatch, audit_batch, snapshot
 from core.bulk import insert_all
+from core.db import CompiledQuery
 from procedures.models import Anaesthesia
 from procedures.versions import pinned_version
 from scheduling.models import (
@@ -480,7 +481,7 @@ def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None
         if moved:
             planned, all_warnings = plan_for(plan.start)
         before = {"session": plan.session_id, "start": plan.start, "warnings": plan.warnings}
-    existing = list(Reminder.objects.select_for_update().filter(case=case).order_by("id"))
+    existing = _LOCKED_REMINDERS.all(case.pk)
     _apply_plan(case, planned, existing, actor=actor, now=now, audit=batch)
 
     old_session = plan.session if moved and plan.session_id != case.session_id else None
@@ -504,6 +505,12 @@ def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None
     else:
         change = "case_booked" if before["start"] is None else "case_updated"
     list_changed(session=case.session, change=change, case=case, actor=actor)
+
+
+# A case's reminder rows, locked: read on every booking and move (core.db.CompiledQuery, issue 18).
+_LOCKED_REMINDERS = CompiledQuery(
+    lambda case_id: Reminder.objects.select_for_update().filter(case_id=case_id).order_by("id")
+)
 
 
 def _had_no_plan(case: Case) -> bool:

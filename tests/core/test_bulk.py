@@ -10,7 +10,7 @@ from django.db import DataError, transaction
 
 from core.bulk import insert_all
 from core.models import AuditEntry
-from scheduling.models import Reminder
+from scheduling.models import Reminder, ReminderStatus
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +47,21 @@ def test_insert_all_keeps_sql_null_for_none_in_json_and_refuses_what_the_column_
     assert AuditEntry.objects.filter(pk=saved.pk, before__isnull=True, after__isnull=True).exists()
     with pytest.raises(DataError), transaction.atomic():
         insert_all([AuditEntry(actor_label="test", action="x" * 65, object_type="t", object_id="1")])
+
+
+def test_a_value_of_another_type_than_the_column_is_converted_as_bulk_create_converts_it() -> None:
+    """The fast path takes a value as it is only if it is exactly the column's own type: a
+    TextChoices member or a bool in an integer column still goes through the field."""
+    case = CaseFactory()
+
+    def odd(tag: str) -> Reminder:
+        due = dt.datetime(2027, 3, 28, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))  # not UTC
+        return Reminder(
+            case_id=case.pk, kind=f"{tag}-x", channel="sms", due_at=due, status=ReminderStatus.SENT, attempts=True
+        )
+
+    (fast,) = insert_all([odd("a")])
+    (slow,) = Reminder.objects.bulk_create([odd("b")])
+    stored, expected = Reminder.objects.get(pk=fast.pk), Reminder.objects.get(pk=slow.pk)
+    assert [getattr(stored, f) for f in FIELDS] == [getattr(expected, f) for f in FIELDS]
+    assert stored.attempts == 1 and stored.status == "sent" and stored.due_at == odd("c").due_at
