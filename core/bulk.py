@@ -16,6 +16,7 @@ import decimal
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connection, models
@@ -53,34 +54,27 @@ def _plain(field: models.Field[Any, Any], value: Any, *, verbatim: frozenset[typ
     return value
 
 
-def insert_all(objs: Sequence[M]) -> list[M]:
-    """Insert unsaved instances of one model (with an auto primary key), in order, in one
-    statement, and give them their ids: what `bulk_create` does, for rows heavy with JSON.
-    Field defaults and auto_now(_add) apply as in `bulk_create`; no signals are sent. Elsewhere
-    than PostgreSQL (SQLite under `make run`) it is `bulk_create`."""
-    if not objs:
-        return []
-    model = type(objs[0])
-    if connection.vendor != "postgresql":
-        return model._default_manager.bulk_create(objs)
+@dataclass(frozen=True)
+class _InsertPlan:
+    """What `insert_all` needs of a model, worked out once per model (it cannot change)."""
+
+    sql: str | None  # None: more than one JSON encoder, so bulk_create
+    encoder: type[json.JSONEncoder] | None
+    # Each column: its field, whether it is JSON, and the value types taken as they are.
+    columns: tuple[tuple[models.Field[Any, Any], bool, frozenset[type]], ...]
+
+
+_PLANS: dict[type[models.Model], _InsertPlan] = {}
+
+
+def _plan(model: type[models.Model]) -> _InsertPlan:
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    json_fields = {field for field in fields if isinstance(field, models.JSONField)}
+    json_fields = [field for field in fields if isinstance(field, models.JSONField)]
     encoders = {field.encoder for field in json_fields}
+    columns = tuple((field, field in json_fields, _verbatim_types(field)) for field in fields)
     if len(encoders) > 1:
-        return model._default_manager.bulk_create(objs)  # one document, one encoder
-    # A JSON column's value goes in as itself, encoded as the field would (its encoder); None is
-    # SQL NULL, as Django stores it. Other values go in as JSON text of what Django would send.
-    verbatim = {field: _verbatim_types(field) for field in fields}
-    rows = [
-        {
-            field.column: value if field in json_fields else _plain(field, value, verbatim=verbatim[field])
-            for field in fields
-            for value in (field.pre_save(obj, True),)
-        }
-        for obj in objs
-    ]
-    document = json.dumps(rows, cls=next(iter(encoders), None))
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        return _InsertPlan(sql=None, encoder=None, columns=columns)  # one document, one encoder
+    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     values = ", ".join(
         f"NULLIF(e -> '{field.column}', 'null'::jsonb)"
         if isinstance(field, models.JSONField)
@@ -91,14 +85,40 @@ def insert_all(objs: Sequence[M]) -> list[M]:
     )
     pk = model._meta.pk
     assert pk is not None  # noqa: S101 - every concrete model has one
+    # Rows go in, and come back from RETURNING, in the document's order (as bulk_create's do).
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({names}) "  # noqa: S608 - names from the model
+        f"SELECT {values} FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows (e, n) ORDER BY n "
+        f"RETURNING {connection.ops.quote_name(pk.column)}"
+    )
+    return _InsertPlan(sql=sql, encoder=next(iter(encoders), None), columns=columns)
+
+
+def insert_all(objs: Sequence[M]) -> list[M]:
+    """Insert unsaved instances of one model (with an auto primary key), in order, in one
+    statement, and give them their ids: what `bulk_create` does, for rows heavy with JSON.
+    Field defaults and auto_now(_add) apply as in `bulk_create`; no signals are sent. Elsewhere
+    than PostgreSQL (SQLite under `make run`) it is `bulk_create`."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_create(objs)
+    plan = _PLANS.get(model) or _PLANS.setdefault(model, _plan(model))
+    if plan.sql is None:
+        return model._default_manager.bulk_create(objs)
+    # A JSON column's value goes in as itself, encoded as the field would (its encoder); None is
+    # SQL NULL, as Django stores it. Other values go in as JSON text of what Django would send.
+    rows = [
+        {
+            field.column: value if is_json else _plain(field, value, verbatim=verbatim)
+            for field, is_json, verbatim in plan.columns
+            for value in (field.pre_save(obj, True),)
+        }
+        for obj in objs
+    ]
     with connection.cursor() as cursor:
-        # Rows go in, and come back from RETURNING, in the document's order (as bulk_create's do).
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
-            f"SELECT {values} FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows (e, n) ORDER BY n "
-            f"RETURNING {connection.ops.quote_name(pk.column)}",
-            [document],
-        )
+        cursor.execute(plan.sql, [json.dumps(rows, cls=plan.encoder)])
         ids = [row[0] for row in cursor.fetchall()]
     for obj, obj_id in zip(objs, ids, strict=True):
         obj.pk = obj_id

@@ -132,6 +132,7 @@ class _Compiled:
     end: int
     init_list: list[str]
     populators: list[Any]
+    converters: dict[int, Any]
     for_update: bool
 
 
@@ -184,6 +185,7 @@ class CompiledQuery(Generic[M]):
             end=end,
             init_list=[column[0].target.attname for column in select[start:end]],
             populators=get_related_populators(klass_info, select, connection.alias),
+            converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
             for_update=bool(query.select_for_update),
         )
 
@@ -201,7 +203,9 @@ class CompiledQuery(Generic[M]):
             rows = cursor.fetchall()
         model = queryset.model
         found = []
-        for row in compiled.compiler.results_iter(results=[rows]):
+        if compiled.converters:  # as results_iter does, with the converters found once
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+        for row in rows:
             obj = model.from_db(connection.alias, compiled.init_list, row[compiled.start : compiled.end])
             for populator in compiled.populators:
                 populator.populate(row, obj)

@@ -25,6 +25,7 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, AuditBatch, audit_batch, record, snapshot
+from core.bulk import insert_all
 from core.db import CompiledQuery, constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.time import ensure_aware
@@ -397,9 +398,7 @@ def _place(
     claimed = sorted(fit.units.values())
     if _any_unit_inactive_locked(claimed):
         raise rule_broken(ErrorCode.EQUIPMENT_UNAVAILABLE)
-    CaseEquipment.objects.bulk_create(
-        CaseEquipment(case=case, unit_id=unit_id, start=case.start, end=case.end) for unit_id in fit.units.values()
-    )
+    insert_all([CaseEquipment(case=case, unit_id=unit_id, start=case.start, end=case.end) for unit_id in claimed])
     return Placement(released=released, claimed=claimed)
 
 
