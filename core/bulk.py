@@ -1,10 +1,11 @@
-"""Inserting many new rows of one model in one statement, on the measured hot paths.
+"""Writing rows on the measured hot paths: many new rows of one model in one statement
+(`insert_all`), and one row's fields with SQL made once (`update_fields`).
 
 `bulk_create` on PostgreSQL sends one array per column (INSERT … SELECT * FROM UNNEST), and with
 Django's client-side parameter binding psycopg quotes every element of every array in Python: for
 a booking's 14 reminder rows (10 KB of JSON) that quoting alone took 2.4 ms (bench/booking.py,
-issue 18). `insert_all` sends the rows as one JSON document instead, made by one json.dumps and
-quoted by libpq in C, and PostgreSQL takes it apart (jsonb_array_elements): the same rows with
+issue 18; measured before DB_SERVER_SIDE_BINDING). `insert_all` sends the rows as one JSON
+document instead, made by one json.dumps and quoted by libpq in C, and PostgreSQL takes it apart (jsonb_array_elements): the same rows with
 the same values, about 1.5 ms less per INSERT (4.0 -> 2.6 ms for those 14 rows, measured side by
 side).
 """
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
 
 M = TypeVar("M", bound=models.Model)
 
@@ -125,3 +126,33 @@ def insert_all(objs: Sequence[M]) -> list[M]:
         obj._state.adding = False
         obj._state.db = connection.alias
     return list(objs)
+
+
+_UPDATES: dict[tuple[type[models.Model], tuple[str, ...]], tuple[str, list[models.Field[Any, Any]]]] = {}
+
+
+def update_fields(obj: models.Model, names: Sequence[str]) -> None:
+    """What `obj.save(update_fields=names)` writes (auto_now fields refreshed), as one UPDATE whose
+    SQL is made once per model and set of fields. Django compiles the UPDATE on every save: on a
+    booking that was about a twentieth of its Python time (bench/booking.py, issue 18). Sends no
+    signals: only for models that have no receivers. Like save, refuses if no row was updated."""
+    model = type(obj)
+    key = (model, tuple(names))
+    if key not in _UPDATES:
+        fields = [field for name in names if isinstance(field := model._meta.get_field(name), models.Field)]
+        if len(fields) != len(names):
+            raise ValueError(f"update_fields takes concrete fields only: {names}")
+        pk = model._meta.pk
+        assert pk is not None  # noqa: S101 - every concrete model has one
+        assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+        _UPDATES[key] = (
+            f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
+            f"WHERE {connection.ops.quote_name(pk.column)} = %s",
+            fields,
+        )
+    sql, fields = _UPDATES[key]
+    values = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, obj.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")

@@ -25,7 +25,7 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from core.audit import Actor, AuditBatch, audit_batch, record, snapshot
-from core.bulk import insert_all
+from core.bulk import insert_all, update_fields
 from core.db import CompiledQuery, constraint_errors, is_lock_contention
 from core.errors import DomainError, ErrorCode, InvalidInput
 from core.time import ensure_aware
@@ -388,7 +388,7 @@ def _place(
     case.start = fit.start
     case.end = fit.start + dt.timedelta(minutes=demand.minutes)
     case.anaesthetist_id = session.anaesthetist_id
-    case.save(update_fields=["session", "start", "end", "anaesthetist", "status", "updated_at"])
+    update_fields(case, ["session", "start", "end", "anaesthetist", "status", "updated_at"])
     # Old claims go before new ones are inserted: a move within the same day may reuse a unit.
     released = _release_claims(case)
     # The units were chosen from a plain read: read `active` again under FOR KEY SHARE, which waits

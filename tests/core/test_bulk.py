@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import DataError, transaction
+from django.db import DatabaseError, DataError, transaction
 
-from core.bulk import insert_all
+from core.bulk import insert_all, update_fields
 from core.models import AuditEntry
-from scheduling.models import Reminder, ReminderStatus
+from scheduling.models import Case, Reminder, ReminderStatus
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +65,22 @@ def test_a_value_of_another_type_than_the_column_is_converted_as_bulk_create_con
     stored, expected = Reminder.objects.get(pk=fast.pk), Reminder.objects.get(pk=slow.pk)
     assert [getattr(stored, f) for f in FIELDS] == [getattr(expected, f) for f in FIELDS]
     assert stored.attempts == 1 and stored.status == "sent" and stored.due_at == odd("c").due_at
+
+
+def test_update_fields_writes_what_save_with_update_fields_writes_and_refuses_a_missing_row(
+    django_assert_num_queries: Any,
+) -> None:
+    mine, theirs = CaseFactory(), CaseFactory()
+    for case in (mine, theirs):
+        case.estimated_minutes, case.levels, case.notes = 95, ["T12"], "not saved: not named"
+    with django_assert_num_queries(1):
+        update_fields(mine, ["estimated_minutes", "levels", "updated_at"])
+    theirs.save(update_fields=["estimated_minutes", "levels", "updated_at"])
+    for case in (mine, theirs):
+        stored = Case.objects.get(pk=case.pk)
+        assert (stored.estimated_minutes, stored.levels, stored.notes) == (95, ["T12"], "")
+        assert stored.updated_at == case.updated_at  # auto_now refreshed on the instance and the row
+    gone = CaseFactory()
+    Case.objects.filter(pk=gone.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
+        update_fields(gone, ["estimated_minutes"])
