@@ -5,9 +5,9 @@
 Django's client-side parameter binding psycopg quotes every element of every array in Python: for
 a booking's 14 reminder rows (10 KB of JSON) that quoting alone took 2.4 ms (bench/booking.py,
 issue 18; measured before DB_SERVER_SIDE_BINDING). `insert_all` sends the rows as one JSON
-document instead, made by one json.dumps and quoted by libpq in C, and PostgreSQL takes it apart (jsonb_array_elements): the same rows with
-the same values, about 1.5 ms less per INSERT (4.0 -> 2.6 ms for those 14 rows, measured side by
-side).
+document instead, made by one json.dumps and quoted by libpq in C, and PostgreSQL takes it apart
+(jsonb_array_elements): the same rows with the same values, about 1.5 ms less per INSERT
+(4.0 -> 2.6 ms for those 14 rows, measured side by side).
 """
 
 from __future__ import annotations
