@@ -481,7 +481,11 @@ def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None
         if moved:
             planned, all_warnings = plan_for(plan.start)
         before = {"session": plan.session_id, "start": plan.start, "warnings": plan.warnings}
-    existing = _LOCKED_REMINDERS.all(case.pk)
+    # Reminder rows are only ever made by planning, which makes the plan row first, and a plan row
+    # is never deleted: a case whose first plan we just inserted (its row locked, so nobody else's
+    # can be) has no rows to read. One query of a first booking's 19; and should a row ever exist
+    # regardless, the unique (case, kind, channel) constraint refuses a second, never sends one.
+    existing = [] if inserted else _LOCKED_REMINDERS.all(case.pk)
     _apply_plan(case, planned, existing, actor=actor, now=now, audit=batch)
 
     old_session = plan.session if moved and plan.session_id != case.session_id else None
