@@ -169,7 +169,7 @@ class CompiledQuery(Generic[M]):
         if queryset._known_related_objects:  # type: ignore[attr-defined]
             raise ValueError("CompiledQuery cannot set known related objects")
         compiler = query.get_compiler(connection=connection)
-        if query.select_for_update and not connection.in_atomic_block:
+        if query.select_for_update and connection.features.has_select_for_update and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         sql, params = compiler.as_sql()
         if list(params) != [_SENTINEL] or compiler.has_extra_select:
@@ -186,7 +186,8 @@ class CompiledQuery(Generic[M]):
             init_list=[column[0].target.attname for column in select[start:end]],
             populators=get_related_populators(klass_info, select, connection.alias),
             converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
-            for_update=bool(query.select_for_update),
+            # Django refuses a locking read in autocommit where the database has locking reads.
+            for_update=bool(query.select_for_update) and connection.features.has_select_for_update,
         )
 
     def all(self, parameter: Any) -> list[M]:
@@ -196,7 +197,7 @@ class CompiledQuery(Generic[M]):
         compiled = self._compiled.get(connection)
         if compiled is None:
             compiled = self._compiled[connection] = self._compile(connection, queryset)
-        elif compiled.for_update and not connection.in_atomic_block:
+        elif compiled.for_update and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, [parameter])
