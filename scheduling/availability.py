@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import FilteredRelation, Q, QuerySet
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 
-from core.db import hot_rows
+from core.db import CompiledQuery, hot_rows
 from core.errors import ErrorCode
 from procedures.estimates import estimate, estimate_rules_of, validate_levels
 from procedures.models import Anaesthesia, ProcedureVersion
@@ -440,6 +440,13 @@ def demand_for_procedure(
     )
 
 
+# The searched case, compiled once (core.db.CompiledQuery): compiling its join and only() again cost
+# about a tenth of the CPU of GET /availability/ at 400 lists (bench/availability.py, issue 18).
+_SEARCHED_CASE = CompiledQuery(
+    lambda pk: Case.objects.select_related("procedure", "procedure_version").only(*_DEMAND_FIELDS).filter(pk=pk)
+)
+
+
 def local_day_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[date_from 00:00, date_to + 1 day 00:00) in the planning zone, as aware datetimes.
 
@@ -471,9 +478,10 @@ def availability_for(
     """
     exclude_case_id = None
     if case_id is not None:
-        case = get_object_or_404(
-            Case.objects.select_related("procedure", "procedure_version").only(*_DEMAND_FIELDS), pk=case_id
-        )
+        try:
+            case = _SEARCHED_CASE.get(case_id)
+        except Case.DoesNotExist:
+            raise Http404("No Case matches the given query.") from None  # as get_object_or_404 says
         demand = demand_of(case)
         if not demand.eligible:
             # Imported here: booking imports this module for the same slot search.
