@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from django.db import models
 
-from core.db import hot_rows, value_rows
+from core.db import hot_rows
 from scheduling.durations import CaseKey, TemplateEstimate
 from scheduling.forecast import Forecast, case_duration, forecast
 from scheduling.models import OCCUPYING_STATUSES, Case, CaseStatus
@@ -71,6 +71,7 @@ class ListedCase:
         )
 
 
+# ListedCase's fields, in order (rows are read positionally), as the ORM names them.
 _LISTED_COLUMNS = {
     "id": "id",
     "session_id": "session_id",
@@ -91,17 +92,39 @@ _LISTED_COLUMNS = {
 }
 
 
+# The cases' query written out for PostgreSQL, in _LISTED_COLUMNS' order: building and compiling
+# it through the ORM cost about 1.5 ms of CPU per week list (cProfile, bench/session_list.py),
+# as much as reading its 200 rows. Timestamps and jsonb through psycopg's C loaders (core.db).
+_LISTED_CASES_SQL = """
+SELECT c.id, c.session_id, c.reference, c.status, c.start, c."end", p.slug, c.levels, c.anaesthesia,
+       c.surgeon_id, c.estimated_minutes, c.planned_minutes, v.turnover_minutes,
+       pt.given_name, pt.family_name, pt.nhs_number
+FROM scheduling_case c
+JOIN procedures_proceduretemplate p ON p.id = c.procedure_id
+JOIN procedures_procedureversion v ON v.id = c.procedure_version_id
+JOIN scheduling_patient pt ON pt.id = c.patient_id
+WHERE c.session_id = ANY(%(sessions)s) AND c.status = ANY(%(listed)s)
+ORDER BY c.start, c.id
+"""
+
+
 def listed_cases(session_ids: Collection[int]) -> dict[int, list[ListedCase]]:
-    """The live cases of each list, ordered by start: one query whatever the number of lists."""
+    """The live cases of each list, ordered by start: one query whatever the number of lists
+    (none for no lists)."""
     by_session: dict[int, list[ListedCase]] = {pk: [] for pk in session_ids}
-    # Timestamps parsed in C (core.db.value_rows), as the history's: 400 stamps per week list.
-    rows = value_rows(
-        Case.objects.filter(session_id__in=list(by_session), status__in=OCCUPYING_STATUSES)
-        .order_by("start", "pk")
-        .values_list(*_LISTED_COLUMNS.values())
-    )
-    for row in rows:
-        case = ListedCase(**dict(zip(_LISTED_COLUMNS, row, strict=True)))
+    if not by_session:
+        return by_session
+
+    def definition() -> models.QuerySet[Case, tuple[Any, ...]]:
+        return (
+            Case.objects.filter(session_id__in=list(by_session), status__in=OCCUPYING_STATUSES)
+            .order_by("start", "pk")
+            .values_list(*_LISTED_COLUMNS.values())
+        )
+
+    params = {"sessions": list(by_session), "listed": [str(status) for status in OCCUPYING_STATUSES]}
+    for row in hot_rows(_LISTED_CASES_SQL, params, definition=definition):
+        case = ListedCase(*row)
         by_session[case.session_id].append(case)
     return by_session
 
@@ -142,7 +165,8 @@ class ListedSession:
         return int((self.end - self.start).total_seconds() // 60)
 
 
-# ListedSession's fields as sessions_for_lists() names them (its own listed_cases aside).
+# ListedSession's fields, in order (rows are read positionally), as sessions_for_lists() names
+# them; listed_cases, last, is read apart.
 _SESSION_COLUMNS = {
     "id": "id",
     "site_id": "theatre__site_id",
@@ -252,7 +276,7 @@ def listed_sessions(*, filters: ListFilter, offset: int = 0, limit: int | None =
     `limit` of them, each with its cases: two queries whatever the number of lists."""
     where, params = filters.where()
     params |= {
-        "listed": [str(s) for s in OCCUPYING_STATUSES],
+        "listed": [str(status) for status in OCCUPYING_STATUSES],
         "in_theatre": str(CaseStatus.IN_THEATRE),
         "limit": limit,  # LIMIT NULL is no limit
         "offset": offset,
@@ -265,7 +289,7 @@ def listed_sessions(*, filters: ListFilter, offset: int = 0, limit: int | None =
 
     rows = hot_rows(_LISTED_SESSIONS_SQL.format(where=where), params, definition=definition)
     cases = listed_cases([row[0] for row in rows])
-    return [ListedSession(**dict(zip(_SESSION_COLUMNS, row, strict=True)), listed_cases=cases[row[0]]) for row in rows]
+    return [ListedSession(*row, cases[row[0]]) for row in rows]
 
 
 def count_sessions(*, filters: ListFilter) -> int:

@@ -162,16 +162,12 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
         ]
         read_only_fields = fields
 
-    # One case serializer and one forecast serializer for every list on the page (a ListSerializer
-    # has one child): DRF deep-copies a serializer's fields each time one is built, which for a
-    # week of lists cost more than rendering the cases themselves.
+    # One case serializer for every list on the page (a ListSerializer has one child): DRF
+    # deep-copies a serializer's fields each time one is built, which for a week of lists cost
+    # more than rendering the cases themselves.
     @cached_property
     def _case_output(self) -> SessionCaseSerializer:
         return SessionCaseSerializer(context=self.context)
-
-    @cached_property
-    def _forecast_output(self) -> ForecastOutput:
-        return ForecastOutput(context=self.context)
 
     # The method fields take a ListedSession; DRF's generic walk, which the tests compare the
     # written-out rendering with, gives them the model with its listed_cases set.
@@ -186,9 +182,13 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
         if result is None:
             return None
         # Four decimals: a probability of 5e-11 reads as 0 to everyone who looks at a list.
-        return dict(
-            self._forecast_output.to_representation({**result.as_dict(), "p_overrun": round(result.p_overrun, 4)})
-        )
+        # ForecastOutput's two fields written out, as this serializer's own are (pinned to DRF's
+        # rendering in tests/scheduling/test_booking_sessions_list.py).
+        expected_end = result.expected_end
+        return {
+            "expected_end": None if expected_end is None else self._stamp(expected_end),
+            "p_overrun": float(round(result.p_overrun, 4)),
+        }
 
     def get_utilisation(self, session: ListedSession) -> dict[str, Any]:
         cases = session.listed_cases

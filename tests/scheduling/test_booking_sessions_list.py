@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.contrib.auth.models import User
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from core.audit import Actor
-from scheduling.api.sessions import SessionCaseSerializer, SessionSerializer
+from scheduling import lists
+from scheduling.api.sessions import ForecastOutput, SessionCaseSerializer, SessionSerializer
 from scheduling.booking import book_case, cancel_case
 from scheduling.lists import (
+    ListedCase,
+    ListedSession,
     ListFilter,
     count_sessions,
     listed_cases,
     listed_sessions,
+    session_forecast,
     sessions_for_lists,
     sessions_with_cases,
 )
 from scheduling.models import Case
-from scheduling.predictions import key_of, template_of
+from scheduling.predictions import Durations, key_of, template_of
 from tests.builders.world import at, build_booking_world
 from tests.factories import SiteFactory, TheatreFactory, TheatreSessionFactory, london
 from theatre.models import TheatreSession
@@ -90,6 +96,22 @@ def test_a_list_is_rendered_as_its_declared_fields_say(
     assert list(serializer.to_representation(converted).items()) == generic
     assert row == converted
     assert (dict(generic)["anaesthetist_name"] is None) is not anaesthetist
+    # The forecast's two fields are written out too: as ForecastOutput renders them, with and
+    # without an expected end.
+    forecast = ForecastOutput()
+    result = session_forecast(session=row, cases=row.listed_cases, durations=Durations())
+    assert result is not None and result.expected_end is not None
+    assert dict(generic)["forecast"] == forecast.to_representation(
+        {**result.as_dict(), "p_overrun": round(result.p_overrun, 4)}
+    )
+    empty = dataclasses.replace(row, listed_cases=[])
+    assert serializer.get_forecast(empty) == forecast.to_representation({"expected_end": None, "p_overrun": 0.0})
+
+
+def test_listed_rows_are_read_in_their_dataclass_field_order() -> None:
+    """listed_sessions and listed_cases build their dataclasses from rows by position."""
+    assert [*lists._SESSION_COLUMNS, "listed_cases"] == [f.name for f in dataclasses.fields(ListedSession)]
+    assert list(lists._LISTED_COLUMNS) == [f.name for f in dataclasses.fields(ListedCase)]
 
 
 def test_a_listed_case_is_predicted_as_its_case_is(coordinator_user: User) -> None:
