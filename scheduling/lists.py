@@ -289,7 +289,7 @@ def listed_sessions(*, filters: ListFilter, offset: int = 0, limit: int | None =
 
     rows = hot_rows(_LISTED_SESSIONS_SQL.format(where=where), params, definition=definition)
     cases = listed_cases([row[0] for row in rows])
-    return [ListedSession(*row, cases[row[0]]) for row in rows]
+    return [ListedSession(*(*row, cases[row[0]])) for row in rows]
 
 
 def count_sessions(*, filters: ListFilter) -> int:
