@@ -14,9 +14,10 @@ it does in a running unit. Then it prints:
   (core.api.auth.issue_token), one client: p50 and p99 (target: p50 <= 30 ms);
 - in process, measured side by side in alternating rounds: the requests per second of the real
   view (the whole Django stack, middleware and token authentication included, through the WSGI
-  handler gunicorn calls) and of the plain-dict limit: the same week's lists and cases read with
-  values() (two queries), grouped, given the same utilisation and forecast (the same pure
-  functions over the same learned history), and json.dumps'd; and the ratio (target >= 0.75).
+  handler gunicorn calls) and of the plain-dict limit: the same week's lists and cases read by the
+  same two queries (scheduling.lists.listed_sessions), given the same utilisation and forecast
+  (the same pure functions over the same learned history), as plain dicts, json.dumps'd; and the
+  ratio (target >= 0.75).
 
 The database is dropped at the end. Not part of `make test`: figures, not assertions.
 """
@@ -191,145 +192,69 @@ PATH = "/api/v1/sessions/"
 
 
 def plain_dict_week() -> bytes:
-    """The same body read with values(): the lists (names joined) and their cases (patient and
-    procedure joined), grouped in Python, with the same utilisation and forecast, json.dumps'd."""
-    from scheduling.api.sessions import SessionFilter
-    from scheduling.durations import CaseKey, TemplateEstimate, predict
-    from scheduling.forecast import case_duration, forecast
-    from scheduling.models import OCCUPYING_STATUSES, Case
-    from scheduling.predictions import load_history
-    from scheduling.theatre_times import list_actual_times
-    from theatre.models import TheatreSession
+    """The same body from the same rows, with no serializer: the week's lists and their cases read
+    as the view reads them (scheduling.lists.listed_sessions, two queries), given the same
+    utilisation and forecast (the same pure functions over the same learned history), as plain
+    dicts, json.dumps'd with the API's datetime format."""
+    from core.api.fields import datetime_writer
+    from scheduling.availability import local_day_range
+    from scheduling.lists import ListFilter, listed_sessions, session_forecast, utilisation
+    from scheduling.predictions import Durations
 
-    lists = SessionFilter(
-        {"date_from": MONDAY.isoformat(), "date_to": (MONDAY + dt.timedelta(days=6)).isoformat()},
-        queryset=TheatreSession.objects.annotate(**list_actual_times()),
-    ).qs.order_by("start", "theatre_id")
-    rows = list(
-        lists.values(
-            "id",
-            "theatre__site_id",
-            "theatre_id",
-            "theatre__name",
-            "timetable_id",
-            "period",
-            "start",
-            "end",
-            "surgeon_id",
-            "surgeon__name",
-            "anaesthetist_id",
-            "anaesthetist__name",
-            "status",
-            "notes",
-            "actual_start",
-            "actual_end",
-            "created_at",
-            "updated_at",
-        )[:500]
-    )
-    by_list: dict[int, list[Any]] = {row["id"]: [] for row in rows}
-    for c in (
-        Case.objects.filter(session_id__in=list(by_list), status__in=OCCUPYING_STATUSES)
-        .order_by("start", "pk")
-        .values(
-            "id",
-            "session_id",
-            "reference",
-            "status",
-            "start",
-            "end",
-            "procedure__slug",
-            "levels",
-            "anaesthesia",
-            "surgeon_id",
-            "estimated_minutes",
-            "planned_minutes",
-            "procedure_version__turnover_minutes",
-            "patient__given_name",
-            "patient__family_name",
-            "patient__nhs_number",
-        )
-    ):
-        by_list[c["session_id"]].append(c)
-    history = load_history()
+    starts_from, starts_before = local_day_range(date_from=MONDAY, date_to=MONDAY + dt.timedelta(days=6))
+    sessions = listed_sessions(filters=ListFilter(starts_from=starts_from, starts_before=starts_before), limit=500)
+    durations = Durations()
     results = []
-    for row in rows:
-        cases = by_list[row["id"]]
-        booked = sum(int((c["end"] - c["start"]).total_seconds() // 60) for c in cases)
-        total = int((row["end"] - row["start"]).total_seconds() // 60)
-        to_run = [c for c in cases if c["status"] != "completed"]
-        durations = [
-            case_duration(
-                prediction=predict(
-                    history=history,
-                    key=CaseKey(c["surgeon_id"], c["procedure__slug"], len(c["levels"]), c["anaesthesia"]),
-                    template=TemplateEstimate(
-                        c["estimated_minutes"] - c["procedure_version__turnover_minutes"],
-                        c["procedure_version__turnover_minutes"],
-                    ),
-                ),
-                planned_minutes=c["planned_minutes"],
-            )
-            for c in to_run
-        ]
-        outlook = forecast(first_start=to_run[0]["start"] if to_run else row["start"], end=row["end"], cases=durations)
+    for s in sessions:
+        cases = s.listed_cases
+        outlook = session_forecast(session=s, cases=cases, durations=durations)
         results.append(
             {
-                "id": row["id"],
-                "site": row["theatre__site_id"],
-                "theatre": row["theatre_id"],
-                "theatre_name": row["theatre__name"],
-                "timetable": row["timetable_id"],
-                "period": row["period"],
-                "start": row["start"],
-                "end": row["end"],
-                "surgeon": row["surgeon_id"],
-                "surgeon_name": row["surgeon__name"],
-                "anaesthetist": row["anaesthetist_id"],
-                "anaesthetist_name": row["anaesthetist__name"],
-                "status": row["status"],
-                "notes": row["notes"],
+                "id": s.id,
+                "site": s.site_id,
+                "theatre": s.theatre_id,
+                "theatre_name": s.theatre_name,
+                "timetable": s.timetable_id,
+                "period": s.period,
+                "start": s.start,
+                "end": s.end,
+                "surgeon": s.surgeon_id,
+                "surgeon_name": s.surgeon_name,
+                "anaesthetist": s.anaesthetist_id,
+                "anaesthetist_name": s.anaesthetist_name,
+                "status": s.status,
+                "notes": s.notes,
                 "cases": [
                     {
-                        "id": c["id"],
-                        "reference": c["reference"],
-                        "status": c["status"],
-                        "start": c["start"],
-                        "end": c["end"],
-                        "procedure": c["procedure__slug"],
-                        "levels": c["levels"],
-                        "anaesthesia": c["anaesthesia"],
-                        "surgeon": c["surgeon_id"],
-                        "estimated_minutes": c["estimated_minutes"],
+                        "id": c.id,
+                        "reference": c.reference,
+                        "status": c.status,
+                        "start": c.start,
+                        "end": c.end,
+                        "procedure": c.procedure,
+                        "levels": c.levels,
+                        "anaesthesia": c.anaesthesia,
+                        "surgeon": c.surgeon_id,
+                        "estimated_minutes": c.estimated_minutes,
                         "patient": {
-                            "name": f"{c['patient__given_name']} {c['patient__family_name']}",
-                            "nhs_number": c["patient__nhs_number"],
+                            "name": f"{c.patient_given_name} {c.patient_family_name}",
+                            "nhs_number": c.patient_nhs_number,
                         },
                     }
                     for c in cases
                 ],
-                "utilisation": {
-                    "booked_minutes": booked,
-                    "session_minutes": total,
-                    "percent": round(100 * booked / total, 1) if total else 0.0,
-                },
-                "forecast": {"expected_end": outlook.expected_end, "p_overrun": round(outlook.p_overrun, 4)},
-                "actual_start": row["actual_start"],
-                "actual_end": row["actual_end"],
-                "created_at": row["created_at"],
-                "updated_at": row["updated_at"],
+                "utilisation": utilisation(session=s, intervals=[(c.start, c.end) for c in cases]).as_dict(),
+                "forecast": None
+                if outlook is None
+                else {"expected_end": outlook.expected_end, "p_overrun": round(outlook.p_overrun, 4)},
+                "actual_start": s.actual_start,
+                "actual_end": s.actual_end,
+                "created_at": s.created_at,
+                "updated_at": s.updated_at,
             }
         )
     body = {"count": len(results), "next": None, "previous": None, "results": results}
-    return json.dumps(body, default=iso).encode()
-
-
-def iso(value: dt.datetime) -> str:
-    """A datetime as the API writes it: in the current zone, ISO 8601, UTC as Z (DRF's format)."""
-    from django.utils import timezone
-
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return json.dumps(body, default=datetime_writer()).encode()
 
 
 # --- The real view, in process ------------------------------------------------------------------

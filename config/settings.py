@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     # Token first: DRF answers an anonymous request with the first class's WWW-Authenticate
     # challenge, so it gets 401 `not_authenticated` with `WWW-Authenticate: Token`, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "core.api.token_auth.TokenAuthentication",  # knox's, less a query (core/api/token_auth.py)
         "rest_framework.authentication.SessionAuthentication",
     ],
     # The expensive reads and the solver (availability, fill, candidates, reports): per user.

@@ -228,6 +228,19 @@ class Spread:
 
 
 @dataclass(frozen=True)
+class _Posterior:
+    """What `predict` works out for a key from the history, whatever the template's minutes."""
+
+    level: Level
+    n: int
+    growth: float  # e^centre: touch p50 ÷ the template's touch minutes
+    p80_factor: float  # touch p80 ÷ touch p50
+    shared_fraction: float
+    group: GroupKey
+    excluded: tuple[Excluded, ...]
+
+
+@dataclass(frozen=True)
 class DurationHistory:
     """The screened history, summed per group: built once by `learn`, read by every `predict`."""
 
@@ -236,6 +249,10 @@ class DurationHistory:
     spreads: Mapping[tuple[str, Level], Spread]  # by procedure and level
     excluded: tuple[Excluded, ...]
     excluded_by_group: Mapping[GroupKey, tuple[Excluded, ...]] = field(default_factory=dict)
+    # Each key's posterior, worked out on its first `predict`: the history never changes, and a
+    # week's list predicts 200 cases of a few dozen keys (a key's cases differ only in their
+    # template minutes, which scale the result), so the algebra runs once per key.
+    _posteriors: dict[CaseKey, _Posterior] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -413,13 +430,15 @@ def learn(rows: Iterable[PastCase], *, settings: DurationSettings = DEFAULT_SETT
     kept, excluded = _screened(rows, settings)
     members: dict[tuple[str, Level], dict[GroupKey, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     for row, y in kept:
+        key = row.key
         for level in GROUP_LEVELS:
-            members[row.procedure, level][group_key(level, row.key)].add(y)
+            members[row.procedure, level][group_key(level, key)].add(y)
     excluded.sort(key=lambda e: (e.case.at, e.case.case_id))
     left_out: dict[GroupKey, list[Excluded]] = defaultdict(list)
     for item in excluded:
+        key = item.case.key
         for level in GROUP_LEVELS:
-            left_out[group_key(level, item.case.key)].append(item)
+            left_out[group_key(level, key)].append(item)
     return DurationHistory(
         settings=settings,
         groups={
@@ -470,8 +489,7 @@ def _spread_at(history: DurationHistory, procedure: str, level: Level) -> Spread
     return spread
 
 
-def predict(*, history: DurationHistory, key: CaseKey, template: TemplateEstimate) -> Prediction:
-    """p50 and p80 of the case's touch time from the most specific group with enough history; O(1)."""
+def _posterior(history: DurationHistory, key: CaseKey) -> _Posterior:
     settings = history.settings
     level, stats = _chosen_group(history, key)
     n, mean, squares = (stats.n, stats.mean, stats.sum_of_squares) if stats else (0, 0.0, 0.0)
@@ -492,22 +510,36 @@ def predict(*, history: DurationHistory, key: CaseKey, template: TemplateEstimat
     nu = nu0 + n
     variance = (nu0 * case_variance + squares + kappa0 * n * mean * mean / kappa) / nu
     predictive = variance * (1 + 1 / kappa)
-
-    # exp(0.0) is exactly 1.0, so with n = 0 the p50 is the template's minutes to the bit.
-    touch_p50 = template.touch_minutes * math.exp(centre)
-    touch_p80 = touch_p50 * math.exp(t_quantile(0.8, nu) * math.sqrt(predictive))
     group = group_key(level, key)
-    return Prediction(
-        touch_p50=touch_p50,
-        touch_p80=touch_p80,
-        n=n,
+    return _Posterior(
         level=level,
-        key=key,
-        template=template,
-        group=group,
+        n=n,
+        # exp(0.0) is exactly 1.0, so with n = 0 the p50 is the template's minutes to the bit.
+        growth=math.exp(centre),
+        p80_factor=math.exp(t_quantile(0.8, nu) * math.sqrt(predictive)),
         # σn² splits into the case's own variation and the surgeons' spread as their priors do.
         shared_fraction=(variance / kappa + variance * surgeons / case_variance) / predictive,
+        group=group,
         excluded=history.excluded_by_group.get(group, ()),
+    )
+
+
+def predict(*, history: DurationHistory, key: CaseKey, template: TemplateEstimate) -> Prediction:
+    """p50 and p80 of the case's touch time from the most specific group with enough history; O(1)."""
+    posterior = history._posteriors.get(key)
+    if posterior is None:
+        posterior = history._posteriors[key] = _posterior(history, key)
+    touch_p50 = template.touch_minutes * posterior.growth
+    return Prediction(
+        touch_p50=touch_p50,
+        touch_p80=touch_p50 * posterior.p80_factor,
+        n=posterior.n,
+        level=posterior.level,
+        key=key,
+        template=template,
+        group=posterior.group,
+        shared_fraction=posterior.shared_fraction,
+        excluded=posterior.excluded,
     )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from rest_framework import fields, serializers
@@ -115,6 +116,13 @@ def error_schema(status: int) -> dict[str, Any]:
         # A domain error carries the objects it is about (e.g. `case`, `session`).
         "additionalProperties": True,
     }
+
+
+class TokenScheme(KnoxTokenScheme):  # type: ignore[no-untyped-call]  # registers itself on definition
+    """Our knox subclass (core/api/token_auth.py) documented as knox's own: drf-spectacular's
+    extension for knox does not match subclasses."""
+
+    target_class = "core.api.token_auth.TokenAuthentication"
 
 
 class AutoSchema(SpectacularAutoSchema):

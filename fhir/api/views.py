@@ -14,7 +14,6 @@ from django.contrib.auth.models import User
 from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
@@ -25,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.parsers import SafeJSONParser
+from core.api.token_auth import TokenAuthentication
 from core.audit import Actor, record_reads
 from core.permissions import HasRole
 from core.roles import Role, can_see_patient_identifiers, has_role

@@ -9,6 +9,7 @@ serializers; scheduling's part of each change runs in the hooks it connects (sch
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -21,12 +22,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.error_codes import raises
+from core.api.fields import datetime_writer
+from core.api.filters import StrictFilterBackend
 from core.api.pagination import FirstPageCountingPaginator, LargePagePagination
 from core.audit import Actor
 from core.permissions import CoordinatorWritesOthersRead
 from scheduling.api.views import IdentifiedContextMixin
 from scheduling.availability import local_day_range
-from scheduling.lists import ListedCase, session_forecast, sessions_for_lists, sessions_with_cases, utilisation
+from scheduling.lists import (
+    ListedCase,
+    ListedSession,
+    ListFilter,
+    count_sessions,
+    listed_sessions,
+    session_forecast,
+    sessions_for_lists,
+    sessions_with_cases,
+    utilisation,
+)
 from scheduling.predictions import durations_in
 from scheduling.theatre_rules import SESSION_CANCEL_REFUSALS, SESSION_CHANGE_REFUSALS, SESSION_PLACEMENT_REFUSALS
 from theatre.api.serializers import (
@@ -63,6 +76,15 @@ class SessionCaseSerializer(serializers.Serializer[ListedCase]):
     estimated_minutes = serializers.IntegerField()
     patient = serializers.SerializerMethodField()
 
+    @cached_property
+    def _stamp(self) -> Callable[[dt.datetime], str]:
+        return datetime_writer()
+
+    @cached_property
+    def _identified(self) -> bool:
+        # Read once for a page's 200 cases: a serializer's context is looked up through its root.
+        return bool(self.context.get("identified", False))
+
     def get_patient(self, case: ListedCase) -> dict[str, str] | None:
         return {"name": f"{case.patient_given_name} {case.patient_family_name}", "nhs_number": case.patient_nhs_number}
 
@@ -71,7 +93,7 @@ class SessionCaseSerializer(serializers.Serializer[ListedCase]):
         to_representation) took 7.6 ms of CPU for a week's 200 cases, this 4.9 ms (a loaded
         machine). The two are pinned to agree key for key, in order
         (tests/scheduling/test_booking_sessions_list.py)."""
-        stamp = self.fields["start"].to_representation
+        stamp = self._stamp
         data = {
             "id": instance.id,
             "reference": instance.reference,
@@ -85,7 +107,7 @@ class SessionCaseSerializer(serializers.Serializer[ListedCase]):
             "estimated_minutes": instance.estimated_minutes,
         }
         # Viewers read lists without patient identifiers (DESIGN §3): not even the key.
-        if self.context.get("identified", False):
+        if self._identified:
             data["patient"] = self.get_patient(instance)
         return data
 
@@ -97,6 +119,8 @@ class ForecastOutput(serializers.Serializer[Any]):
     p_overrun = serializers.FloatField(help_text="Probability that the booked cases run past the session end.")
 
 
+# It renders a ListedSession (scheduling/lists.py), a list read as plain values; its declared
+# fields, which the schema reads, are the model's.
 class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
     """A list for reading: its ordered cases and how full it is. Needs sessions_with_cases()."""
 
@@ -143,60 +167,63 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
         ]
         read_only_fields = fields
 
-    # One case serializer and one forecast serializer for every list on the page (a ListSerializer
-    # has one child): DRF deep-copies a serializer's fields each time one is built, which for a
-    # week of lists cost more than rendering the cases themselves.
+    # One case serializer for every list on the page (a ListSerializer has one child): DRF
+    # deep-copies a serializer's fields each time one is built, which for a week of lists cost
+    # more than rendering the cases themselves.
     @cached_property
     def _case_output(self) -> SessionCaseSerializer:
         return SessionCaseSerializer(context=self.context)
 
-    @cached_property
-    def _forecast_output(self) -> ForecastOutput:
-        return ForecastOutput(context=self.context)
-
-    def get_cases(self, session: TheatreSession) -> list[dict[str, Any]]:
-        cases = session.listed_cases  # type: ignore[attr-defined]
-        return [self._case_output.to_representation(case) for case in cases]
+    # The method fields take a ListedSession; DRF's generic walk, which the tests compare the
+    # written-out rendering with, gives them the model with its listed_cases set.
+    def get_cases(self, session: ListedSession) -> list[dict[str, Any]]:
+        return [self._case_output.to_representation(case) for case in session.listed_cases]
 
     @extend_schema_field(ForecastOutput(allow_null=True))
-    def get_forecast(self, session: TheatreSession) -> dict[str, Any] | None:
-        cases = session.listed_cases  # type: ignore[attr-defined]
+    def get_forecast(self, session: ListedSession) -> dict[str, Any] | None:
+        cases = session.listed_cases
         # One Durations for every list on the page: the history is learned once per request.
         result = session_forecast(session=session, cases=cases, durations=durations_in(self.context))
         if result is None:
             return None
         # Four decimals: a probability of 5e-11 reads as 0 to everyone who looks at a list.
-        return dict(
-            self._forecast_output.to_representation({**result.as_dict(), "p_overrun": round(result.p_overrun, 4)})
-        )
+        # ForecastOutput's two fields written out, as this serializer's own are (pinned to DRF's
+        # rendering in tests/scheduling/test_booking_sessions_list.py).
+        expected_end = result.expected_end
+        return {
+            "expected_end": None if expected_end is None else self._stamp(expected_end),
+            "p_overrun": float(round(result.p_overrun, 4)),
+        }
 
-    def get_utilisation(self, session: TheatreSession) -> dict[str, Any]:
-        cases = session.listed_cases  # type: ignore[attr-defined]
+    def get_utilisation(self, session: ListedSession) -> dict[str, Any]:
+        cases = session.listed_cases
         return utilisation(session=session, intervals=[(c.start, c.end) for c in cases]).as_dict()
 
-    def to_representation(self, instance: TheatreSession) -> dict[str, Any]:
+    @cached_property
+    def _stamp(self) -> Callable[[dt.datetime], str]:
+        return datetime_writer()
+
+    def to_representation(self, instance: ListedSession) -> dict[str, Any]:  # type: ignore[override]
         """The fields above, written out, as SessionCaseSerializer's are: DRF's generic walk (21
         fields' get_attribute and to_representation, per list) was about a fifth of the week
         list's in-process time in a profile (bench/session_list.py, issue 18). Pinned to agree
-        with DRF's own rendering key for key, in order (tests/scheduling/test_booking_sessions_list.py)."""
-        stamp = self.fields["start"].to_representation
-        theatre = instance.theatre
-        anaesthetist = instance.anaesthetist
-        actual_start: dt.datetime | None = getattr(instance, "actual_start", None)
-        actual_end: dt.datetime | None = getattr(instance, "actual_end", None)
+        with DRF's own rendering of the model key for key, in order
+        (tests/scheduling/test_booking_sessions_list.py)."""
+        stamp = self._stamp
+        actual_start, actual_end = instance.actual_start, instance.actual_end
         return {
-            "id": instance.pk,
-            "site": theatre.site_id,
+            "id": instance.id,
+            "site": instance.site_id,
             "theatre": instance.theatre_id,
-            "theatre_name": theatre.name,
+            "theatre_name": instance.theatre_name,
             "timetable": instance.timetable_id,
             "period": instance.period,
             "start": stamp(instance.start),
             "end": stamp(instance.end),
             "surgeon": instance.surgeon_id,
-            "surgeon_name": instance.surgeon.name,
+            "surgeon_name": instance.surgeon_name,
             "anaesthetist": instance.anaesthetist_id,
-            "anaesthetist_name": anaesthetist.name if anaesthetist is not None else None,
+            "anaesthetist_name": instance.anaesthetist_name,
             "status": instance.status,
             "notes": instance.notes,
             "cases": self.get_cases(instance),
@@ -224,20 +251,63 @@ class SessionFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-f
         model = TheatreSession
         fields = ["date_from", "date_to", "theatre", "surgeon", "site", "status"]
 
-    # Dates in filters are days at the unit (TIME_ZONE), drawn as availability draws them.
-    def filter_date_from(self, queryset: Any, name: str, value: dt.date) -> Any:
-        day_start, _ = local_day_range(date_from=value, date_to=value)
-        return queryset.filter(start__gte=day_start)
+    def list_filter(self) -> ListFilter:
+        """The validated parameters as scheduling.lists reads them (`is_valid()` first)."""
+        data = self.form.cleaned_data
+        # Dates in filters are days at the unit (TIME_ZONE), drawn as availability draws them.
+        starts_from = starts_before = None
+        if data.get("date_from") is not None:
+            starts_from, _ = local_day_range(date_from=data["date_from"], date_to=data["date_from"])
+        if data.get("date_to") is not None:
+            _, starts_before = local_day_range(date_from=data["date_to"], date_to=data["date_to"])
+        # NumberFilter cleans to a Decimal; the strict backend has let only whole numbers through.
+        whole = {name: None if data.get(name) is None else int(data[name]) for name in ("theatre", "surgeon", "site")}
+        return ListFilter(
+            starts_from=starts_from,
+            starts_before=starts_before,
+            theatre_id=whole["theatre"],
+            surgeon_id=whole["surgeon"],
+            site_id=whole["site"],
+            statuses=tuple(data.get("status") or ()),
+        )
 
-    def filter_date_to(self, queryset: Any, name: str, value: dt.date) -> Any:
-        _, day_end = local_day_range(date_from=value, date_to=value)
-        return queryset.filter(start__lt=day_end)
+    def filter_queryset(self, queryset: Any) -> Any:
+        # One definition of what the parameters select, for the ORM and the list's SQL alike.
+        return self.list_filter().apply(queryset)
+
+    # The declared filters name their method for the schema; filter_queryset above applies them.
+    def filter_date_from(self, queryset: Any, name: str, value: dt.date) -> Any:  # pragma: no cover
+        return queryset
+
+    filter_date_to = filter_date_from
 
 
 class ListsPagination(LargePagePagination):
-    # A week of lists fits on one page, counted without a COUNT query: the week list's queries
-    # go from 7 to 6 with token authentication (bench/session_list.py).
+    # A week of lists fits on one page, counted without a COUNT query: one query less for the
+    # week list (bench/session_list.py).
     django_paginator_class = FirstPageCountingPaginator
+
+
+class _FilteredLists:
+    """The lists a filter selects, as the paginator reads them: a slice is `listed_sessions`
+    (rows, two queries), the count one COUNT."""
+
+    ordered = True  # start, then theatre
+
+    def __init__(self, filters: ListFilter) -> None:
+        self._filters = filters
+
+    def count(self) -> int:
+        return count_sessions(filters=self._filters)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: slice) -> list[ListedSession]:
+        offset = index.start or 0
+        return listed_sessions(
+            filters=self._filters, offset=offset, limit=None if index.stop is None else index.stop - offset
+        )
 
 
 class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSession]):
@@ -252,9 +322,12 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         return sessions_for_lists().order_by("start", "theatre_id")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # The parameters checked as every list endpoint's are, then the page read as rows
+        # (scheduling.lists.listed_sessions), not as models through the filtered queryset.
+        filterset = StrictFilterBackend().valid_filterset(request, TheatreSession.objects.none(), self)
+        page = self.paginate_queryset(_FilteredLists(filterset.list_filter()))  # type: ignore[arg-type]
         assert page is not None  # noqa: S101 - pagination_class is set
-        return self.get_paginated_response(self.get_serializer(sessions_with_cases(page), many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         (session,) = sessions_with_cases([self.get_object()])
@@ -262,7 +335,8 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
 
     def _read(self, session_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
         (session,) = sessions_with_cases([sessions_for_lists().get(pk=session_id)])
-        return Response(SessionSerializer(session, context=self.get_serializer_context()).data, status=status_code)
+        output = SessionSerializer(session, context=self.get_serializer_context())  # type: ignore[arg-type]
+        return Response(output.data, status=status_code)
 
     @raises(409, *CLASH_REFUSALS, *SESSION_PLACEMENT_REFUSALS)
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
@@ -338,5 +412,6 @@ class TimetableGenerateViewSet(IdentifiedContextMixin, viewsets.GenericViewSet[T
         params.is_valid(raise_exception=True)
         created = generate_sessions(timetable=timetable, actor=Actor.of(request.user), **params.validated_data)
         sessions = sessions_with_cases(sessions_for_lists().filter(pk__in=[s.pk for s in created]).order_by("start"))
-        data = SessionSerializer(sessions, many=True, context=self.get_serializer_context()).data
+        # A ListedSession, not the model, as every SessionSerializer renders (scheduling/lists.py).
+        data = SessionSerializer(sessions, many=True, context=self.get_serializer_context()).data  # type: ignore[arg-type]
         return Response({"count": len(data), "results": data}, status=status.HTTP_201_CREATED)

@@ -337,3 +337,54 @@ def test_settings_refuse_values_that_break_the_method(bad: dict[str, float]) -> 
 )
 def test_t_quantile_matches_the_tables(df: float, exact: float) -> None:
     assert t_quantile(0.8, df) == pytest.approx(exact, abs=1e-4)
+
+
+# --- One posterior per key ------------------------------------------------------------------------
+
+
+def _reference_prediction(history: Any, key: CaseKey, template: TemplateEstimate) -> tuple[float, float, float]:
+    """The posterior worked out from scratch for one case, as `predict` did before it kept each
+    key's posterior (issue 18): touch p50, touch p80 and the shared fraction."""
+    from scheduling.durations import GROUP_LEVELS, UNIT_LEVELS, _chosen_group, _spread_at
+
+    level, stats = _chosen_group(history, key)
+    n, mean, squares = (stats.n, stats.mean, stats.sum_of_squares) if stats else (0, 0.0, 0.0)
+    spread = _spread_at(history, key.procedure, level)
+    own = _spread_at(history, key.procedure, GROUP_LEVELS[0]).case_variance
+    surgeons = max(spread.case_variance - own, 0.0) if level in UNIT_LEVELS else 0.0
+    kappa0 = spread.case_variance / spread.template_variance
+    nu0 = history.settings.prior_weight
+    kappa = kappa0 + n
+    nu = nu0 + n
+    variance = (nu0 * spread.case_variance + squares + kappa0 * n * mean * mean / kappa) / nu
+    predictive = variance * (1 + 1 / kappa)
+    p50 = template.touch_minutes * math.exp(n * mean / kappa)
+    p80 = p50 * math.exp(t_quantile(0.8, nu) * math.sqrt(predictive))
+    return p50, p80, (variance / kappa + variance * surgeons / spread.case_variance) / predictive
+
+
+def test_a_keys_posterior_is_kept_and_every_template_gets_the_same_numbers_to_the_bit() -> None:
+    """Given a history with surgeon groups, unit-wide fallbacks and keys with no history at all;
+    when each key is predicted for several templates, in one order and then in another on a fresh
+    history; then every prediction equals the posterior worked out from scratch, exactly (==, not
+    approx): keeping a key's posterior changes how often the algebra runs, not its result."""
+    rows = [
+        *spread_around(80, 4, surgeon_id=1),
+        *spread_around(100, 2, surgeon_id=2, levels=2),
+        *spread_around(60, 3, surgeon_id=3, procedure="vertebroplasty", anaesthesia="local_sedation"),
+    ]
+    keys = [
+        CaseKey(s, p, lv, a)
+        for s in (1, 2, 3, 9)
+        for p in ("kyphoplasty", "vertebroplasty", "unheard_of")
+        for lv in (1, 2)
+        for a in ("general", "local_sedation")
+    ]
+    templates = [TemplateEstimate(m, 15) for m in (45, 79, 120)]
+    first, second = learn(rows), learn(rows)
+    forwards = {(k, t): predict(history=first, key=k, template=t) for k in keys for t in templates}
+    backwards = {(k, t): predict(history=second, key=k, template=t) for t in reversed(templates) for k in keys}
+    assert forwards == backwards
+    for (key, template), prediction in forwards.items():
+        expected = _reference_prediction(first, key, template)
+        assert (prediction.touch_p50, prediction.touch_p80, prediction.shared_fraction) == expected

@@ -259,9 +259,12 @@ def test_hostile_input_is_a_4xx_with_a_code_never_a_500(unit: TheatreDay, case: 
     assert stored(case) == {}
 
 
-def test_each_list_shows_its_actual_start_and_end_counting_an_abandoned_case(unit: TheatreDay) -> None:
+def test_each_list_shows_its_actual_start_and_end_counting_an_abandoned_case(
+    unit: TheatreDay, both_query_paths: str
+) -> None:
     """The list really started when the first patient's anaesthetic started, even if that patient's
-    case was then abandoned; it ended when the last patient left theatre."""
+    case was then abandoned; it ended when the last patient left theatre. The same by the list's
+    SQL and by its ORM definition (scheduling.lists.listed_sessions)."""
     session, untouched = unit.session(DAY), unit.session(DAY + dt.timedelta(days=1))
     abandoned = unit.signed_in(session, "08:00")
     unit.record(abandoned, DAY, anaesthesia_start="08:10", in_theatre="08:20", out_of_theatre="08:50")
