@@ -53,6 +53,16 @@ def test_a_staff_name_with_a_new_line_still_gives_a_calendar(coordinator: APICli
     assert str(calendar["x-wr-calname"]) == "Theatre lists: Mr A Surgeon II"
 
 
+def test_a_calendar_asked_for_in_an_empty_or_unknown_format_is_refused_not_served(coordinator: APIClient) -> None:
+    """The schema says `format` is ics or json; DRF ignored an empty one and answered 200."""
+    staff = StaffMemberFactory()
+    url = f"/api/v1/staff/{staff.pk}/calendar.ics"
+    for bad in ("", "pdf"):
+        assert_error(coordinator.get(url, {"format": bad}), 404, "not_found")
+    assert coordinator.get(url, {"format": "ics"})["Content-Type"].startswith("text/calendar")
+    assert coordinator.get(url)["Content-Type"].startswith("text/calendar")
+
+
 # --- JSON everywhere under /api/ --------------------------------------------------------------
 
 
