@@ -132,6 +132,7 @@ class _Compiled:
     end: int
     init_list: list[str]
     populators: list[Any]
+    annotations: dict[str, int]  # annotation name -> its column, set on each instance as Django does
     converters: dict[int, Any]
     for_update: bool
 
@@ -145,9 +146,9 @@ class CompiledQuery(Generic[M]):
     `build(parameter)` is compiled once, by Django's own compiler, and each run executes that SQL
     and makes the instances as Django's ModelIterable does: `from_db`, the field converters and the
     select_related populators, so the objects and their cached related objects are the ones the
-    queryset gives (tests/core/test_db.py compares them). Only for querysets of plain model rows
-    (no annotations, extra selects, prefetches or known related objects) whose one parameter is
-    the one `build` is given; anything else is refused when it is compiled.
+    queryset gives (tests/core/test_compiled_query.py compares them). Only for querysets of model
+    rows and their annotations (no extra selects, prefetches or known related objects) whose one
+    parameter is the one `build` is given; anything else is refused when it is compiled.
     """
 
     def __init__(self, build: Callable[[Any], QuerySet[M, M]]) -> None:
@@ -164,15 +165,16 @@ class CompiledQuery(Generic[M]):
 
     def _compile(self, connection: BaseDatabaseWrapper, queryset: QuerySet[M, M]) -> _Compiled:
         query = queryset.query.clone()  # compiling sets up joins on the query: never on the shared one
-        if query.annotation_select or query.extra_select or queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
-            raise ValueError("CompiledQuery takes plain model rows only")
+        if query.extra_select or queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+            raise ValueError("CompiledQuery takes model rows (and their annotations) only")
         if queryset._known_related_objects:  # type: ignore[attr-defined]
             raise ValueError("CompiledQuery cannot set known related objects")
         compiler = query.get_compiler(connection=connection)
         if query.select_for_update and connection.features.has_select_for_update and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         sql, params = compiler.as_sql()
-        if list(params) != [_SENTINEL] or compiler.has_extra_select:
+        # The stand-in, as the lookup prepared it for its column (a text column's is a str).
+        if [str(param) for param in params] != [str(_SENTINEL)] or compiler.has_extra_select:
             raise ValueError(f"CompiledQuery needs exactly its one parameter in the SQL, got {params!r}")
         select, klass_info = compiler.select, compiler.klass_info
         assert klass_info is not None  # noqa: S101 - a model queryset always has it
@@ -185,6 +187,7 @@ class CompiledQuery(Generic[M]):
             end=end,
             init_list=[column[0].target.attname for column in select[start:end]],
             populators=get_related_populators(klass_info, select, connection.alias),
+            annotations=dict(compiler.annotation_col_map or {}),
             converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
             # Django refuses a locking read in autocommit where the database has locking reads.
             for_update=bool(query.select_for_update) and connection.features.has_select_for_update,
@@ -210,6 +213,8 @@ class CompiledQuery(Generic[M]):
             obj = model.from_db(connection.alias, compiled.init_list, row[compiled.start : compiled.end])
             for populator in compiled.populators:
                 populator.populate(row, obj)
+            for name, column in compiled.annotations.items():
+                setattr(obj, name, row[column])
             found.append(obj)
         return found
 

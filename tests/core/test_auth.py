@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from core.api.token_auth import TokenAuthentication
+from core.roles import Role, has_role, roles_of
 from core.sessions import SEEN, STARTED
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +152,7 @@ def test_a_token_is_checked_in_one_query_and_an_expired_one_is_refused_and_delet
     AuthToken.objects.filter(token_key=old[: CONSTANTS.TOKEN_KEY_LENGTH]).update(expiry=past)
     with django_assert_num_queries(1):
         user, _ = TokenAuthentication().authenticate_credentials(live.encode())
+        assert has_role(user, Role.COORDINATOR) is False  # the roles came with the token: no query
     assert user == nurse
     assert AuthToken.objects.filter(user=nurse).count() == 2
     with pytest.raises(AuthenticationFailed):
@@ -159,6 +161,21 @@ def test_a_token_is_checked_in_one_query_and_an_expired_one_is_refused_and_delet
     AuthToken.objects.filter(user=nurse).update(expiry=past)
     api_login("nurse", PASSWORD)
     assert AuthToken.objects.filter(user=nurse).count() == 1
+
+
+def test_the_roles_read_with_a_token_are_the_users_roles_and_only_role_groups(
+    nurse: User, django_assert_num_queries: Any, settings: Any
+) -> None:
+    """A role group given or taken away counts from the next request; other groups are not roles."""
+    token = api_login("nurse", PASSWORD).json()["token"]
+    nurse.groups.add(Group.objects.get(name="surgeon"), Group.objects.get_or_create(name="not-a-role")[0])
+    with django_assert_num_queries(1):
+        user, _ = TokenAuthentication().authenticate_credentials(token.encode())
+        assert roles_of(user) == {"viewer", "surgeon"}
+    nurse.groups.remove(Group.objects.get(name="surgeon"), Group.objects.get(name="viewer"))
+    user, _ = TokenAuthentication().authenticate_credentials(token.encode())
+    assert roles_of(user) == frozenset()
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/cases/").status_code == 403
 
 
 def test_a_named_service_account_gets_a_longer_token(nurse: User, settings: Any) -> None:

@@ -106,11 +106,19 @@ def test_a_locking_read_outside_a_transaction_is_refused_as_django_refuses_it() 
         LOCKED_CASE.get(case.pk)  # when run
 
 
+def test_annotations_are_set_on_the_instances_as_the_queryset_sets_them() -> None:
+    case = CaseFactory()
+    ReminderPlan.objects.create(case=case)
+    annotated = CompiledQuery(lambda pk: Case.objects.annotate(plans=Count("reminder_plan")).filter(pk=pk))
+    theirs = Case.objects.annotate(plans=Count("reminder_plan")).get(pk=case.pk)
+    assert annotated.get(case.pk).plans == theirs.plans == 1  # type: ignore[attr-defined]
+
+
 def test_what_it_cannot_rebuild_is_refused_when_compiled() -> None:
     case = CaseFactory()
-    annotated = CompiledQuery(lambda pk: Case.objects.annotate(n=Count("reminders")).filter(pk=pk))
-    with pytest.raises(ValueError, match="plain model rows"):
-        annotated.get(case.pk)
+    extra = CompiledQuery(lambda pk: Case.objects.extra(select={"one": "1"}).filter(pk=pk))  # noqa: S610 - a test
+    with pytest.raises(ValueError, match="model rows"):
+        extra.get(case.pk)
     two_parameters = CompiledQuery(lambda pk: Case.objects.filter(pk=pk, estimated_minutes__gt=5))
     with pytest.raises(ValueError, match="one parameter"):
         two_parameters.get(case.pk)
