@@ -39,6 +39,24 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
+def test_a_web_worker_has_its_views_loaded_and_frozen_out_of_the_garbage_collectors_sight() -> None:
+    """config/wsgi.py loads every view and freezes what start-up made: a full collection walked it
+    all, about 70 ms, and that was the session list's p99 (105-127 ms, then 35-42 ms)."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    show = "import gc, sys, config.wsgi; print(gc.get_freeze_count(), 'scheduling.api.sessions' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=ROOT,
+        env={**clean, **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    frozen, views_loaded = result.stdout.split()
+    assert int(frozen) > 50_000, result.stderr
+    assert views_loaded == "True"
+
+
 def test_production_profile_passes_check_deploy_without_warnings() -> None:
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
