@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import models
 
-from core.bulk import insert_all
+from core.bulk import insert_values
 from core.models import AuditEntry
 
 
@@ -129,15 +129,17 @@ class AuditBatch:
 
     A booking writes a dozen entries (the case, each reminder planned, the plan); one at a time
     they were 12 of its 48 queries (bench/booking.py). The entries are the ones `record` would
-    write, in the same order, with their before and after frozen as JSON when recorded. An object
-    not saved yet when recorded (a reminder bulk-created after the loop that planned it) gets its
-    id at the flush. Flush inside the transaction of the writes, before the service returns: use
-    `audit_batch()`, which flushes on the way out and writes nothing if the service raised (its
-    transaction rolls back anyway). Never hold entries across a savepoint that may roll back.
+    write, in the same order, with their before and after frozen as JSON when recorded, kept as
+    column values rather than AuditEntry instances (making those cost more than writing them,
+    issue 18). An object not saved yet when recorded (a reminder bulk-created after the loop that
+    planned it) gets its id at the flush. Flush inside the transaction of the writes, before the
+    service returns: use `audit_batch()`, which flushes on the way out and writes nothing if the
+    service raised (its transaction rolls back anyway). Never hold entries across a savepoint that
+    may roll back.
     """
 
     def __init__(self) -> None:
-        self._pending: list[tuple[AuditEntry, models.Model]] = []
+        self._pending: list[tuple[dict[str, Any], models.Model]] = []
 
     def record(
         self,
@@ -150,19 +152,27 @@ class AuditBatch:
         reason: str = "",
     ) -> None:
         """Add the entry `record` would write now; it is written by the next `flush`."""
-        entry = _entry(actor=actor, action=action, obj=obj, before=before, after=after, reason=reason)
-        self._pending.append((entry, obj))
+        values = {
+            "actor_id": actor.user.pk if actor.user is not None else None,
+            "actor_label": actor.label,
+            "action": action,
+            "object_type": obj._meta.label_lower,
+            "before": _jsonable(before) if before is not None else None,
+            "after": _jsonable(after) if after is not None else None,
+            "reason": reason,
+        }
+        self._pending.append((values, obj))
 
-    def flush(self) -> list[AuditEntry]:
-        """Write the entries recorded since the last flush, in order, in one INSERT (none: no query)."""
-        entries = []
-        for entry, obj in self._pending:
+    def flush(self) -> int:
+        """Write the entries recorded since the last flush, in order, in one INSERT (none: no
+        query); returns how many."""
+        rows = []
+        for values, obj in self._pending:
             if obj.pk is None:
                 raise ValueError(f"An audited {obj._meta.label} must be saved before its entry is written.")
-            entry.object_id = str(obj.pk)
-            entries.append(entry)
+            rows.append({**values, "object_id": str(obj.pk)})
         self._pending = []
-        return insert_all(entries)
+        return len(insert_values(AuditEntry, rows))
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """Writing rows on the measured hot paths: many new rows of one model in one statement
-(`insert_all`), and one row's fields with SQL made once (`update_fields`).
+(`insert_all` from instances, `insert_values` from values), and one row's fields with SQL made
+once (`update_fields`).
 
 `bulk_create` on PostgreSQL sends one array per column (INSERT … SELECT * FROM UNNEST), and with
 Django's client-side parameter binding psycopg quotes every element of every array in Python: for
@@ -16,11 +17,12 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, connection, models
+from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
 
@@ -95,6 +97,12 @@ def _plan(model: type[models.Model]) -> _InsertPlan:
     return _InsertPlan(sql=sql, encoder=next(iter(encoders), None), columns=columns)
 
 
+def _plan_of(model: type[models.Model]) -> _InsertPlan:
+    if model not in _PLANS:
+        _PLANS[model] = _plan(model)
+    return _PLANS[model]
+
+
 def insert_all(objs: Sequence[M]) -> list[M]:
     """Insert unsaved instances of one model (with an auto primary key), in order, in one
     statement, and give them their ids: what `bulk_create` does, for rows heavy with JSON.
@@ -105,7 +113,7 @@ def insert_all(objs: Sequence[M]) -> list[M]:
     model = type(objs[0])
     if connection.vendor != "postgresql":
         return model._default_manager.bulk_create(objs)
-    plan = _PLANS.get(model) or _PLANS.setdefault(model, _plan(model))
+    plan = _plan_of(model)
     if plan.sql is None:
         return model._default_manager.bulk_create(objs)
     # A JSON column's value goes in as itself, encoded as the field would (its encoder); None is
@@ -126,6 +134,40 @@ def insert_all(objs: Sequence[M]) -> list[M]:
         obj._state.adding = False
         obj._state.db = connection.alias
     return list(objs)
+
+
+def _value_of(field: models.Field[Any, Any], row: Mapping[str, Any], now: dt.datetime) -> Any:
+    """The row's value for the field, else what a new instance would be saved with."""
+    if field.attname in row:
+        return row[field.attname]
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return now
+    return field.get_default()
+
+
+def insert_values(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Insert rows given as {field attname: value}, in order, in one statement; returns their ids.
+    A field a row leaves out takes its default (auto_now and auto_now_add: now, one time for all
+    the rows). What `insert_all` does without making instances first: for an AuditBatch's dozen
+    entries, making the AuditEntry instances cost more than writing them (bench/booking.py,
+    issue 18). Elsewhere than PostgreSQL, `bulk_create` of those instances."""
+    if not rows:
+        return []
+    plan = _plan_of(model) if connection.vendor == "postgresql" else None
+    if plan is None or plan.sql is None:
+        return [obj.pk for obj in model._default_manager.bulk_create([model(**row) for row in rows])]
+    now = timezone.now()
+    document = [
+        {
+            field.column: value if is_json else _plain(field, value, verbatim=verbatim)
+            for field, is_json, verbatim in plan.columns
+            for value in (_value_of(field, row, now),)
+        }
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, [json.dumps(document, cls=plan.encoder)])
+        return [row[0] for row in cursor.fetchall()]
 
 
 _UPDATES: dict[tuple[type[models.Model], tuple[str, ...]], tuple[str, list[models.Field[Any, Any]]]] = {}

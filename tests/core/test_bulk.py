@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, DataError, transaction
 
-from core.bulk import insert_all, update_fields
+from core.bulk import insert_all, insert_values, update_fields
 from core.models import AuditEntry
 from scheduling.models import Case, Reminder, ReminderStatus
 from tests.factories import CaseFactory
@@ -84,3 +84,24 @@ def test_update_fields_writes_what_save_with_update_fields_writes_and_refuses_a_
     Case.objects.filter(pk=gone.pk).delete()
     with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
         update_fields(gone, ["estimated_minutes"])
+
+
+def test_insert_values_writes_what_insert_all_writes_from_instances(django_assert_num_queries: Any) -> None:
+    """Fields left out take their defaults, auto_now(_add) now; ids come back in order."""
+    case = CaseFactory()
+    due = dt.datetime(2027, 1, 4, 9, 30, 15, 123456, tzinfo=dt.UTC)
+    rows = [
+        {"case_id": case.pk, "kind": "v-day_before", "channel": "email", "due_at": due, "context": {"a": [1, "é"]}},
+        {"case_id": case.pk, "kind": "v-fasting", "channel": "sms", "due_at": due},
+    ]
+    with django_assert_num_queries(1):
+        ids = insert_values(Reminder, rows)
+    # The same rows for another case (the kind, channel and case are unique together).
+    other = CaseFactory()
+    slow = Reminder.objects.bulk_create([Reminder(**row | {"case_id": other.pk}) for row in rows])
+    assert ids == sorted(ids)
+    for mine, theirs in zip(ids, slow, strict=True):
+        stored, expected = Reminder.objects.get(pk=mine), Reminder.objects.get(pk=theirs.pk)
+        assert [getattr(stored, f) for f in FIELDS[1:]] == [getattr(expected, f) for f in FIELDS[1:]]
+        assert stored.kind == expected.kind and stored.created_at is not None and stored.updated_at is not None
+    assert insert_values(Reminder, []) == []
