@@ -12,4 +12,5 @@ application = get_wsgi_application()
 # a full collection otherwise walks those ~126k objects, about 70 ms, a few times per 200 requests
 # of the week's session list, and that was its p99 (bench/session_list.py, issue 18).
 get_resolver().url_patterns  # noqa: B018 - imports every view now, not on the first request
+gc.collect()  # start-up's garbage goes first, rather than being frozen for the worker's life
 gc.freeze()

@@ -156,6 +156,10 @@ def insert_values(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
     plan = _plan_of(model) if connection.vendor == "postgresql" else None
     if plan is None or plan.sql is None:
         return [obj.pk for obj in model._default_manager.bulk_create([model(**row) for row in rows])]
+    attnames = {field.attname for field, _, _ in plan.columns}
+    for row in rows:
+        if not row.keys() <= attnames:  # as model(**row) would refuse it, not silently drop it
+            raise TypeError(f"{model.__name__} has no fields {sorted(row.keys() - attnames)}")
     now = timezone.now()
     document = [
         {

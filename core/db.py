@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from weakref import WeakKeyDictionary
 
 from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, OperationalError, connections
@@ -120,8 +119,10 @@ def raw_rows(sql: str, params: Sequence[Any] | Mapping[str, Any], *, using: str 
 
 M = TypeVar("M", bound=Model)
 
-# Stands for the parameter while the query is compiled; never a real id.
-_SENTINEL = -7_919_113_017
+# Stands for the parameter while the query is compiled; never a real id, and inside the range of a
+# 32-bit integer column (Django refuses a lookup out of a column's range before any SQL is made).
+_SENTINEL = -2_000_000_011
+_CACHE_ATTRIBUTE = "_compiled_queries"
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,14 @@ class CompiledQuery(Generic[M]):
     select_related populators, so the objects and their cached related objects are the ones the
     queryset gives (tests/core/test_compiled_query.py compares them). Only for querysets of model
     rows and their annotations (no extra selects, prefetches or known related objects) whose one
-    parameter is the one `build` is given; anything else is refused when it is compiled.
+    parameter is the one `build` is given; anything else is refused when it is compiled. The
+    parameter is bound as it is given (not prepared by the lookup as the ORM would), so give it the
+    column's type; None is refused.
     """
 
     def __init__(self, build: Callable[[Any], QuerySet[M, M]]) -> None:
         self._build = build
         self._queryset: QuerySet[M, M] | None = None  # built at first use, once apps are ready
-        self._compiled: WeakKeyDictionary[BaseDatabaseWrapper, _Compiled] = WeakKeyDictionary()
 
     @property
     def queryset(self) -> QuerySet[M, M]:
@@ -195,11 +197,18 @@ class CompiledQuery(Generic[M]):
 
     def all(self, parameter: Any) -> list[M]:
         """The instances `build(parameter)` gives, in its order."""
+        if parameter is None:
+            # Bound as it is: `col = NULL` matches nothing, where the ORM would write IS NULL.
+            raise ValueError("CompiledQuery binds its parameter as it is; None would match nothing")
         queryset = self.queryset
         connection = connections[queryset.db]
-        compiled = self._compiled.get(connection)
+        # Kept on the connection (each thread has its own), so that it goes when the connection
+        # goes: the compiled query refers back to it, and a cache outside would keep every
+        # finished thread's connection, and its PostgreSQL session, alive.
+        cache: dict[CompiledQuery[Any], _Compiled] = connection.__dict__.setdefault(_CACHE_ATTRIBUTE, {})
+        compiled = cache.get(self)
         if compiled is None:
-            compiled = self._compiled[connection] = self._compile(connection, queryset)
+            compiled = cache[self] = self._compile(connection, queryset)
         elif compiled.for_update and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:

@@ -266,7 +266,7 @@ CROSS JOIN LATERAL (
     WHERE a.session_id = s.id AND a.from_status = %(in_theatre)s
 ) abandoned
 WHERE {where}
-ORDER BY s.start, s.theatre_id
+ORDER BY s.start, s.theatre_id, s.id
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
@@ -283,7 +283,7 @@ def listed_sessions(*, filters: ListFilter, offset: int = 0, limit: int | None =
     }
 
     def definition() -> models.QuerySet[TheatreSession, tuple[Any, ...]]:
-        ordered = filters.apply(sessions_for_lists()).order_by("start", "theatre_id")
+        ordered = filters.apply(sessions_for_lists()).order_by("start", "theatre_id", "id")
         rows = ordered.values_list(*_SESSION_COLUMNS.values())
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 

@@ -319,7 +319,7 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
     filterset_class = SessionFilter
 
     def get_queryset(self) -> QuerySet[TheatreSession]:
-        return sessions_for_lists().order_by("start", "theatre_id")
+        return sessions_for_lists().order_by("start", "theatre_id", "id")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The parameters checked as every list endpoint's are, then the page read as rows

@@ -412,9 +412,10 @@ def appointment_of(case: Case) -> Appointment:
     )
 
 
-def _insert_first_plan(case: Case, *, warnings: list[dict[str, str]]) -> ReminderPlan | None:
+def _insert_first_plan(case: Case, *, warnings: list[dict[str, str]]) -> tuple[ReminderPlan | None, bool]:
     """Insert the case's plan row as planned now, or None if another transaction made one since the
-    case was read (one query; the row is ours, locked, until we commit).
+    case was read (one query; the row is ours, locked, until we commit); and whether the case has
+    any reminder rows, asked in the same statement.
 
     get_or_create took four queries (SELECT … FOR UPDATE, SAVEPOINT, INSERT, RELEASE) and an
     UPDATE once planned. ON CONFLICT DO NOTHING waits for a racing insert to commit, then yields
@@ -427,15 +428,16 @@ def _insert_first_plan(case: Case, *, warnings: list[dict[str, str]]) -> Reminde
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ReminderPlan._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608 - names from the model
-            "ON CONFLICT (case_id) DO NOTHING RETURNING id",
-            values,
+            "ON CONFLICT (case_id) DO NOTHING RETURNING id, "
+            f"EXISTS (SELECT 1 FROM {Reminder._meta.db_table} WHERE case_id = %s)",  # noqa: S608 - names from the model
+            [*values, case.pk],
         )
         row = cursor.fetchone()
     if row is None:
-        return None
+        return None, True  # planned before: the caller reads the rows
     plan.pk = row[0]
     plan._state.adding = False
-    return plan
+    return plan, bool(row[1])
 
 
 def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None) -> None:
@@ -470,7 +472,7 @@ def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None
     # The plan row is locked before the reminder rows are read, so two re-plans of one case take
     # turns, and the second reads the rows the first wrote.
     planned, all_warnings = plan_for(None)
-    plan = _insert_first_plan(case, warnings=all_warnings) if _had_no_plan(case) else None
+    plan, has_rows = _insert_first_plan(case, warnings=all_warnings) if _had_no_plan(case) else (None, True)
     inserted = plan is not None
     if plan is not None:
         moved = False
@@ -481,11 +483,11 @@ def replan_for_case(*, case: Case, actor: Actor, audit: AuditBatch | None = None
         if moved:
             planned, all_warnings = plan_for(plan.start)
         before = {"session": plan.session_id, "start": plan.start, "warnings": plan.warnings}
-    # Reminder rows are only ever made by planning, which makes the plan row first, and a plan row
-    # is never deleted: a case whose first plan we just inserted (its row locked, so nobody else's
-    # can be) has no rows to read. One query of a first booking's 19; and should a row ever exist
-    # regardless, the unique (case, kind, channel) constraint refuses a second, never sends one.
-    existing = [] if inserted else _LOCKED_REMINDERS.all(case.pk)
+    # A case planned for the first time has no reminder rows (planning makes them after the plan
+    # row, which is never deleted), so the plan's INSERT asks, and the rows are read and locked only
+    # if some exist after all (rows from before the plan table, a restore, hand-written SQL): a row
+    # left unread would stay pending for its old date and be sent. One query of a first booking's 19.
+    existing = _LOCKED_REMINDERS.all(case.pk) if has_rows else []
     _apply_plan(case, planned, existing, actor=actor, now=now, audit=batch)
 
     old_session = plan.session if moved and plan.session_id != case.session_id else None

@@ -105,3 +105,5 @@ def test_insert_values_writes_what_insert_all_writes_from_instances(django_asser
         assert [getattr(stored, f) for f in FIELDS[1:]] == [getattr(expected, f) for f in FIELDS[1:]]
         assert stored.kind == expected.kind and stored.created_at is not None and stored.updated_at is not None
     assert insert_values(Reminder, []) == []
+    with pytest.raises(TypeError, match="case"):
+        insert_values(Reminder, [{"case": case, "kind": "x", "channel": "sms", "due_at": due}])  # not the attname

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import weakref
 from typing import Any
 
 import pytest
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Count
 from django.db.transaction import TransactionManagementError
 
@@ -122,3 +125,28 @@ def test_what_it_cannot_rebuild_is_refused_when_compiled() -> None:
     two_parameters = CompiledQuery(lambda pk: Case.objects.filter(pk=pk, estimated_minutes__gt=5))
     with pytest.raises(ValueError, match="one parameter"):
         two_parameters.get(case.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_threads_connection_is_not_kept_alive_by_the_compiled_query() -> None:
+    """Compiled per connection and kept on it: when a thread that ran it ends, its connection (and
+    its PostgreSQL session) can go, as with the ORM. A cache beside it kept every one alive."""
+    case = CaseFactory()
+    seen: list[weakref.ref[Any]] = []
+
+    def work() -> None:
+        CASES_OF_SURGEON.all(case.surgeon_id)
+        seen.append(weakref.ref(connections["default"]))
+        connections["default"].close()
+
+    for _ in range(3):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(seen) == 3 and all(ref() is None for ref in seen)
+
+
+def test_none_is_refused_because_it_is_bound_as_it_is() -> None:
+    with pytest.raises(ValueError, match="None"):
+        CASES_OF_SURGEON.all(None)

@@ -295,3 +295,26 @@ def test_a_booking_with_contact_details_plans_and_audits_in_18_queries(
     assert Reminder.objects.filter(case=case).count() == 14
     assert AuditEntry.objects.filter(action="reminder.planned").count() == 14
     assert history(case).filter(action__in=["case.booked", "case.reminders_planned"]).count() == 2
+
+
+def test_a_reminder_row_from_before_the_case_had_a_plan_is_not_left_pending_for_its_old_date(
+    world: World,
+) -> None:
+    """A first plan reads the case's rows only if some exist (asked in the plan's INSERT). Rows
+    without a plan (written before the plan table, restored, or by hand) are still found: a
+    pending one for another date is cancelled, never sent for a date the case no longer has."""
+    monday = next_monday()
+    session = world.session_on(monday, status="planned")
+    case = world.case(screening_result=WARFARIN, anaesthesia="general", patient_kwargs={"reminder_channels": []})
+    old_date = (monday - dt.timedelta(days=14)).isoformat()
+    stray = Reminder.objects.create(
+        case=case,
+        kind=f"day_before@{old_date}",
+        channel="email",
+        due_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+    )
+    book_case(case_id=case.pk, session_id=session.pk, start=at(9, day=monday), actor=SYSTEM)
+    stray.refresh_from_db()
+    assert stray.status == ReminderStatus.PENDING and old_date not in stray.kind
+    assert not Reminder.objects.filter(case=case, status=ReminderStatus.PENDING, kind__contains=old_date).exists()
+    assert local(stray.due_at).date() == monday - dt.timedelta(days=1)
