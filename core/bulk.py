@@ -97,6 +97,25 @@ def _plan(model: type[models.Model]) -> _InsertPlan:
     return _InsertPlan(sql=sql, encoder=next(iter(encoders), None), columns=columns)
 
 
+def _insert(plan: _InsertPlan, rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """Run the plan's INSERT for rows, each given as its values in the plan's column order;
+    returns their ids.
+
+    A JSON column's value goes in as itself, encoded as the field would (its encoder); None is
+    SQL NULL, as Django stores it. Other values go in as JSON text of what Django would send."""
+    assert plan.sql is not None  # noqa: S101 - the callers fall back to bulk_create without one
+    document = [
+        {
+            field.column: value if is_json else _plain(field, value, verbatim=verbatim)
+            for (field, is_json, verbatim), value in zip(plan.columns, row, strict=True)
+        }
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, [json.dumps(document, cls=plan.encoder)])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _plan_of(model: type[models.Model]) -> _InsertPlan:
     if model not in _PLANS:
         _PLANS[model] = _plan(model)
@@ -116,19 +135,7 @@ def insert_all(objs: Sequence[M]) -> list[M]:
     plan = _plan_of(model)
     if plan.sql is None:
         return model._default_manager.bulk_create(objs)
-    # A JSON column's value goes in as itself, encoded as the field would (its encoder); None is
-    # SQL NULL, as Django stores it. Other values go in as JSON text of what Django would send.
-    rows = [
-        {
-            field.column: value if is_json else _plain(field, value, verbatim=verbatim)
-            for field, is_json, verbatim in plan.columns
-            for value in (field.pre_save(obj, True),)
-        }
-        for obj in objs
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, [json.dumps(rows, cls=plan.encoder)])
-        ids = [row[0] for row in cursor.fetchall()]
+    ids = _insert(plan, [[field.pre_save(obj, True) for field, _, _ in plan.columns] for obj in objs])
     for obj, obj_id in zip(objs, ids, strict=True):
         obj.pk = obj_id
         obj._state.adding = False
@@ -161,17 +168,7 @@ def insert_values(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
         if not row.keys() <= attnames:  # as model(**row) would refuse it, not silently drop it
             raise TypeError(f"{model.__name__} has no fields {sorted(row.keys() - attnames)}")
     now = timezone.now()
-    document = [
-        {
-            field.column: value if is_json else _plain(field, value, verbatim=verbatim)
-            for field, is_json, verbatim in plan.columns
-            for value in (_value_of(field, row, now),)
-        }
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, [json.dumps(document, cls=plan.encoder)])
-        return [row[0] for row in cursor.fetchall()]
+    return _insert(plan, [[_value_of(field, row, now) for field, _, _ in plan.columns] for row in rows])
 
 
 _UPDATES: dict[tuple[type[models.Model], tuple[str, ...]], tuple[str, list[models.Field[Any, Any]]]] = {}

@@ -25,7 +25,7 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
         return frozenset()
     cached: frozenset[str] | None = getattr(user, "_role_cache", None)
     if cached is None:
-        names = user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True)  # type: ignore[attr-defined]
+        names = user.groups.filter(name__in=_ROLE_NAMES).values_list("name", flat=True)  # type: ignore[attr-defined]
         cached = frozenset(names)
         user._role_cache = cached  # type: ignore[attr-defined]
     return cached

@@ -92,6 +92,9 @@ _LISTED_COLUMNS = {
 }
 
 
+# The statuses a list shows its cases in, as the written-out SQL binds them.
+_LISTED_STATUSES = [str(status) for status in OCCUPYING_STATUSES]
+
 # The cases' query written out for PostgreSQL, in _LISTED_COLUMNS' order: building and compiling
 # it through the ORM cost about 1.5 ms of CPU per week list (cProfile, bench/session_list.py),
 # as much as reading its 200 rows. Timestamps and jsonb through psycopg's C loaders (core.db).
@@ -122,7 +125,7 @@ def listed_cases(session_ids: Collection[int]) -> dict[int, list[ListedCase]]:
             .values_list(*_LISTED_COLUMNS.values())
         )
 
-    params = {"sessions": list(by_session), "listed": [str(status) for status in OCCUPYING_STATUSES]}
+    params = {"sessions": list(by_session), "listed": _LISTED_STATUSES}
     for row in hot_rows(_LISTED_CASES_SQL, params, definition=definition):
         case = ListedCase(*row)
         by_session[case.session_id].append(case)
@@ -276,7 +279,7 @@ def listed_sessions(*, filters: ListFilter, offset: int = 0, limit: int | None =
     `limit` of them, each with its cases: two queries whatever the number of lists."""
     where, params = filters.where()
     params |= {
-        "listed": [str(status) for status in OCCUPYING_STATUSES],
+        "listed": _LISTED_STATUSES,
         "in_theatre": str(CaseStatus.IN_THEATRE),
         "limit": limit,  # LIMIT NULL is no limit
         "offset": offset,

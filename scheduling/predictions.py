@@ -155,7 +155,6 @@ class Durations:
     def __init__(self, *, procedures: Collection[str] | None = None) -> None:
         self._procedures = procedures
         self._history: DurationHistory | None = None
-        self._predictions: dict[tuple[CaseKey, TemplateEstimate], Prediction] = {}
 
     @property
     def history(self) -> DurationHistory:
@@ -168,14 +167,8 @@ class Durations:
 
     def predict_for(self, *, key: CaseKey, template: TemplateEstimate) -> Prediction:
         """The prediction for a case given by its key and template estimate (a list's rows, no model).
-
-        Kept per (key, template): `predict` is pure and its Prediction frozen, and a week's list
-        asks for 200 cases of a few dozen distinct ones (10 surgeons, 2 procedures, their levels
-        and anaesthesia), so the posterior is worked out once per group, not once per case."""
-        found = self._predictions.get((key, template))
-        if found is None:
-            found = self._predictions[key, template] = predict(history=self.history, key=key, template=template)
-        return found
+        Each key's posterior is worked out once per history (durations.predict keeps it)."""
+        return predict(history=self.history, key=key, template=template)
 
     def slot_minutes(self, case: Case) -> int:
         """What the case occupies: its planned minutes if a person set them, else the predicted p50."""
