@@ -23,6 +23,7 @@ from core.idempotency import idempotent
 from core.permissions import CoordinatorWritesOthersRead
 from core.roles import can_see_patient_identifiers
 from scheduling import unavailability
+from scheduling.api.serializers import IdentifierAware
 from scheduling.models import Case, CaseUnavailability, UnavailabilityReason
 from scheduling.waiting import pauses_the_wait
 
@@ -40,7 +41,10 @@ class UnavailabilityInput(serializers.Serializer[dict[str, Any]]):
     )
 
 
-class UnavailabilityOutput(serializers.ModelSerializer[CaseUnavailability]):
+class UnavailabilityOutput(IdentifierAware):
+    # Free text a coordinator types can describe the patient, so only those who see identifiers
+    # see it (and the schema does not promise it to the others).
+    identifier_fields = ("note",)
     pauses_treat_by = serializers.SerializerMethodField(help_text="Whether this period moves the treat-by date.")
 
     class Meta:
@@ -57,12 +61,6 @@ class UnavailabilityOutput(serializers.ModelSerializer[CaseUnavailability]):
             "created_at",
         ]
         read_only_fields = fields
-
-    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        fields = super().get_fields()
-        if not self.context.get("identified", False):
-            fields.pop("note")  # free text a coordinator types can describe the patient
-        return fields
 
     def get_pauses_treat_by(self, period: CaseUnavailability) -> bool:
         return pauses_the_wait(reason=period.reason, patient_initiated=period.patient_initiated)
@@ -110,7 +108,11 @@ class CaseUnavailabilityViewSet(viewsets.GenericViewSet[Case]):
         case = self.get_object()
         if request.method == "GET":
             periods = CaseUnavailability.objects.filter(case=case).order_by("start_date", "id")
-            return Response(UnavailabilityOutput(periods, many=True, context=self._context()).data)
+            # Paged like every other list in the API (the schema says so; a bare array broke it).
+            page = self.paginator.paginate_queryset(periods, request, view=self) if self.paginator else None
+            if page is None:
+                return Response(UnavailabilityOutput(periods, many=True, context=self._context()).data)
+            return self.get_paginated_response(UnavailabilityOutput(page, many=True, context=self._context()).data)
         return self._add(request, case)
 
     @idempotent
