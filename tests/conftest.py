@@ -127,12 +127,14 @@ _ledger_report: list[str] = []
 
 def pytest_testnodedown(node: Any, error: object) -> None:
     """Under pytest-xdist, the controller gathers each worker's records (sent in workeroutput)."""
-    rows = getattr(node, "workeroutput", {}).get("error_ledger", [])
-    error_ledger.LEDGER.extend(error_ledger.Observed(*row) for row in rows)
+    output = getattr(node, "workeroutput", {})
+    error_ledger.LEDGER.extend(error_ledger.Observed(*row) for row in output.get("error_ledger", []))
+    error_ledger.BREACHES.extend(error_ledger.Breach(*row) for row in output.get("breaches", []))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any operation answered a status or code its schema does not document.
+    """Fail the run if any operation answered a status or code its schema does not document, or
+    a body that breaks its schema.
 
     An xdist worker's own exit status does not fail the run, so a worker hands its records to
     the controller (pytest_testnodedown above), which checks them all here.
@@ -140,7 +142,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["error_ledger"] = [astuple(observed) for observed in error_ledger.LEDGER]
+        workeroutput["breaches"] = [astuple(breach) for breach in error_ledger.BREACHES]
         return
+    if error_ledger.BREACHES:
+        first_breach: dict[tuple[str, str, int], str] = {}
+        for breach in error_ledger.BREACHES:
+            first_breach.setdefault((breach.method, breach.path, breach.status), str(breach))
+        _ledger_report.append(f"contract: {len(first_breach)} answers that break their schema (first seen):")
+        _ledger_report.extend(f"  {line}" for line in sorted(first_breach.values()))
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not error_ledger.LEDGER:
         return
     from drf_spectacular.generators import SchemaGenerator

@@ -16,13 +16,15 @@
   schema lists them as optional properties, the same for every caller.
 - **The strict input rule** (core/api/strict.py): request bodies have `additionalProperties: false`;
   a list that refuses `[]` has `minItems: 1`; a text field that may be blank drops `format`
-  (`""` is not an email address, yet a blank email is accepted).
+  (`""` is not an email address, yet a blank email is accepted, and a patient without one
+  answers `""`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance
@@ -207,13 +209,19 @@ class AutoSchema(SpectacularAutoSchema):
             schema["additionalProperties"] = False
         return schema
 
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)  # type: ignore[no-untyped-call]
+        # The email and URL validators add their `format` back; "" meets neither.
+        if _may_be_blank(field) and "format" in schema:
+            schema.pop("format")
+
     def _map_serializer_field(
         self, field: Any, direction: Any, bypass_extensions: bool = False
     ) -> dict[str, Any] | None:
         schema: dict[str, Any] | None = super()._map_serializer_field(field, direction, bypass_extensions)  # type: ignore[no-untyped-call]
         if schema is None:
             return None
-        if isinstance(field, fields.CharField) and field.allow_blank and "format" in schema:
+        if _may_be_blank(field) and "format" in schema:
             schema.pop("format")
         if isinstance(field, fields.TimeField) and schema.get("format") == "time":
             # JSON Schema's "time" is RFC 3339's, with an offset; these are local wall-clock times.
@@ -231,6 +239,23 @@ class AutoSchema(SpectacularAutoSchema):
         if isinstance(field, serializers.ManyRelatedField) and not field.allow_empty:
             schema.setdefault("minItems", 1)
         return schema
+
+
+def _may_be_blank(field: fields.Field[Any, Any, Any, Any]) -> bool:
+    """Text that may be "": a field that allows blank, or a read-only field of a model serializer
+    over a column that may be blank (DRF builds that one without allow_blank, yet it answers the
+    blank column as "": a patient with no email)."""
+    if not isinstance(field, fields.CharField):
+        return False
+    if field.allow_blank:
+        return True
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or not field.read_only:
+        return False
+    try:
+        return bool(model._meta.get_field(field.source).blank)
+    except FieldDoesNotExist:
+        return False
 
 
 # OpenAPI links: the operations a created object's `id` opens. They tell a client (and the fuzzer's

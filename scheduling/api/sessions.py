@@ -51,7 +51,7 @@ from theatre.api.serializers import (
 from theatre.api.views import TimetableViewSet
 from theatre.clashes import CLASH_REFUSALS
 from theatre.locking import LOCK_REFUSALS
-from theatre.models import TheatreSession, Timetable
+from theatre.models import Period, TheatreSession, Timetable
 from theatre.sessions import cancel_session, create_session, update_session
 from theatre.timetables import generate_sessions
 
@@ -126,6 +126,10 @@ class SessionSerializer(serializers.ModelSerializer[TheatreSession]):
 
     site = serializers.IntegerField(source="theatre.site_id", read_only=True)
     theatre_name = serializers.CharField(source="theatre.name", read_only=True)
+    # Declared so the schema says what a list made by hand (not from a timetable) answers: "".
+    period = serializers.ChoiceField(
+        choices=Period.choices, allow_blank=True, read_only=True, help_text="Blank for a list not made by a timetable."
+    )
     surgeon_name = serializers.CharField(source="surgeon.name", read_only=True)
     anaesthetist_name = serializers.CharField(source="anaesthetist.name", read_only=True, default=None)
     cases = serializers.SerializerMethodField()

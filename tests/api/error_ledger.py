@@ -11,6 +11,13 @@ documenting it fails the run, with the test that produced it.
 The invariant is observed ⊆ documented, so it holds for any subset of the suite. The reverse
 (documented codes no test produced) is printed as a figure, not enforced: a code can be right to
 document and still be hard to provoke (a lock timeout, a concurrent insert).
+
+The same middleware holds every other answer to its schema too: a successful answer's status
+must be documented, and any answer's body, content type and headers must match what its
+operation documents for that status (`breaches`, judged by schemathesis, the fuzzer's own
+validator). The fuzzer checks that only for the calls its seed reaches: a bare array where the
+schema promised a page was found on one random seed in many. Here every request of every test
+is checked, the staff UI's through the live server included, and any breach fails the run.
 """
 
 from __future__ import annotations
@@ -71,20 +78,96 @@ def _code_of(response: HttpResponse) -> str | None:
     return code if isinstance(code, str) else None
 
 
+@dataclass(frozen=True)
+class Breach:
+    method: str
+    path: str
+    status: int
+    problem: str
+    test: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} answered {self.status} in {self.test}: {self.problem}"
+
+
+BREACHES: list[Breach] = []
+
+
 class ErrorLedgerMiddleware:
-    """Records every 4xx under /api/v1/ (outermost, so it sees what the client sees)."""
+    """Records every 4xx under /api/v1/, and every answer that breaks its schema (outermost, so
+    it sees what the client sees)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if not request.path.startswith(PREFIX):
+            return response
+        method = (request.method or "").upper()
         # 4xx only: a 5xx is never part of the contract. The fuzzer fails on any it meets, and a
         # test that provokes one on purpose (a failure mid-publish rolls back) asserts it itself.
-        if 400 <= response.status_code < 500 and request.path.startswith(PREFIX):
-            method = (request.method or "").upper()
+        if 400 <= response.status_code < 500:
             record(Observed(method, request.path, response.status_code, _code_of(response), current_test))
+        if response.status_code < 500:
+            problems = breaches(method, request.get_full_path(), response)
+            with _lock:
+                BREACHES.extend(Breach(method, request.path, response.status_code, p, current_test) for p in problems)
         return response
+
+
+# --- Bodies against the schema ------------------------------------------------------------------
+
+
+@cache
+def _contract() -> tuple[dict[str, Any], Any]:
+    """The schema the API serves, and schemathesis's reading of it (built once per process)."""
+    import schemathesis
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+    return schema, schemathesis.openapi.from_dict(schema)
+
+
+def breaches(method: str, url: str, response: HttpResponse) -> list[str]:
+    """What in an answer its operation's schema does not say: a 1xx–3xx status it does not
+    document (undocumented 4xx are the ledger's), or a body, content type or header that breaks
+    what it documents for the status. A path or method the schema lacks is not checked."""
+    import requests
+    import schemathesis
+    from schemathesis.core.failures import Failure, FailureGroup
+
+    if method in ("HEAD", "OPTIONS") or getattr(response, "streaming", False):
+        return []
+    _, contract = _contract()
+    path = url.split("?", 1)[0]
+    with _lock:  # schemathesis builds its operation lookup lazily, not thread-safely
+        operation = contract.find_operation_by_path(method, path)
+    if operation is None:
+        return []
+    documented = operation.definition.raw.get("responses", {})
+    if str(response.status_code) not in documented:
+        return [] if response.status_code >= 400 else [f"status {response.status_code} is not documented"]
+    answered = schemathesis.Response(
+        status_code=response.status_code,
+        headers={name: [value] for name, value in response.items()},
+        content=response.content,
+        request=requests.Request(method, f"http://testserver{url}").prepare(),
+        elapsed=0.0,
+        verify=True,
+    )
+    try:
+        operation.validate_response(answered)
+    except FailureGroup as group:
+        return [_said(failure) for failure in group.exceptions]
+    except Failure as failure:
+        return [_said(failure)]
+    return []
+
+
+def _said(failure: Any) -> str:
+    """The failure's first paragraph: what is wrong, without the schema printed after it."""
+    return f"{failure.title}: {failure.message.split(chr(10) * 2, 1)[0]}"[:400]
 
 
 # --- The comparison --------------------------------------------------------------------------

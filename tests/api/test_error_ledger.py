@@ -1,12 +1,14 @@
-"""The error ledger's comparison (tests/api/error_ledger.py): undocumented answers are reported."""
+"""The error ledger's comparison (tests/api/error_ledger.py): undocumented answers are reported, and
+answers whose body breaks the schema are found."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.http import JsonResponse
 
-from tests.api.error_ledger import Observed, documented, exercised, template_of, undocumented
+from tests.api.error_ledger import Observed, breaches, documented, exercised, template_of, undocumented
 
 pytestmark = pytest.mark.pure
 
@@ -64,3 +66,32 @@ def test_literal_segments_win_over_parameters() -> None:
 def test_exercised_counts_only_documented_pairs() -> None:
     records = [seen("POST", "/api/v1/cases/7/book/", 409, "slot_taken"), seen("GET", "/api/v1/cases/7/", 409, "x")]
     assert exercised(records, DOCS) == {("POST", "/api/v1/cases/{id}/book/", 409, "slot_taken")}
+
+
+# --- Bodies against the schema (the real schema) -------------------------------------------------
+
+UNAVAILABILITY = "/api/v1/cases/1/unavailability/"
+PAGE: dict[str, Any] = {"count": 0, "next": None, "previous": None, "results": []}
+
+
+def test_an_answer_as_documented_has_no_breach() -> None:
+    assert breaches("GET", UNAVAILABILITY, JsonResponse(PAGE)) == []
+    assert breaches("GET", f"{UNAVAILABILITY}?page=1", JsonResponse(PAGE)) == []
+
+
+def test_a_bare_array_where_a_page_is_promised_and_a_missing_field_are_breaches() -> None:
+    """The defect a random fuzz seed found once (CI, issue 18's last run), caught every time."""
+    bare = breaches("GET", UNAVAILABILITY, JsonResponse([], safe=False))
+    assert bare == ['Response violates schema: [] is not of type "object"']
+    missing = breaches("GET", UNAVAILABILITY, JsonResponse({"results": []}))
+    assert missing == ['Response violates schema: "count" is a required property']
+
+
+def test_an_undocumented_success_status_is_a_breach_and_an_error_status_is_the_ledgers() -> None:
+    assert breaches("GET", UNAVAILABILITY, JsonResponse(PAGE, status=202)) == ["status 202 is not documented"]
+    assert breaches("GET", UNAVAILABILITY, JsonResponse({"code": "x", "detail": "y"}, status=418)) == []
+
+
+def test_paths_and_methods_outside_the_schema_are_not_judged() -> None:
+    assert breaches("GET", "/api/v1/not-an-endpoint/", JsonResponse([], safe=False)) == []
+    assert breaches("PUT", UNAVAILABILITY, JsonResponse([], safe=False)) == []

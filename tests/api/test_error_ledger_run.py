@@ -20,9 +20,10 @@ from tests.conftest import (  # noqa: F401
     pytest_sessionfinish, pytest_sessionstart, pytest_terminal_summary, pytest_testnodedown,
 )
 """
-# Each test records what an API answer would have recorded: one documented, one not.
+# Each test records what an API answer would have recorded: one documented, one not, and one
+# body that breaks its schema.
 TESTS = """\
-from tests.api.error_ledger import Observed, record
+from tests.api.error_ledger import BREACHES, Breach, Observed, record
 
 
 def test_documented():
@@ -31,10 +32,14 @@ def test_documented():
 
 def test_made_up():
     record(Observed("POST", "/api/v1/cases/7/book/", 409, "made_up_code", "test_made_up"))
+
+
+def test_breaks_its_schema():
+    BREACHES.append(Breach("GET", "/api/v1/cases/7/unavailability/", 200, "[] is not an object", "test_breaks"))
 """
 
 
-def test_an_undocumented_code_seen_by_a_worker_fails_the_whole_run(tmp_path: Path) -> None:
+def test_an_undocumented_code_or_a_breach_seen_by_a_worker_fails_the_whole_run(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_answers.py").write_text(TESTS)
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_XDIST")}
@@ -48,7 +53,9 @@ def test_an_undocumented_code_seen_by_a_worker_fails_the_whole_run(tmp_path: Pat
         timeout=180,
     )
     output = result.stdout + result.stderr
-    assert "2 passed" in output, output
+    assert "3 passed" in output, output
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, output
     assert "POST /api/v1/cases/{id}/book/ answered 409 `made_up_code`" in output
     assert "slot_taken" not in output.split("undocumented")[-1]
+    assert "contract: 1 answers that break their schema" in output
+    assert "GET /api/v1/cases/7/unavailability/ answered 200 in test_breaks: [] is not an object" in output

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from core.audit import history
 from scheduling.models import Patient
+from tests.api.error_ledger import breaches
 from tests.factories import CaseFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,17 @@ def test_coordinator_creates_patient_with_normalised_nhs_number(coordinator: API
         "user:coord",
         "9434765919",
     )
+
+
+def test_a_patient_without_email_or_phone_reads_back_blank_as_the_schema_allows(coordinator: APIClient) -> None:
+    """A blank email is "" (not an address): the schema must not promise `format: email` for it
+    (the staff UI's new-patient form found this through the contract check)."""
+    created = coordinator.post(URL, payload(email="", phone="", reminder_channels=[]), format="json")
+    assert created.status_code == 201, created.content
+    read = coordinator.get(f"{URL}{created.data['id']}/")
+    assert (read.data["email"], read.data["phone"]) == ("", "")
+    assert breaches("POST", URL, created) == []
+    assert breaches("GET", f"{URL}{created.data['id']}/", read) == []
 
 
 @pytest.mark.parametrize("bad", ["9434765918", "943476591", "94347659190", "ABCDEFGHIJ"])

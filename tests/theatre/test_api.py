@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from core.audit import history
 from core.models import AuditEntry
+from tests.api.error_ledger import breaches
 from tests.builders.world import placed_case
 from tests.factories import (
     AnaesthetistFactory,
@@ -226,6 +227,9 @@ def test_coordinator_creates_a_session_with_offsets_in_the_response(coordinator:
     assert body["status"] == "published"
     assert body["cases"] == []
     assert body["utilisation"] == {"booked_minutes": 0, "session_minutes": 300, "percent": 0.0}
+    # A list made by hand has no timetable period: "", which the schema allows.
+    assert body["period"] == ""
+    assert breaches("POST", "/api/v1/sessions/", response) == []
 
 
 def test_overlapping_staff_get_409_through_the_api(coordinator: APIClient) -> None:
