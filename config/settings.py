@@ -252,6 +252,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.SafeJSONParser"],
     # OPTIONS names the view and its media types; the OpenAPI schema describes the fields.
     "DEFAULT_METADATA_CLASS": "core.api.metadata.MinimalMetadata",
+    # `?format=` names one of the view's formats or is refused (an empty one too): the schema's enum.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.ExactFormatNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DATETIME_FORMAT": "iso-8601",

@@ -8,17 +8,15 @@ and when), and the lists they need are readable through /sessions/ anyway.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -59,22 +57,8 @@ def _calendar_response(staff: StaffMember) -> HttpResponse:
     return response
 
 
-class ExactFormatNegotiation(DefaultContentNegotiation):
-    """`?format=` must name one of the view's formats. DRF answers an unknown one 404 but ignores an
-    empty one (serving the default); the schema's enum says it must be `ics` or `json`, so an empty
-    value is refused as an unknown one is (the contract fuzz found `?format=` answered 200)."""
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        if format_suffix is None and request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) == "":
-            raise Http404("No such format.")
-        return super().select_renderer(request, renderers, format_suffix)  # type: ignore[no-any-return]
-
-
 class StaffCalendarView(APIView):
     renderer_classes = [JSONRenderer, ICalendarRenderer]
-    content_negotiation_class = ExactFormatNegotiation
 
     @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int) -> HttpResponse:

@@ -396,6 +396,15 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         return self._read(session.pk)
 
 
+# Declared so the schema shows one answer, not a page of a list view with the timetable filters
+# and `page` as its query parameters (the action never read them: `?page=abc` was answered 201).
+class GeneratedSessions(serializers.Serializer[Any]):
+    """The lists generating created: all of them, not a page."""
+
+    count = serializers.IntegerField(help_text="How many lists were created.")
+    results = SessionSerializer(many=True, help_text="The lists created, by start.")
+
+
 class TimetableGenerateViewSet(IdentifiedContextMixin, viewsets.GenericViewSet[Timetable]):
     """Registered with the prefix `timetables` beside theatre's TimetableViewSet; it only adds
     /timetables/{id}/generate/, which answers with the lists created as /sessions/ shows them."""
@@ -407,7 +416,7 @@ class TimetableGenerateViewSet(IdentifiedContextMixin, viewsets.GenericViewSet[T
     serializer_class = SessionSerializer
 
     @raises(409, *CLASH_REFUSALS, *SESSION_PLACEMENT_REFUSALS)
-    @extend_schema(request=GenerateSerializer, responses={201: SessionSerializer(many=True)})
+    @extend_schema(request=GenerateSerializer, responses={201: GeneratedSessions})
     @action(detail=True, methods=["post"])
     def generate(self, request: Request, pk: str | None = None) -> Response:
         """Create the timetable's lists in {date_from, date_to}; returns only the lists created."""

@@ -91,6 +91,7 @@ class Breach:
 
 
 BREACHES: list[Breach] = []
+_judging = threading.Lock()
 
 
 class ErrorLedgerMiddleware:
@@ -139,15 +140,6 @@ def breaches(method: str, url: str, response: HttpResponse) -> list[str]:
 
     if method in ("HEAD", "OPTIONS") or getattr(response, "streaming", False):
         return []
-    _, contract = _contract()
-    path = url.split("?", 1)[0]
-    with _lock:  # schemathesis builds its operation lookup lazily, not thread-safely
-        operation = contract.find_operation_by_path(method, path)
-    if operation is None:
-        return []
-    documented = operation.definition.raw.get("responses", {})
-    if str(response.status_code) not in documented:
-        return [] if response.status_code >= 400 else [f"status {response.status_code} is not documented"]
     answered = schemathesis.Response(
         status_code=response.status_code,
         headers={name: [value] for name, value in response.items()},
@@ -156,12 +148,23 @@ def breaches(method: str, url: str, response: HttpResponse) -> list[str]:
         elapsed=0.0,
         verify=True,
     )
-    try:
-        operation.validate_response(answered)
-    except FailureGroup as group:
-        return [_said(failure) for failure in group.exceptions]
-    except Failure as failure:
-        return [_said(failure)]
+    # drf-spectacular's schema generation, and schemathesis's operation lookup and validators,
+    # are built lazily without locks of their own (two live-server threads generating the schema
+    # at once crashed in drf-spectacular), and the live server answers the staff UI's parallel
+    # requests on several threads.
+    with _judging:
+        _, contract = _contract()
+        operation = contract.find_operation_by_path(method, url.split("?", 1)[0])
+        if operation is None:
+            return []
+        if str(response.status_code) not in operation.definition.raw.get("responses", {}):
+            return [] if response.status_code >= 400 else [f"status {response.status_code} is not documented"]
+        try:
+            operation.validate_response(answered)
+        except FailureGroup as group:
+            return [_said(failure) for failure in group.exceptions]
+        except Failure as failure:
+            return [_said(failure)]
     return []
 
 

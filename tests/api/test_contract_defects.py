@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import icalendar
 import pytest
@@ -16,6 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from scheduling.models import Case, Patient
+from tests.builders.clinic import build_permission_world
 from tests.factories import CaseFactory, StaffMemberFactory, TheatreSessionFactory, valid_nhs_number
 from theatre.models import StaffMember
 
@@ -53,14 +55,36 @@ def test_a_staff_name_with_a_new_line_still_gives_a_calendar(coordinator: APICli
     assert str(calendar["x-wr-calname"]) == "Theatre lists: Mr A Surgeon II"
 
 
-def test_a_calendar_asked_for_in_an_empty_or_unknown_format_is_refused_not_served(coordinator: APIClient) -> None:
-    """The schema says `format` is ics or json; DRF ignored an empty one and answered 200."""
-    staff = StaffMemberFactory()
-    url = f"/api/v1/staff/{staff.pk}/calendar.ics"
-    for bad in ("", "pdf"):
-        assert_error(coordinator.get(url, {"format": bad}), 404, "not_found")
-    assert coordinator.get(url, {"format": "ics"})["Content-Type"].startswith("text/calendar")
-    assert coordinator.get(url)["Content-Type"].startswith("text/calendar")
+def test_every_format_the_schema_lists_is_served_and_an_empty_or_unknown_one_is_refused() -> None:
+    """Each `format` parameter's enum is what the view serves. DRF ignored an empty `?format=` and
+    answered 200 (the fuzz found it on a calendar, then on a case plan); an empty or unknown one
+    is now 404 everywhere (core/api/negotiation.py)."""
+    world = build_permission_world()
+    coordinator = world.client("coordinator")
+    feed = coordinator.post(f"/api/v1/staff/{world.surgeon_staff.pk}/calendar-feed/")
+    assert feed.status_code == 201
+    urls = {
+        "GET /api/v1/staff/{id}/calendar.ics": f"/api/v1/staff/{world.surgeon_staff.pk}/calendar.ics",
+        "GET /api/v1/cases/{id}/plan/": f"/api/v1/cases/{world.case.pk}/plan/",
+        "GET /api/v1/reports/theatre-utilisation/": "/api/v1/reports/theatre-utilisation/",
+        "GET /api/v1/calendar-feeds/{secret}.ics": urlsplit(feed.json()["url"]).path,
+    }
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+    formats = {
+        f"{method.upper()} {path}": parameter["schema"]["enum"]
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "format"
+    }
+    assert set(formats) == set(urls), "a new `format` parameter needs its URL here"
+    for operation, url in urls.items():
+        for good in formats[operation]:
+            assert coordinator.get(url, {"format": good}).status_code == 200, (operation, good)
+        for bad in ("", "pdf"):
+            assert_error(coordinator.get(url, {"format": bad}), 404, "not_found")
+    assert coordinator.get(urls["GET /api/v1/staff/{id}/calendar.ics"])["Content-Type"].startswith("text/calendar")
 
 
 # --- JSON everywhere under /api/ --------------------------------------------------------------

@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -29,7 +29,6 @@ import pytest
 from django.db import transaction
 from django.utils import timezone as django_timezone
 from drf_spectacular.generators import SchemaGenerator
-from pytest_django import DjangoDbBlocker
 
 from tests.builders.clinic import (
     PATIENT_ADDRESS,
@@ -42,7 +41,6 @@ from tests.builders.clinic import (
     PATIENT_PHONE,
     PHASE_ITEMS,
     PermissionWorld,
-    build_permission_world,
 )
 from tests.builders.people import ROLES
 
@@ -390,20 +388,6 @@ def check(world: PermissionWorld, operation: str, spec: Row) -> None:
 
 
 # --- Tests ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[PermissionWorld]:
-    """One world for the whole module, in a transaction rolled back at the end; every cell
-    runs in its own savepoint inside it (see `call`), so the cells cannot see each other."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            yield build_permission_world()
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
 
 
 def test_every_schema_operation_has_a_row_and_every_row_an_operation() -> None:
