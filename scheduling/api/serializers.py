@@ -332,8 +332,10 @@ class CancelInput(serializers.Serializer[Any]):
 
 class AvailabilityInput(serializers.Serializer[Any]):
     case = serializers.IntegerField(required=False)
-    procedure = serializers.SlugField(required=False)
-    levels = serializers.CharField(required=False, help_text="Comma-separated, e.g. T12,L1")
+    procedure = serializers.SlugField(required=False, max_length=50)  # a template's slug (SlugField's 50)
+    # As many levels as a case may have (25 of at most 4 characters) and their commas: a query
+    # value short enough that its URL fits any server's request line.
+    levels = serializers.CharField(required=False, max_length=124, help_text="Comma-separated, e.g. T12,L1")
     anaesthesia = serializers.ChoiceField(choices=Anaesthesia.choices, required=False)
     surgeon = serializers.IntegerField(required=False)
     date_from = serializers.DateField(required=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -44,6 +44,7 @@ from scheduling.predictions import durations_in
 from scheduling.theatre_rules import SESSION_CANCEL_REFUSALS, SESSION_CHANGE_REFUSALS, SESSION_PLACEMENT_REFUSALS
 from theatre.api.serializers import (
     GenerateSerializer,
+    SessionCancelQuery,
     SessionCancelSerializer,
     SessionCreateSerializer,
     SessionUpdateSerializer,
@@ -368,18 +369,15 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
     # The reason may come as a JSON body, which DRF's parsers read like any write's.
     @raises(400, "parse_error")
     @raises(415, "unsupported_media_type")
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("reason", str, required=True, description="Why the list is cancelled (audited)."),
-            OpenApiParameter("override", bool, description="Needed to cancel a locked list (6-4-2)."),
-        ],
-        request=None,
-        responses={204: None},
-    )
+    @extend_schema(parameters=[SessionCancelQuery], request=None, responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Cancel the list: {reason, override?} in the body or the query string."""
         session = self.get_object()
-        params = SessionCancelSerializer(data=request.data or request.query_params)
+        params = (
+            SessionCancelSerializer(data=request.data)
+            if request.data
+            else SessionCancelQuery(data=request.query_params)
+        )
         params.is_valid(raise_exception=True)
         cancel_session(session=session, actor=Actor.of(request.user), **params.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)

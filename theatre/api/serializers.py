@@ -195,3 +195,13 @@ class SessionUpdateSerializer(TheatreAtSiteMixin, serializers.Serializer[Any]):
 class SessionCancelSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField()
     override = serializers.BooleanField(default=False)
+
+
+class SessionCancelQuery(SessionCancelSerializer):
+    """The same, from DELETE's query string."""
+
+    # Short enough that the URL fits any server's request line even written as %-escapes
+    # (gunicorn's default limit is 4,094 bytes; a longer one is refused with a bare 414 before the
+    # API sees it). A longer reason goes in the body, where the limit is the text limit.
+    reason = serializers.CharField(max_length=255, help_text="Why the list is cancelled (audited).")
+    override = serializers.BooleanField(default=False, help_text="Needed to cancel a locked list (6-4-2).")
