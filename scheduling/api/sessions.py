@@ -394,8 +394,8 @@ class SessionViewSet(IdentifiedContextMixin, viewsets.ModelViewSet[TheatreSessio
         return self._read(session.pk)
 
 
-# Declared so the schema shows one answer, not a page of a list view with the timetable filters
-# and `page` as its query parameters (the action never read them: `?page=abc` was answered 201).
+# Declared so the schema shows one answer, not a page of a list view with `page` (never read:
+# `?page=abc` was answered 201) and the timetable filters as its query parameters.
 class GeneratedSessions(serializers.Serializer[Any]):
     """The lists generating created: all of them, not a page."""
 
@@ -408,9 +408,10 @@ class TimetableGenerateViewSet(IdentifiedContextMixin, viewsets.GenericViewSet[T
     /timetables/{id}/generate/, which answers with the lists created as /sessions/ shows them."""
 
     permission_classes = [CoordinatorWritesOthersRead]
-    # The timetable is found exactly as theatre's own /timetables/{id}/ finds it.
+    # The timetable is found by its id alone: the list filters of /timetables/ (`?active=false`
+    # made an existing timetable 404) are not this action's, and the schema does not list them.
     queryset = TimetableViewSet.queryset
-    filterset_fields = TimetableViewSet.filterset_fields
+    filter_backends: list[Any] = []
     serializer_class = SessionSerializer
 
     @raises(409, *CLASH_REFUSALS, *SESSION_PLACEMENT_REFUSALS)

@@ -13,8 +13,8 @@ The invariant is observed ⊆ documented, so it holds for any subset of the suit
 document and still be hard to provoke (a lock timeout, a concurrent insert).
 
 The same middleware holds every other answer to its schema too: a successful answer's status
-must be documented, and any answer's body, content type and headers must match what its
-operation documents for that status (`breaches`, judged by schemathesis, the fuzzer's own
+must be documented, and any answer's content type and body must match what its operation
+documents for that status (`breaches`, judged by schemathesis, the fuzzer's own
 validator). The fuzzer checks that only for the calls its seed reaches: a bare array where the
 schema promised a page was found on one random seed in many. Here every request of every test
 is checked, the staff UI's through the live server included, and any breach fails the run.
@@ -111,7 +111,10 @@ class ErrorLedgerMiddleware:
         if 400 <= response.status_code < 500:
             record(Observed(method, request.path, response.status_code, _code_of(response), current_test))
         if response.status_code < 500:
-            problems = breaches(method, request.get_full_path(), response)
+            try:
+                problems = breaches(method, request.get_full_path(), response)
+            except Exception as error:  # noqa: BLE001 - the check must not become the API's 500
+                problems = [f"the contract check itself failed: {error!r}"]
             with _lock:
                 BREACHES.extend(Breach(method, request.path, response.status_code, p, current_test) for p in problems)
         return response
@@ -132,8 +135,9 @@ def _contract() -> tuple[dict[str, Any], Any]:
 
 def breaches(method: str, url: str, response: HttpResponse) -> list[str]:
     """What in an answer its operation's schema does not say: a 1xx–3xx status it does not
-    document (undocumented 4xx are the ledger's), or a body, content type or header that breaks
-    what it documents for the status. A path or method the schema lacks is not checked."""
+    document (undocumented 4xx are the ledger's), a content type it does not document for the
+    status, or a body that breaks the schema it documents. A path or method the schema lacks is
+    not checked. (Headers are not: the schema marks none of them required.)"""
     import requests
     import schemathesis
     from schemathesis.core.failures import Failure, FailureGroup
@@ -157,8 +161,14 @@ def breaches(method: str, url: str, response: HttpResponse) -> list[str]:
         operation = contract.find_operation_by_path(method, url.split("?", 1)[0])
         if operation is None:
             return []
-        if str(response.status_code) not in operation.definition.raw.get("responses", {}):
+        documented = operation.definition.raw.get("responses", {}).get(str(response.status_code))
+        if documented is None:
             return [] if response.status_code >= 400 else [f"status {response.status_code} is not documented"]
+        # schemathesis validates the body against the schema of the answer's own media type, and
+        # finds none (so judges nothing) when that media type is not documented.
+        wrong_media = _media_type_breach(documented, response)
+        if wrong_media:
+            return [wrong_media]
         try:
             operation.validate_response(answered)
         except FailureGroup as group:
@@ -166,6 +176,18 @@ def breaches(method: str, url: str, response: HttpResponse) -> list[str]:
         except Failure as failure:
             return [_said(failure)]
     return []
+
+
+def _media_type_breach(documented: dict[str, Any], response: HttpResponse) -> str | None:
+    """An answer with a body in a media type its status does not document (HTML where JSON is
+    promised), or with a body where the status documents none."""
+    media = response.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    content = documented.get("content") or {}
+    if not content:
+        return f"a body ({media or 'no content type'}) where none is documented" if response.content else None
+    if media not in {name.lower() for name in content}:
+        return f"content type {media or '(none)'} is not documented (documented: {', '.join(sorted(content))})"
+    return None
 
 
 def _said(failure: Any) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from tests.api.error_ledger import Observed, breaches, documented, exercised, template_of, undocumented
 
@@ -95,3 +95,14 @@ def test_an_undocumented_success_status_is_a_breach_and_an_error_status_is_the_l
 def test_paths_and_methods_outside_the_schema_are_not_judged() -> None:
     assert breaches("GET", "/api/v1/not-an-endpoint/", JsonResponse([], safe=False)) == []
     assert breaches("PUT", UNAVAILABILITY, JsonResponse([], safe=False)) == []
+
+
+def test_a_media_type_the_status_does_not_document_is_a_breach() -> None:
+    """schemathesis alone judges nothing when the answer's media type is not documented."""
+    html = HttpResponse("<html>x</html>", content_type="text/html")
+    assert breaches("GET", UNAVAILABILITY, html) == [
+        "content type text/html is not documented (documented: application/json)"
+    ]
+    assert breaches("GET", "/api/v1/cases/1/", HttpResponse("<h1>Not found</h1>", status=404)) == [
+        "content type text/html is not documented (documented: application/json)"
+    ]

@@ -301,6 +301,15 @@ def test_generate_returns_only_the_sessions_created(coordinator: APIClient) -> N
     assert second.json() == {"count": 0, "results": []}
 
 
+def test_generate_finds_the_timetable_by_its_id_whatever_the_list_filters_say(coordinator: APIClient) -> None:
+    """/timetables/'s filters are not generate's: `?active=false` made an existing timetable 404."""
+    timetable = TimetableFactory(weekday=0)
+    url = f"/api/v1/timetables/{timetable.pk}/generate/?active=false&weekday=3"
+    response = coordinator.post(url, {"date_from": "2026-08-17", "date_to": "2026-08-23"})
+    assert response.status_code == 201, response.json()
+    assert response.json()["count"] == 1
+
+
 def test_generate_reports_a_dst_trap_as_400(coordinator: APIClient) -> None:
     timetable = TimetableFactory(weekday=6, start_time=dt.time(1, 30), end_time=dt.time(4, 0))
     response = coordinator.post(
