@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from django.db import transaction
-from drf_spectacular.generators import SchemaGenerator
 
+from tests.api.error_ledger import served_schema
 from tests.api.test_permissions import PREFIX, TABLE, fill
 from tests.builders.clinic import PermissionWorld
 
-SCHEMA: dict[str, Any] = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+SCHEMA: dict[str, Any] = served_schema()
 
 
 def forbidden_values(schema: dict[str, Any]) -> list[str]:

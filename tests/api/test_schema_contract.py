@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from drf_spectacular.generators import SchemaGenerator
 
 from core.api.schema import ERROR_CODES
 from core.errors import ErrorCode
+from tests.api.error_ledger import served_schema
 
 pytestmark = pytest.mark.pure
 
-SCHEMA: dict[str, Any] = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+SCHEMA: dict[str, Any] = served_schema()
 COMPONENTS: dict[str, Any] = SCHEMA["components"]["schemas"]
 # Text whose length its format already bounds.
 BOUNDED_FORMATS = {"date", "date-time", "time", "uuid", "decimal"}
